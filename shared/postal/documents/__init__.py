@@ -1,0 +1,1 @@
+"""Documents: rendering letters to PDF, window zones, and the template compatibility check."""

@@ -1,0 +1,162 @@
+"""Domain models shared by every function: the product's nouns, validated with pydantic.
+
+Write models (`...In`) reject unknown fields; stored models carry the server-side fields as well.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class Strict(BaseModel):
+    """Base for request bodies: unknown fields are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    POST = "post"
+    SMS = "sms"
+
+
+class StepAction(StrEnum):
+    EMAIL = "email"
+    POST = "post"
+    SMS = "sms"
+    MANUAL_INTERVENTION = "manual_intervention"
+    LETTER_TASK = "letter_task"
+
+
+class TemplateKind(StrEnum):
+    INVOICE = "invoice"
+    REMINDER = "reminder"
+    FINAL_NOTICE = "final_notice"
+    PAYMENT_PLAN_REMINDER = "payment_plan_reminder"
+    LETTER = "letter"
+
+
+class Layout(StrEnum):
+    STANDARD = "standard"
+    CUSTOM = "custom"
+
+
+class Language(StrEnum):
+    EN = "en"
+    NL = "nl"
+    FR = "fr"
+    DE = "de"
+
+
+class Postage(StrEnum):
+    PRIORITY = "priority"
+    ECONOMY = "economy"
+    REGISTERED = "registered"
+    REGISTERED_WITH_RECEIPT = "registered_with_receipt"
+
+
+class ProviderName(StrEnum):
+    PINGEN = "pingen"
+    POSTGRID = "postgrid"
+    MYSENDINGBOX = "mysendingbox"
+    GENERIC = "generic"
+    SANDBOX = "sandbox"
+
+
+class LetterStatus(StrEnum):
+    """Canonical letter status (providers.md §5.1). Order of declaration is the forward order."""
+
+    CREATED = "created"
+    RENDERED = "rendered"
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    PRINTING = "printing"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$", to_upper=True)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+
+class Address(Strict):
+    """A structured postal address. Country-specific validation lives in `postal.addresses`."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    company: Annotated[str, StringConstraints(max_length=100)] | None = None
+    lines: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(min_length=1, max_length=3)]
+    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    country: CountryCode
+
+
+class Money(BaseModel):
+    amount: Decimal
+    currency: CurrencyCode
+
+
+class AddressPosition(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    CUSTOM = "custom"
+
+
+class CustomAddressBox(Strict):
+    """Custom recipient address coordinates in mm from the top-left of page 1."""
+
+    x_mm: float = Field(ge=0, le=216)
+    y_mm: float = Field(ge=0, le=297)
+    width_mm: float = Field(gt=0, le=216)
+    height_mm: float = Field(gt=0, le=297)
+
+
+class InvoiceLine(Strict):
+    description: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    quantity: Decimal = Field(default=Decimal(1), gt=0)
+    unit_price: Decimal
+    vat_rate: Decimal = Field(default=Decimal(0), ge=0, le=100, description="VAT in percent, e.g. 21")
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class Invoice(Strict):
+    """An invoice as the documents renderer needs it."""
+
+    invoice_id: Identifier
+    customer_id: Identifier
+    number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    issue_date: date
+    due_date: date
+    currency: CurrencyCode = "EUR"
+    lines: list[InvoiceLine] = Field(default_factory=list, max_length=200)
+    open_amount: Decimal
+    payment_reference: Annotated[str, StringConstraints(max_length=64)] | None = None
+    status: InvoiceStatus = InvoiceStatus.OPEN
+
+
+class Branding(Strict):
+    """What an org prints on its paper: name, sender address, optional logo, footer with bank details."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    sender_address: Address | None = None
+    logo_png_base64: str | None = Field(default=None, max_length=700_000)
+    iban: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$")] | None = None
+    bic: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")] | None = None
+    footer: Annotated[str, StringConstraints(max_length=300)] | None = None
+    payment_portal_url: Annotated[str, StringConstraints(pattern=r"^https://", max_length=500)] | None = None
+

@@ -1,0 +1,1 @@
+"""Print-and-mail providers: one interface (`base.PostalProvider`), one adapter per provider."""
