@@ -94,7 +94,9 @@ class Address(Strict):
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     company: Annotated[str, StringConstraints(max_length=100)] | None = None
-    lines: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(min_length=1, max_length=3)]
+    lines: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(min_length=1, max_length=3)
+    ]
     postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
     city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     region: Annotated[str, StringConstraints(max_length=100)] | None = None
@@ -160,3 +162,179 @@ class Branding(Strict):
     footer: Annotated[str, StringConstraints(max_length=300)] | None = None
     payment_portal_url: Annotated[str, StringConstraints(pattern=r"^https://", max_length=500)] | None = None
 
+
+# ---------------------------------------------------------------------------------------------------------- records
+
+
+class IntegrationStatus(StrEnum):
+    DISCONNECTED = "disconnected"
+    CONNECTED = "connected"
+
+
+class PaperInvoiceMode(StrEnum):
+    """Paper goes out together with the email, or instead of it (PRODUCT.md §2.4)."""
+
+    WITH_EMAIL = "with_email"
+    INSTEAD_OF_EMAIL = "instead_of_email"
+
+
+class OrgIn(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    branding: Branding | None = None
+    paper_invoice_fee: Money | None = None
+    window_standard: str | None = Field(default=None, description="Window standard id for rendered documents")
+
+
+class Org(BaseModel):
+    org_id: str
+    name: str
+    branding: Branding | None = None
+    paper_invoice_fee: Money | None = None
+    window_standard: str | None = None
+    created_at: str
+
+
+class PostalIntegration(BaseModel):
+    """Per org. `generation` increases on every connect and disconnect: in-flight work compares it."""
+
+    org_id: str
+    status: IntegrationStatus = IntegrationStatus.DISCONNECTED
+    provider: ProviderName | None = None
+    connected_at: str | None = None
+    disconnected_at: str | None = None
+    secret_ref: str | None = Field(default=None, exclude=True)
+    generation: int = 0
+    last_job_id: str | None = None
+
+
+class TemplateCheck(BaseModel):
+    """The stored result of the last compatibility check of a custom template PDF."""
+
+    ok: bool
+    checked_at: str
+    zone_id: str
+    pdf_sha256: str
+    problems: list[dict[str, object]] = Field(default_factory=list)
+    address_box_mm: dict[str, float] | None = None
+    preview_key: str | None = None
+
+
+class CustomPdf(BaseModel):
+    s3_key: str
+    sha256: str
+    size: int
+    uploaded_at: str
+
+
+class TemplateIn(Strict):
+    kind: TemplateKind
+    name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    default_channel: Channel = Channel.EMAIL
+    language: Language = Language.EN
+    layout: Layout = Layout.STANDARD
+    address_position: AddressPosition = AddressPosition.LEFT
+    custom_address_box: CustomAddressBox | None = None
+
+
+class Template(TemplateIn):
+    model_config = ConfigDict(extra="ignore")
+
+    template_id: str
+    updated_at: str
+    custom_pdf: CustomPdf | None = None
+    check: TemplateCheck | None = None
+
+
+class CustomerIn(Strict):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    billing_address: Address | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()\-]{5,20}$")] | None = None
+    language: Language = Language.EN
+    preference: Channel | None = Field(default=None, description="Overrides every template's default channel")
+    paper_invoice: bool = False
+    paper_invoice_mode: PaperInvoiceMode = PaperInvoiceMode.WITH_EMAIL
+
+
+class AddressState(StrEnum):
+    OK = "ok"
+    RETURNED = "returned"
+
+
+class Customer(CustomerIn):
+    model_config = ConfigDict(extra="ignore")
+
+    customer_id: str
+    updated_at: str
+    address_state: AddressState = AddressState.OK
+
+
+class CollectionStep(Strict):
+    day_offset: int = Field(ge=-365, le=3650, description="Days after the invoice's due date")
+    template_id: Identifier
+    action: StepAction
+
+
+class CollectionStepsIn(Strict):
+    steps: list[CollectionStep] = Field(max_length=50)
+
+
+class InvoiceIn(Strict):
+    customer_id: Identifier
+    number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    issue_date: date
+    due_date: date
+    currency: CurrencyCode = "EUR"
+    lines: list[InvoiceLine] = Field(default_factory=list, max_length=200)
+    open_amount: Decimal
+    payment_reference: Annotated[str, StringConstraints(max_length=64)] | None = None
+    status: InvoiceStatus = InvoiceStatus.OPEN
+
+
+class InvoiceRecord(InvoiceIn):
+    model_config = ConfigDict(extra="ignore")
+
+    invoice_id: str
+    updated_at: str
+    next_step_index: int = 0
+    next_due: date | None = None
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Job(BaseModel):
+    """A long job with progress (`done`/`total`), e.g. the disconnect cascade."""
+
+    job_id: str
+    org_id: str
+    kind: str
+    status: JobStatus
+    done: int = 0
+    total: int | None = None
+    phase: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    started_at: str
+    finished_at: str | None = None
+
+
+class TaskKind(StrEnum):
+    MANUAL_INTERVENTION = "manual_intervention"
+    LETTER_TASK = "letter_task"
+    FIX_ADDRESS = "fix_address"
+
+
+class Task(BaseModel):
+    task_id: str
+    org_id: str
+    kind: TaskKind
+    customer_id: str | None = None
+    invoice_id: str | None = None
+    template_id: str | None = None
+    note: str | None = None
+    status: str = "open"
+    created_at: str
+    completed_at: str | None = None

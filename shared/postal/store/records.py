@@ -1,0 +1,472 @@
+"""Repository for orgs, API keys, the postal integration, templates, customers, steps, invoices, jobs and tasks.
+
+Every method is one DynamoDB access pattern on a key or a GSI (docs/data-model.md); none scans.
+Writes that depend on the integration's state are transactions with a condition on the integration item, so a
+disconnect and a write that sets `post` can never both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from postal.errors import Conflict, NotFound
+from postal.models import (
+    CollectionStep,
+    Customer,
+    IntegrationStatus,
+    InvoiceRecord,
+    Job,
+    JobStatus,
+    Org,
+    PostalIntegration,
+    Task,
+    Template,
+)
+from postal.store import keys
+from postal.store.dynamo import (
+    Item,
+    decode_cursor,
+    deserialize,
+    encode_cursor,
+    is_conditional_failure,
+    serialize,
+    serialize_value,
+    translate,
+)
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+class NotConnected(Conflict):
+    code = "integration_not_connected"
+
+
+class Records:
+    """DynamoDB-backed repository. `client` is a boto3 DynamoDB client (real AWS or moto)."""
+
+    def __init__(self, client: Any, table_name: str):
+        self.client = client
+        self.table = table_name
+
+    # ------------------------------------------------------------------ generic
+    def _get(self, pk: str, sk: str, *, consistent: bool = False) -> Item | None:
+        resp = self.client.get_item(
+            TableName=self.table, Key=serialize({"PK": pk, "SK": sk}), ConsistentRead=consistent
+        )
+        raw = resp.get("Item")
+        return deserialize(raw) if raw else None
+
+    def _put(self, item: Item, condition: str | None = None, names: dict[str, str] | None = None) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": serialize(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            self.client.put_item(**kwargs)
+        except ClientError as exc:
+            raise translate(exc) from exc
+
+    def _integration_condition(self, org_id: str) -> dict[str, Any]:
+        """A transaction item that holds only while the org's postal integration is connected."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.INTEGRATION_SK}),
+                "ConditionExpression": "#s = :connected",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":connected": serialize_value(IntegrationStatus.CONNECTED.value)},
+            }
+        }
+
+    def _put_requiring_connected(self, org_id: str, item: Item) -> None:
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    self._integration_condition(org_id),
+                    {"Put": {"TableName": self.table, "Item": serialize(item)}},
+                ]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotConnected(
+                    "post needs the postal integration to be connected",
+                    fix="connect the postal integration first (POST .../integrations/postal/connect)",
+                ) from exc
+            raise translate(exc) from exc
+
+    def _query_page(
+        self, *, index: str | None, pk_name: str, pk: str, limit: int, cursor: str | None, sk_prefix: str | None = None
+    ) -> tuple[list[Item], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk" + (" AND begins_with(#sk, :prefix)" if sk_prefix else ""),
+            "ExpressionAttributeNames": {"#pk": pk_name, **({"#sk": "SK"} if sk_prefix else {})},
+            "ExpressionAttributeValues": serialize({":pk": pk, **({":prefix": sk_prefix} if sk_prefix else {})}),
+            "Limit": limit,
+        }
+        if index:
+            kwargs["IndexName"] = index
+        start = decode_cursor(cursor, expected_pk=pk)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.client.query(**kwargs)
+        return [deserialize(i) for i in resp.get("Items", [])], encode_cursor(resp.get("LastEvaluatedKey"))
+
+    def count(self, *, index: str, pk_name: str, pk: str) -> int:
+        """Number of items in one GSI partition (paged COUNT query; used for impact reports and job totals)."""
+        total = 0
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table,
+            IndexName=index,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": pk_name},
+            ExpressionAttributeValues=serialize({":pk": pk}),
+            Select="COUNT",
+        ):
+            total += page.get("Count", 0)
+        return total
+
+    # ------------------------------------------------------------------ orgs and keys
+    def create_org(self, org: Org, key_hash: str) -> None:
+        """Org, its API key (by hash only) and its disconnected integration, all or nothing."""
+        pk = keys.org_pk(org.org_id)
+        items = [
+            {"PK": pk, "SK": keys.ORG_SK, "GSI3PK": keys.ALL_ORGS_GSI3, "GSI3SK": org.org_id, **_dump(org)},
+            {"PK": keys.api_key_pk(key_hash), "SK": "APIKEY", "org_id": org.org_id, "created_at": org.created_at},
+            {"PK": pk, "SK": keys.INTEGRATION_SK, **_dump(PostalIntegration(org_id=org.org_id))},
+        ]
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize(item),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    }
+                    for item in items
+                ]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict(f"organisation '{org.org_id}' already exists", code="org_exists") from exc
+            raise translate(exc) from exc
+
+    def get_org(self, org_id: str) -> Org:
+        item = self._get(keys.org_pk(org_id), keys.ORG_SK)
+        if not item:
+            raise NotFound(f"organisation '{org_id}' not found")
+        return Org.model_validate(item)
+
+    def org_for_key(self, key_hash: str) -> str | None:
+        item = self._get(keys.api_key_pk(key_hash), "APIKEY")
+        return str(item["org_id"]) if item else None
+
+    def iter_org_ids(self) -> Iterator[str]:
+        """Every org (GSI3 `ORGS`), for the nightly fan-out."""
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table,
+            IndexName="GSI3",
+            KeyConditionExpression="GSI3PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": keys.ALL_ORGS_GSI3}),
+        ):
+            for raw in page.get("Items", []):
+                yield str(deserialize(raw)["GSI3SK"])
+
+    # ------------------------------------------------------------------ integration
+    def get_integration(self, org_id: str, *, consistent: bool = False) -> PostalIntegration:
+        item = self._get(keys.org_pk(org_id), keys.INTEGRATION_SK, consistent=consistent)
+        if not item:
+            raise NotFound(f"organisation '{org_id}' not found")
+        return PostalIntegration.model_validate(item)
+
+    def connect(self, integration: PostalIntegration, expected_generation: int) -> None:
+        """Flip to connected, only from the generation the caller previewed (no lost updates)."""
+        item = {"PK": keys.org_pk(integration.org_id), "SK": keys.INTEGRATION_SK, **_dump(integration)}
+        item["secret_ref"] = integration.secret_ref
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(item),
+                ConditionExpression="#s = :disc AND generation = :gen",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {":disc": IntegrationStatus.DISCONNECTED.value, ":gen": expected_generation}
+                ),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict("the integration changed meanwhile; retry", code="integration_changed") from exc
+            raise translate(exc) from exc
+
+    def secret_ref(self, org_id: str, *, consistent: bool = True) -> str | None:
+        item = self._get(keys.org_pk(org_id), keys.INTEGRATION_SK, consistent=consistent)
+        return str(item["secret_ref"]) if item and item.get("secret_ref") else None
+
+    def disconnect(self, org_id: str, job: Job, at: str) -> PostalIntegration:
+        """Atomically: integration connected -> disconnected (new generation) and the cascade job created."""
+        current = self.get_integration(org_id, consistent=True)
+        if current.status != IntegrationStatus.CONNECTED:
+            raise Conflict("the postal integration is not connected", code="integration_not_connected")
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.INTEGRATION_SK}),
+                            "UpdateExpression": "SET #s = :disc, disconnected_at = :at, generation = :next, "
+                            "last_job_id = :job",
+                            "ConditionExpression": "#s = :conn AND generation = :gen",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": serialize(
+                                {
+                                    ":disc": IntegrationStatus.DISCONNECTED.value,
+                                    ":conn": IntegrationStatus.CONNECTED.value,
+                                    ":at": at,
+                                    ":gen": current.generation,
+                                    ":next": current.generation + 1,
+                                    ":job": job.job_id,
+                                }
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job.job_id), **_dump(job)}),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict("the integration changed meanwhile; retry", code="integration_changed") from exc
+            raise translate(exc) from exc
+        return current.model_copy(
+            update={
+                "status": IntegrationStatus.DISCONNECTED,
+                "disconnected_at": at,
+                "generation": current.generation + 1,
+                "last_job_id": job.job_id,
+            }
+        )
+
+    # ------------------------------------------------------------------ templates
+    def put_template(self, org_id: str, template: Template, *, requires_connected: bool) -> None:
+        item = {"PK": keys.org_pk(org_id), "SK": keys.template_sk(template.template_id), **_dump(template)}
+        if requires_connected:
+            self._put_requiring_connected(org_id, item)
+        else:
+            self._put(item)
+
+    def get_template(self, org_id: str, template_id: str) -> Template:
+        item = self._get(keys.org_pk(org_id), keys.template_sk(template_id))
+        if not item:
+            raise NotFound(f"template '{template_id}' not found")
+        return Template.model_validate(item)
+
+    def find_template(self, org_id: str, template_id: str) -> Template | None:
+        item = self._get(keys.org_pk(org_id), keys.template_sk(template_id))
+        return Template.model_validate(item) if item else None
+
+    def list_templates(self, org_id: str) -> list[Template]:
+        """All templates of an org (a handful: one per kind of document)."""
+        items: list[Template] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = self._query_page(
+                index=None, pk_name="PK", pk=keys.org_pk(org_id), sk_prefix="TEMPLATE#", limit=100, cursor=cursor
+            )
+            items.extend(Template.model_validate(i) for i in page)
+            if not cursor:
+                return items
+
+    def revert_template_post(self, org_id: str, template_id: str, at: str) -> bool:
+        """post -> email, only if it is still post (safe to repeat). True when it changed."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.template_sk(template_id)}),
+                UpdateExpression="SET default_channel = :email, updated_at = :at",
+                ConditionExpression="default_channel = :post",
+                ExpressionAttributeValues=serialize({":email": "email", ":post": "post", ":at": at}),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
+
+    # ------------------------------------------------------------------ customers
+    def put_customer(self, org_id: str, customer: Customer, *, requires_connected: bool) -> None:
+        item: Item = {"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer.customer_id), **_dump(customer)}
+        if customer.preference == "post":
+            # Sparse GSI1: only post customers are indexed, so the disconnect cascade reads just those.
+            item["GSI1PK"] = keys.post_customers_gsi1(org_id)
+            item["GSI1SK"] = customer.customer_id
+        if requires_connected:
+            self._put_requiring_connected(org_id, item)
+        else:
+            self._put(item)
+
+    def get_customer(self, org_id: str, customer_id: str) -> Customer:
+        item = self._get(keys.org_pk(org_id), keys.customer_sk(customer_id))
+        if not item:
+            raise NotFound(f"customer '{customer_id}' not found")
+        return Customer.model_validate(item)
+
+    def post_customer_ids(self, org_id: str, limit: int) -> list[str]:
+        """The first `limit` customers whose preference is post (sparse GSI1; shrinks as the cascade clears)."""
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": keys.post_customers_gsi1(org_id)}),
+            ProjectionExpression="GSI1SK",
+            Limit=limit,
+        )
+        return [str(deserialize(i)["GSI1SK"]) for i in resp.get("Items", [])]
+
+    def count_post_customers(self, org_id: str) -> int:
+        return self.count(index="GSI1", pk_name="GSI1PK", pk=keys.post_customers_gsi1(org_id))
+
+    def clear_customer_post(self, org_id: str, customer_id: str, at: str) -> bool:
+        """Clear a post preference (and its GSI1 entry) only if it is still post. True when it changed."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer_id)}),
+                UpdateExpression="REMOVE preference, GSI1PK, GSI1SK SET updated_at = :at",
+                ConditionExpression="preference = :post",
+                ExpressionAttributeValues=serialize({":post": "post", ":at": at}),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
+
+    # ------------------------------------------------------------------ collection steps
+    def put_steps(self, org_id: str, steps: list[CollectionStep], at: str, *, requires_connected: bool) -> None:
+        item = {
+            "PK": keys.org_pk(org_id),
+            "SK": keys.STEPS_SK,
+            "steps": [_dump(s) for s in steps],
+            "updated_at": at,
+        }
+        if requires_connected:
+            self._put_requiring_connected(org_id, item)
+        else:
+            self._put(item)
+
+    def get_steps(self, org_id: str) -> tuple[list[CollectionStep], str | None]:
+        item = self._get(keys.org_pk(org_id), keys.STEPS_SK)
+        if not item:
+            return [], None
+        return [CollectionStep.model_validate(s) for s in item.get("steps", [])], item.get("updated_at")
+
+    def revert_steps_post(self, org_id: str, at: str) -> int:
+        """Every step whose action is post becomes manual_intervention (optimistic lock on updated_at)."""
+        for _ in range(5):
+            steps, updated_at = self.get_steps(org_id)
+            changed = [
+                s.model_copy(update={"action": "manual_intervention"}) if s.action == "post" else s for s in steps
+            ]
+            n = sum(1 for s in steps if s.action == "post")
+            if n == 0:
+                return 0
+            item = {
+                "PK": keys.org_pk(org_id),
+                "SK": keys.STEPS_SK,
+                "steps": [_dump(s) for s in changed],
+                "updated_at": at,
+            }
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=serialize(item),
+                    ConditionExpression="updated_at = :prev",
+                    ExpressionAttributeValues=serialize({":prev": updated_at}),
+                )
+            except ClientError as exc:
+                if is_conditional_failure(exc):
+                    continue
+                raise translate(exc) from exc
+            return n
+        raise Conflict("collection steps keep changing; retry", code="concurrent_modification")
+
+    # ------------------------------------------------------------------ invoices
+    def put_invoice(self, org_id: str, invoice: InvoiceRecord) -> None:
+        item: Item = {"PK": keys.org_pk(org_id), "SK": keys.invoice_sk(invoice.invoice_id), **_dump(invoice)}
+        if invoice.status == "open" and invoice.next_due is not None:
+            # Sparse GSI2: only open invoices with a step still to run are due candidates for the nightly run.
+            item["GSI2PK"] = keys.invoices_due_gsi2(org_id)
+            item["GSI2SK"] = f"{invoice.next_due.isoformat()}#{invoice.invoice_id}"
+        self._put(item)
+
+    def get_invoice(self, org_id: str, invoice_id: str) -> InvoiceRecord:
+        item = self._get(keys.org_pk(org_id), keys.invoice_sk(invoice_id))
+        if not item:
+            raise NotFound(f"invoice '{invoice_id}' not found")
+        return InvoiceRecord.model_validate(item)
+
+    # ------------------------------------------------------------------ jobs
+    def get_job(self, org_id: str, job_id: str, *, consistent: bool = False) -> Job:
+        item = self._get(keys.org_pk(org_id), keys.job_sk(job_id), consistent=consistent)
+        if not item:
+            raise NotFound(f"job '{job_id}' not found")
+        return Job.model_validate(item)
+
+    def update_job(self, job: Job) -> None:
+        """Progress only moves forward: a stale worker cannot overwrite a later page's numbers."""
+        item = {"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id), **_dump(job)}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(item),
+                ConditionExpression="attribute_exists(PK) AND #d <= :done AND #s = :running",
+                ExpressionAttributeNames={"#d": "done", "#s": "status"},
+                ExpressionAttributeValues=serialize({":done": job.done, ":running": JobStatus.RUNNING.value}),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return
+            raise translate(exc) from exc
+
+    def running_job(self, org_id: str, job_id: str | None) -> Job | None:
+        if not job_id:
+            return None
+        item = self._get(keys.org_pk(org_id), keys.job_sk(job_id), consistent=True)
+        job = Job.model_validate(item) if item else None
+        return job if job and job.status == JobStatus.RUNNING else None
+
+    # ------------------------------------------------------------------ tasks
+    def put_task(self, task: Task) -> None:
+        item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **_dump(task)}
+        if task.status == "open":
+            item["GSI2PK"] = keys.open_tasks_gsi2(task.org_id)
+            item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
+        self._put(item)
+
+    def get_task(self, org_id: str, task_id: str) -> Task:
+        item = self._get(keys.org_pk(org_id), keys.task_sk(task_id))
+        if not item:
+            raise NotFound(f"task '{task_id}' not found")
+        return Task.model_validate(item)
+
+    def list_open_tasks(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
+        items, next_cursor = self._query_page(
+            index="GSI2", pk_name="GSI2PK", pk=keys.open_tasks_gsi2(org_id), limit=limit, cursor=cursor
+        )
+        return [Task.model_validate(i) for i in items], next_cursor
