@@ -451,6 +451,124 @@ class Records:
         job = Job.model_validate(item) if item else None
         return job if job and job.status == JobStatus.RUNNING else None
 
+    def add_job_progress(self, org_id: str, job_id: str, *, done: int, phase: str, counter: str, n: int) -> None:
+        """Atomic counters: duplicate workers each count only the records they themselves changed."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+            UpdateExpression="ADD #d :done, counts.#c :n SET phase = :phase",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames={"#d": "done", "#c": counter},
+            ExpressionAttributeValues=serialize({":done": done, ":n": n, ":phase": phase}),
+        )
+
+    def set_job_total(self, org_id: str, job_id: str, total: int, counts: dict[str, int]) -> None:
+        """Set once, by the first page; later duplicates leave it alone."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+                UpdateExpression="SET #t = :total, counts = :counts",
+                ConditionExpression="attribute_not_exists(#t)",
+                ExpressionAttributeNames={"#t": "total"},
+                ExpressionAttributeValues=serialize({":total": total, ":counts": counts}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+
+    def finish_job(self, org_id: str, job_id: str, at: str) -> bool:
+        """running -> completed, once. True for the worker that finished it."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+                UpdateExpression="SET #s = :done, finished_at = :at, phase = :phase",
+                ConditionExpression="#s = :running",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":done": JobStatus.COMPLETED.value,
+                        ":running": JobStatus.RUNNING.value,
+                        ":at": at,
+                        ":phase": "done",
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
+
+    # ------------------------------------------------------------------ letters not yet with a provider
+    def unsubmitted_letter_ids(self, org_id: str, status: str, limit: int) -> list[str]:
+        """Letters still in `status` (created/rendered/queued), from their GSI2 status partition."""
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": keys.letters_by_status_gsi2(org_id, status)}),
+            ProjectionExpression="letter_id",
+            Limit=limit,
+        )
+        return [str(deserialize(i)["letter_id"]) for i in resp.get("Items", [])]
+
+    def count_letters(self, org_id: str, status: str) -> int:
+        return self.count(index="GSI2", pk_name="GSI2PK", pk=keys.letters_by_status_gsi2(org_id, status))
+
+    def cancel_unsubmitted_letter(self, org_id: str, letter_id: str, reason: str, at: str) -> bool:
+        """Cancel a letter that no provider has yet, with its history entry; a no-op once it moved on."""
+        pk = keys.org_pk(org_id)
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": serialize({"PK": pk, "SK": keys.letter_sk(letter_id)}),
+                            "UpdateExpression": "SET #s = :cancelled, status_reason = :reason, updated_at = :at, "
+                            "GSI2PK = :gsi2, GSI2SK = :gsi2sk",
+                            "ConditionExpression": "#s IN (:created, :rendered, :queued)",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": serialize(
+                                {
+                                    ":cancelled": "cancelled",
+                                    ":reason": reason,
+                                    ":at": at,
+                                    ":gsi2": keys.letters_by_status_gsi2(org_id, "cancelled"),
+                                    ":gsi2sk": f"{at}#{letter_id}",
+                                    ":created": "created",
+                                    ":rendered": "rendered",
+                                    ":queued": "queued",
+                                }
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize(
+                                {
+                                    "PK": pk,
+                                    "SK": f"{keys.letter_sk(letter_id)}#EVENT#{at}#cancelled",
+                                    "letter_id": letter_id,
+                                    "status": "cancelled",
+                                    "reason": reason,
+                                    "source": "postal-comms",
+                                    "occurred_at": at,
+                                }
+                            ),
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
+
     # ------------------------------------------------------------------ tasks
     def put_task(self, task: Task) -> None:
         item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **_dump(task)}

@@ -1,0 +1,256 @@
+"""The postal integration lifecycle (PRODUCT.md §2.1, §2.3): connect gating, preview, impact, disconnect."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from postal.clock import new_id
+from postal.documents.zones import zone_for
+from postal.errors import Conflict
+from postal.models import (
+    AddressPosition,
+    Channel,
+    IntegrationStatus,
+    Job,
+    JobStatus,
+    Layout,
+    PostalIntegration,
+    ProviderName,
+    Strict,
+    Template,
+)
+from postal.store.records import Records
+
+UNSUBMITTED_STATUSES = ("created", "rendered", "queued")
+
+
+class BannerEntry(BaseModel):
+    """One template that blocks connecting, what is wrong and exactly how to fix it."""
+
+    template_id: str
+    code: str
+    message: str
+    fix: str
+    problems: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ConnectIn(Strict):
+    provider: ProviderName
+    credentials: dict[str, Any] = Field(default_factory=dict)
+    confirm: bool = False
+
+
+class IntegrationView(BaseModel):
+    org_id: str
+    status: IntegrationStatus
+    provider: ProviderName | None
+    connected_at: str | None
+    disconnected_at: str | None
+    last_job_id: str | None
+    banner: list[BannerEntry]
+
+
+class ConnectPreview(BaseModel):
+    org_id: str
+    provider: ProviderName
+    status: IntegrationStatus
+    compatible: bool
+    banner: list[BannerEntry]
+    changes: list[str]
+
+
+class Impact(BaseModel):
+    """What a disconnect would change, counted before doing it."""
+
+    customers_with_post: int
+    templates_with_post: list[str]
+    steps_with_post: list[int]
+    letters_in_flight: int
+
+
+class SecretWriter(Protocol):
+    def put_integration_secret(self, org_id: str, value: dict[str, Any]) -> str: ...
+
+
+class Sender(Protocol):
+    def send(self, message: BaseModel, delay_seconds: int = 0) -> None: ...
+
+
+class CascadeMessage(BaseModel):
+    org_id: str
+    job_id: str
+
+
+def _fmt(mm: float) -> str:
+    return f"{mm:g}"
+
+
+def template_problems(template: Template, provider: ProviderName) -> list[BannerEntry]:
+    """Why this template blocks the postal integration for `provider` (empty when it does not)."""
+    entries: list[BannerEntry] = []
+    tid = template.template_id
+    if template.address_position == AddressPosition.CUSTOM:
+        window = zone_for(provider.value, "left").address
+        box = template.custom_address_box
+        where = (
+            f"the address block starts at {_fmt(box.y_mm)} mm from the top and {_fmt(box.x_mm)} mm from the left"
+            if box
+            else "the address block has custom coordinates"
+        )
+        entries.append(
+            BannerEntry(
+                template_id=tid,
+                code="custom_address_position",
+                message=f"{where}; the window needs {_fmt(window.y0)}-{_fmt(window.y1)} mm from the top and "
+                f"{_fmt(window.x0)}-{_fmt(window.x1)} mm from the left",
+                fix="set the template's address position to 'left' or 'right' (the standard window)",
+            )
+        )
+    if template.layout == Layout.CUSTOM:
+        position = "right" if template.address_position == AddressPosition.RIGHT else "left"
+        zone = zone_for(provider.value, position)
+        pdf, check = template.custom_pdf, template.check
+        if pdf is None:
+            entries.append(
+                BannerEntry(
+                    template_id=tid,
+                    code="custom_template_missing_pdf",
+                    message="the template uses a custom layout but no PDF was uploaded",
+                    fix="upload the template PDF (POST .../pdf), run the check, or switch the layout to 'standard'",
+                )
+            )
+        elif check is None or check.pdf_sha256 != pdf.sha256 or check.zone_id != zone.id:
+            entries.append(
+                BannerEntry(
+                    template_id=tid,
+                    code="custom_template_unchecked",
+                    message=f"the custom PDF has not passed the compatibility check for the {zone.id} window",
+                    fix="run the compatibility check (POST .../check) and fix what it reports",
+                )
+            )
+        elif not check.ok:
+            first = check.problems[0] if check.problems else {}
+            entries.append(
+                BannerEntry(
+                    template_id=tid,
+                    code="custom_template_incompatible",
+                    message=str(first.get("message") or "the custom PDF failed the compatibility check"),
+                    fix=str(first.get("fix") or "fix the problems the check reports, upload again and re-check"),
+                    problems=check.problems,
+                )
+            )
+    return entries
+
+
+def banner(templates: list[Template], provider: ProviderName) -> list[BannerEntry]:
+    return [entry for t in templates for entry in template_problems(t, provider)]
+
+
+def view(records: Records, org_id: str) -> IntegrationView:
+    integration = records.get_integration(org_id)
+    provider = integration.provider or ProviderName.PINGEN
+    return IntegrationView(
+        org_id=org_id,
+        status=integration.status,
+        provider=integration.provider,
+        connected_at=integration.connected_at,
+        disconnected_at=integration.disconnected_at,
+        last_job_id=integration.last_job_id,
+        banner=banner(records.list_templates(org_id), provider),
+    )
+
+
+def connect(
+    records: Records,
+    secret_store: SecretWriter,
+    validate_credentials: Callable[[str, dict[str, Any]], dict[str, Any]],
+    org_id: str,
+    body: ConnectIn,
+    now: str,
+) -> ConnectPreview | IntegrationView:
+    """`confirm=false`: a preview that changes nothing. `confirm=true`: activate, or 409 with the banner."""
+    integration = records.get_integration(org_id, consistent=True)
+    if integration.status == IntegrationStatus.CONNECTED:
+        raise Conflict(
+            f"the postal integration is already connected to {integration.provider}",
+            code="already_connected",
+            fix="disconnect first to change provider",
+        )
+    running = records.running_job(org_id, integration.last_job_id)
+    if running:
+        raise Conflict(
+            "the previous disconnect is still being applied",
+            code="disconnect_in_progress",
+            details={"job_id": running.job_id, "done": running.done, "total": running.total},
+            fix="wait until the disconnect job completes, then connect",
+        )
+    credentials = validate_credentials(body.provider.value, body.credentials)
+    blocking = banner(records.list_templates(org_id), body.provider)
+    if not body.confirm:
+        return ConnectPreview(
+            org_id=org_id,
+            provider=body.provider,
+            status=integration.status,
+            compatible=not blocking,
+            banner=blocking,
+            changes=[
+                "post becomes available as a template default, a customer preference and a collection step action",
+                "nothing is sent by post until you set post somewhere or send a letter",
+                f"letters are printed and mailed by {body.provider.value}",
+            ],
+        )
+    if blocking:
+        raise Conflict(
+            "connect is refused while templates are incompatible with postal sending",
+            code="templates_block_connect",
+            details={"banner": [b.model_dump() for b in blocking]},
+            fix="adjust each template as the banner says, then connect again",
+        )
+    secret_ref = secret_store.put_integration_secret(
+        org_id,
+        {
+            "provider": body.provider.value,
+            "credentials": credentials,
+            # Providers sign their callbacks with this key (Pingen caps it at 32 characters).
+            "webhook_signing_key": secrets.token_hex(16),
+        },
+    )
+    connected = integration.model_copy(
+        update={
+            "status": IntegrationStatus.CONNECTED,
+            "provider": body.provider,
+            "connected_at": now,
+            "secret_ref": secret_ref,
+            "generation": integration.generation + 1,
+        }
+    )
+    records.connect(connected, expected_generation=integration.generation)
+    return view(records, org_id)
+
+
+def impact(records: Records, org_id: str) -> Impact:
+    steps, _ = records.get_steps(org_id)
+    return Impact(
+        customers_with_post=records.count_post_customers(org_id),
+        templates_with_post=[
+            t.template_id for t in records.list_templates(org_id) if t.default_channel == Channel.POST
+        ],
+        steps_with_post=[i for i, s in enumerate(steps) if s.action == "post"],
+        letters_in_flight=sum(records.count_letters(org_id, s) for s in UNSUBMITTED_STATUSES),
+    )
+
+
+def disconnect(records: Records, queue: Sender, org_id: str, now: str) -> Job:
+    """Flip to disconnected atomically (nothing new goes out from this moment), then cascade through SQS."""
+    job = Job(job_id=new_id("job"), org_id=org_id, kind="disconnect_cascade", status=JobStatus.RUNNING, started_at=now)
+    records.disconnect(org_id, job, at=now)
+    queue.send(CascadeMessage(org_id=org_id, job_id=job.job_id))
+    return job
+
+
+def is_post_allowed(integration: PostalIntegration) -> bool:
+    return integration.status == IntegrationStatus.CONNECTED
