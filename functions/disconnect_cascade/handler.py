@@ -1,0 +1,36 @@
+"""Runs the disconnect cascade one page per SQS message; a page with more work re-enqueues the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from postal import cascade, deps
+from postal.clock import now_iso
+from postal.integration import CascadeMessage
+from postal.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    message = CascadeMessage.model_validate_json(record.body)
+    result = cascade.run_page(deps.records(), message, get_settings().cascade_page_size, now_iso())
+    logger.info("cascade page", extra={"org_id": message.org_id, "job_id": message.job_id, **result.model_dump()})
+    if result.more:
+        deps.cascade_queue().send(message)
+    elif result.phase == "done":
+        deps.events().publish("PostalIntegrationDisconnected", {"org_id": message.org_id, "job_id": message.job_id})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

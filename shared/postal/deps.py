@@ -1,0 +1,44 @@
+"""The real adapters, built once per container from validated settings; tests call `reset()` between moto runs."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from postal.aws import client, reset_clients
+from postal.settings import get_settings
+from postal.store.events import EventPublisher
+from postal.store.queues import Queue
+from postal.store.records import Records
+from postal.store.secrets import SecretStore
+
+
+@cache
+def records() -> Records:
+    return Records(client("dynamodb"), get_settings().table_name)
+
+
+@cache
+def secret_store() -> SecretStore:
+    return SecretStore(client("secretsmanager"), get_settings().secrets_prefix)
+
+
+@cache
+def cascade_queue() -> Queue:
+    return Queue(client("sqs"), get_settings().cascade_queue_url)
+
+
+@cache
+def dispatch_queue() -> Queue:
+    return Queue(client("sqs"), get_settings().dispatch_queue_url)
+
+
+@cache
+def events() -> EventPublisher:
+    return EventPublisher(client("events"), get_settings().event_bus_name)
+
+
+def reset() -> None:
+    """Forget every cached client, adapter and setting (tests only)."""
+    for fn in (records, secret_store, cascade_queue, dispatch_queue, events, get_settings):
+        fn.cache_clear()
+    reset_clients()
