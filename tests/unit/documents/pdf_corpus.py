@@ -271,3 +271,21 @@ def form_without_resources_in_franking() -> bytes:
 def huge_content_stream(mb: int = 40) -> bytes:
     """A page whose content stream inflates to `mb` MB of path operators (a zip bomb for the parser)."""
     return raw_pdf(b"0 0 m 1 1 l S\n" * (mb * 1024 * 1024 // 14), flate=True)
+
+
+def address_in_form_xobject() -> bytes:
+    """The address drawn inside a Form XObject: page `cm` (10 pt right) composed with the form's /Matrix.
+
+    The baseline lands at x 68 pt = 24.0 mm and y-up 640 pt = 71.2 mm from the top; the font (core Helvetica)
+    lives only in the form's resources.
+    """
+    form = b"BT /F1 10 Tf 0 0 Td (Erika Muster) Tj ET"
+    return raw_pdf(
+        b"q 1 0 0 1 10 0 cm /Fx Do Q",
+        resources=b"<< /XObject << /Fx 5 0 R >> >>",
+        extra_objects=[
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 200 20] /Matrix [1 0 0 1 58 640] "
+            b"/Resources << /Font << /F1 6 0 R >> >> /Length %d >>\nstream\n" % len(form) + form + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ],
+    )

@@ -211,3 +211,13 @@ def test_random_mutations_only_raise_domain_errors(compress):
     # The mutations must actually exercise both paths, or the test proves nothing.
     assert outcomes["refused"] > 0
     assert outcomes["ok"] + outcomes["problems"] > 0
+
+
+def test_text_inside_a_form_xobject_is_placed_with_the_form_matrix():
+    result = check_pdf(corpus.address_in_form_xobject(), ZONE)
+    box = result.address_box_mm
+    assert box is not None
+    assert box.x0 == pytest.approx(24.0, abs=0.05)
+    assert box.y0 == pytest.approx(71.22 - 10 * corpus.PT_MM, abs=0.05)
+    # The font is found although it is declared only inside the form.
+    assert codes(result) == ["font_not_embedded"]
