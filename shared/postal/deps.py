@@ -6,6 +6,7 @@ from functools import cache
 
 from postal.aws import client, reset_clients
 from postal.settings import get_settings
+from postal.store.documents import DocumentStore
 from postal.store.events import EventPublisher
 from postal.store.queues import Queue
 from postal.store.records import Records
@@ -37,8 +38,14 @@ def events() -> EventPublisher:
     return EventPublisher(client("events"), get_settings().event_bus_name)
 
 
+@cache
+def documents() -> DocumentStore:
+    settings = get_settings()
+    return DocumentStore(client("s3"), settings.documents_bucket, settings.presign_seconds)
+
+
 def reset() -> None:
     """Forget every cached client, adapter and setting (tests only)."""
-    for fn in (records, secret_store, cascade_queue, dispatch_queue, events, get_settings):
+    for fn in (records, secret_store, cascade_queue, dispatch_queue, events, documents, get_settings):
         fn.cache_clear()
     reset_clients()

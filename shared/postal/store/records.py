@@ -16,6 +16,7 @@ from postal.errors import Conflict, NotFound
 from postal.models import (
     CollectionStep,
     Customer,
+    CustomPdf,
     IntegrationStatus,
     InvoiceRecord,
     Job,
@@ -24,6 +25,7 @@ from postal.models import (
     PostalIntegration,
     Task,
     Template,
+    TemplateCheck,
 )
 from postal.store import keys
 from postal.store.dynamo import (
@@ -307,6 +309,57 @@ class Records:
                 return False
             raise translate(exc) from exc
         return True
+
+    def set_template_pdf(self, org_id: str, template_id: str, pdf: CustomPdf, at: str, *, keep_check: bool) -> Template:
+        """Attach an uploaded custom PDF to an existing template without rewriting its other settings.
+
+        An update (not a put) so a concurrent settings change is not lost; the stored check is dropped unless the
+        caller says it was made for these very bytes.
+        """
+        expression = "SET custom_pdf = :pdf, updated_at = :at" + ("" if keep_check else " REMOVE #chk")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.template_sk(template_id)}),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": serialize({":pdf": _dump(pdf), ":at": at}),
+            "ReturnValues": "ALL_NEW",
+        }
+        if not keep_check:
+            kwargs["ExpressionAttributeNames"] = {"#chk": "check"}
+        try:
+            resp = self.client.update_item(**kwargs)
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotFound(f"template '{template_id}' not found") from exc
+            raise translate(exc) from exc
+        return Template.model_validate(deserialize(resp["Attributes"]))
+
+    def set_template_check(self, org_id: str, template_id: str, check: TemplateCheck) -> Template:
+        """Store a check result, only while the template still has the PDF that was checked.
+
+        The condition on `custom_pdf.sha256` means a check that raced with a re-upload can never be recorded
+        against the new bytes (it would unblock connect for a PDF nobody checked).
+        """
+        try:
+            resp = self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.template_sk(template_id)}),
+                UpdateExpression="SET #chk = :check",
+                ConditionExpression="custom_pdf.sha256 = :sha",
+                ExpressionAttributeNames={"#chk": "check"},
+                ExpressionAttributeValues=serialize({":check": _dump(check), ":sha": check.pdf_sha256}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise Conflict(
+                    "the template's PDF changed while it was being checked",
+                    code="template_pdf_changed",
+                    fix="run the check again",
+                ) from exc
+            raise translate(exc) from exc
+        return Template.model_validate(deserialize(resp["Attributes"]))
 
     # ------------------------------------------------------------------ customers
     def put_customer(self, org_id: str, customer: Customer, *, requires_connected: bool) -> None:
