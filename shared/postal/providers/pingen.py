@@ -420,6 +420,12 @@ class PingenProvider:
             "PATCH", f"/organisations/{self._org}/deliveries/letters/{provider_letter_id}/cancel",
             idempotency_key=f"cancel-{provider_letter_id}",
         )
+        if response.status_code in (409, 422):
+            error = self._error(response)
+            raise ProviderError(ProviderErrorCode.REJECTED_BY_PROVIDER,
+                                f"Pingen can no longer cancel this letter: {error.message}",
+                                fix="Nothing to undo: the letter is already in production or sent.",
+                                details=error.details)
         if response.status_code not in (200, 202, 204):
             raise self._error(response)
 
