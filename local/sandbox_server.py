@@ -84,8 +84,15 @@ class SandboxLetter:
 
     def view(self) -> dict[str, Any]:
         """The letter as the API returns it (no recipient: it is not needed back and keeps logs clean)."""
-        return {"id": self.id, "letter_id": self.letter_id, "status": self.status, "postage": self.postage,
-                "reason": self.reason, "error_code": self.error_code, "history": self.history}
+        return {
+            "id": self.id,
+            "letter_id": self.letter_id,
+            "status": self.status,
+            "postage": self.postage,
+            "reason": self.reason,
+            "error_code": self.error_code,
+            "history": self.history,
+        }
 
     def next_status(self) -> str | None:
         """Where the letter goes when its time in the current status is up (None: it stays)."""
@@ -105,23 +112,39 @@ def _now_iso() -> str:
 
 def webhook_body(letter: SandboxLetter, event_id: str) -> bytes:
     """A Pingen-shaped JSON:API webhook; `data.type` is `webhook_<canonical status>`."""
-    return json.dumps({
-        "data": {
-            "id": str(uuid.uuid4()),
-            "type": f"webhook_{letter.status}",
-            "attributes": {"reason": letter.reason, "url": letter.webhook_url, "created_at": _now_iso()},
-            "relationships": {
-                "letter": {"data": {"id": letter.id, "type": "letters"}},
-                "event": {"data": {"id": event_id, "type": "letters_events"}},
+    return json.dumps(
+        {
+            "data": {
+                "id": str(uuid.uuid4()),
+                "type": f"webhook_{letter.status}",
+                "attributes": {"reason": letter.reason, "url": letter.webhook_url, "created_at": _now_iso()},
+                "relationships": {
+                    "letter": {"data": {"id": letter.id, "type": "letters"}},
+                    "event": {"data": {"id": event_id, "type": "letters_events"}},
+                },
             },
-        },
-        "included": [
-            {"id": letter.id, "type": "letters", "attributes": {
-                "status": letter.status, "letter_id": letter.letter_id, "error_code": letter.error_code}},
-            {"id": event_id, "type": "letters_events", "attributes": {
-                "code": letter.status, "name": letter.reason or letter.status, "emitted_at": _now_iso()}},
-        ],
-    }).encode()
+            "included": [
+                {
+                    "id": letter.id,
+                    "type": "letters",
+                    "attributes": {
+                        "status": letter.status,
+                        "letter_id": letter.letter_id,
+                        "error_code": letter.error_code,
+                    },
+                },
+                {
+                    "id": event_id,
+                    "type": "letters_events",
+                    "attributes": {
+                        "code": letter.status,
+                        "name": letter.reason or letter.status,
+                        "emitted_at": _now_iso(),
+                    },
+                },
+            ],
+        }
+    ).encode()
 
 
 class SandboxServer:
@@ -202,8 +225,12 @@ class SandboxServer:
                 return
             url, key, body, attempt = item
             signature = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-            request = urllib.request.Request(url, data=body, method="POST", headers={
-                "Content-Type": "application/vnd.api+json", "Signature": signature})
+            request = urllib.request.Request(
+                url,
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/vnd.api+json", "Signature": signature},
+            )
             try:
                 with urllib.request.urlopen(request, timeout=2) as response:
                     ok = 200 <= response.status < 300
@@ -243,8 +270,10 @@ class SandboxServer:
             if not pdf.startswith(b"%PDF"):
                 problems.append("pdf_url or pdf_base64 (a PDF) is required")
         if problems:
-            error = {"code": "missing_address_fields" if "recipient" in problems[0] else "format_error",
-                     "message": "; ".join(problems)}
+            error = {
+                "code": "missing_address_fields" if "recipient" in problems[0] else "format_error",
+                "message": "; ".join(problems),
+            }
             return 422, {"error": error}
         assert isinstance(letter_id, str)
         assert isinstance(recipient, dict)
@@ -253,10 +282,16 @@ class SandboxServer:
             if known:
                 return 200, self.letters[known].view()
             letter = SandboxLetter(
-                id=f"sbx_{uuid.uuid4().hex[:16]}", letter_id=letter_id, recipient=recipient, postage=postage,
-                color=bool(body.get("color")), duplex=bool(body.get("duplex")),
-                page_count=int(body.get("page_count") or 1), webhook_url=body.get("webhook_url"),
-                signing_key=body.get("signing_key"), fail=bool(body.get("fail")),
+                id=f"sbx_{uuid.uuid4().hex[:16]}",
+                letter_id=letter_id,
+                recipient=recipient,
+                postage=postage,
+                color=bool(body.get("color")),
+                duplex=bool(body.get("duplex")),
+                page_count=int(body.get("page_count") or 1),
+                webhook_url=body.get("webhook_url"),
+                signing_key=body.get("signing_key"),
+                fail=bool(body.get("fail")),
             )
             self.letters[letter.id] = letter
             self._by_reference[letter_id] = letter.id
@@ -272,8 +307,12 @@ class SandboxServer:
             if letter.status == "cancelled":
                 return 200, letter.view()
             if letter.status not in ("submitted", "accepted"):
-                return 409, {"error": {"code": "not_cancellable",
-                                       "message": f"the letter is {letter.status}; too late to cancel"}}
+                return 409, {
+                    "error": {
+                        "code": "not_cancellable",
+                        "message": f"the letter is {letter.status}; too late to cancel",
+                    }
+                }
             self._move(letter, "cancelled", "cancelled by the sender")
             return 200, letter.view()
 
@@ -356,8 +395,9 @@ class SandboxServer:
 def main() -> None:
     """Serve until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server = SandboxServer(host=os.environ.get("SANDBOX_HOST", "127.0.0.1"),
-                           port=int(os.environ.get("SANDBOX_PORT", "4010")))
+    server = SandboxServer(
+        host=os.environ.get("SANDBOX_HOST", "127.0.0.1"), port=int(os.environ.get("SANDBOX_PORT", "4010"))
+    )
     server.start()
     try:
         threading.Event().wait()
