@@ -98,6 +98,9 @@ class LambdaRuntime:
         self.functions = {spec.logical_id: spec for spec in functions}
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self._lock = threading.Lock()
+        # One execution environment per function: Lambda never runs two events concurrently in one environment,
+        # so module-level state (Powertools' logger keys, cached clients) must not see that here either.
+        self._environments = {logical_id: threading.Lock() for logical_id in self.functions}
 
     def handler(self, logical_id: str) -> Callable[[Any, Any], Any]:
         """Import `module.function` from the handler string on first use (as a cold start would)."""
@@ -113,15 +116,16 @@ class LambdaRuntime:
         payload = json.dumps(event)
         if len(payload) > LAMBDA_PAYLOAD_BYTES:
             log.warning("%s: event is %.1f MB, Lambda rejects invocations over 6 MB", logical_id, len(payload) / 2**20)
-        context = LambdaContext(spec.name, spec.memory, spec.timeout)
-        started = time.monotonic()
-        try:
-            # A fresh copy per call, as Lambda deserialises the event: handlers cannot share or mutate it.
-            result = self.handler(logical_id)(json.loads(payload), context)
-        except Exception as exc:
-            detail = f"{logical_id} raised:\n{traceback.format_exc()}"
-            raise FunctionError(f"{type(exc).__name__}: {exc}", detail) from exc
-        elapsed = time.monotonic() - started
+        with self._environments[logical_id]:
+            context = LambdaContext(spec.name, spec.memory, spec.timeout)
+            started = time.monotonic()
+            try:
+                # A fresh copy per call, as Lambda deserialises the event: handlers cannot share or mutate it.
+                result = self.handler(logical_id)(json.loads(payload), context)
+            except Exception as exc:
+                detail = f"{logical_id} raised:\n{traceback.format_exc()}"
+                raise FunctionError(f"{type(exc).__name__}: {exc}", detail) from exc
+            elapsed = time.monotonic() - started
         if elapsed > spec.timeout:
             detail = f"{logical_id} ran {elapsed:.1f} s, over its Timeout of {spec.timeout} s: Lambda would kill it"
             raise FunctionError(f"Task timed out after {spec.timeout} seconds", detail)

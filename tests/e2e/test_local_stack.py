@@ -6,7 +6,8 @@ import pytest
 
 from tests.e2e.conftest import Stack, http
 
-pytestmark = pytest.mark.e2e
+# One worker runs them all under xdist (`make pytest`), so the session starts a single stack.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def test_health_needs_no_key(stack: Stack) -> None:
