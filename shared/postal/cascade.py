@@ -45,32 +45,28 @@ def run_page(records: Records, message: CascadeMessage, page_size: int, now: str
         records.set_job_total(org_id, job_id, sum(counts.values()), dict.fromkeys(counts, 0))
 
     # Templates and steps are a handful of records: re-applied on every page (conditional no-ops once done), so a
-    # page that crashed half-way can never leave them behind.
-    templates_changed = sum(
-        records.revert_template_post(org_id, t.template_id, now)
+    # page that crashed half-way can never leave them behind. Each change commits together with its count.
+    changed = sum(
+        records.revert_template_post(org_id, t.template_id, now, job_id)
         for t in records.list_templates(org_id)
         if t.default_channel == Channel.POST
     )
-    if templates_changed:
-        records.add_job_progress(
-            org_id, job_id, done=templates_changed, phase="templates", counter="templates", n=templates_changed
-        )
-    steps_changed = records.revert_steps_post(org_id, now)
-    if steps_changed:
-        records.add_job_progress(org_id, job_id, done=steps_changed, phase="steps", counter="steps", n=steps_changed)
+    changed += records.revert_steps_post(org_id, now, job_id)
 
     ids = records.post_customer_ids(org_id, limit=page_size)
     if ids:
-        changed = sum(records.clear_customer_post(org_id, cid, now) for cid in ids)
-        records.add_job_progress(org_id, job_id, done=changed, phase="customers", counter="customers", n=changed)
+        changed += sum(records.clear_customer_post(org_id, cid, now, job_id) for cid in ids)
+        records.set_job_phase(org_id, job_id, "customers")
         return PageResult(more=True, changed=changed, phase="customers")
 
     for status in UNSUBMITTED_STATUSES:
         letter_ids = records.unsubmitted_letter_ids(org_id, status, limit=page_size)
         if letter_ids:
-            changed = sum(records.cancel_unsubmitted_letter(org_id, lid, DISCONNECT_REASON, now) for lid in letter_ids)
-            records.add_job_progress(org_id, job_id, done=changed, phase="letters", counter="letters", n=changed)
+            changed += sum(
+                records.cancel_unsubmitted_letter(org_id, lid, DISCONNECT_REASON, now, job_id) for lid in letter_ids
+            )
+            records.set_job_phase(org_id, job_id, "letters")
             return PageResult(more=True, changed=changed, phase="letters")
 
     records.finish_job(org_id, job_id, now)
-    return PageResult(more=False, changed=0, phase="done")
+    return PageResult(more=False, changed=changed, phase="done")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -50,7 +50,7 @@ class Zone(BaseModel):
 
 
 @cache
-def _config() -> dict:  # type: ignore[type-arg]
+def _config() -> dict[str, Any]:
     return json.loads((Path(__file__).parent / "zones.json").read_text())
 
 

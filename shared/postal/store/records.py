@@ -23,6 +23,7 @@ from postal.models import (
     JobStatus,
     Org,
     PostalIntegration,
+    StepAction,
     Task,
     Template,
     TemplateCheck,
@@ -134,6 +135,28 @@ class Records:
         ):
             total += page.get("Count", 0)
         return total
+
+    def _job_tick(self, org_id: str, job_id: str, counter: str, n: int = 1) -> dict[str, Any]:
+        """A transaction item counting `n` changes on a job: a change and its count commit together."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+                "UpdateExpression": "ADD #d :n, counts.#c :n",
+                "ExpressionAttributeNames": {"#d": "done", "#c": counter},
+                "ExpressionAttributeValues": serialize({":n": n}),
+            }
+        }
+
+    def _transact_if(self, items: list[dict[str, Any]]) -> bool:
+        """Run a transaction whose first item is conditional; False (no change) when the condition fails."""
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
 
     # ------------------------------------------------------------------ orgs and keys
     def create_org(self, org: Org, key_hash: str) -> None:
@@ -294,21 +317,22 @@ class Records:
             if not cursor:
                 return items
 
-    def revert_template_post(self, org_id: str, template_id: str, at: str) -> bool:
-        """post -> email, only if it is still post (safe to repeat). True when it changed."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.template_sk(template_id)}),
-                UpdateExpression="SET default_channel = :email, updated_at = :at",
-                ConditionExpression="default_channel = :post",
-                ExpressionAttributeValues=serialize({":email": "email", ":post": "post", ":at": at}),
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise translate(exc) from exc
-        return True
+    def revert_template_post(self, org_id: str, template_id: str, at: str, job_id: str) -> bool:
+        """post -> email, only if it is still post (safe to repeat), counted on the job. True when it changed."""
+        return self._transact_if(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.template_sk(template_id)}),
+                        "UpdateExpression": "SET default_channel = :email, updated_at = :at",
+                        "ConditionExpression": "default_channel = :post",
+                        "ExpressionAttributeValues": serialize({":email": "email", ":post": "post", ":at": at}),
+                    }
+                },
+                self._job_tick(org_id, job_id, "templates"),
+            ]
+        )
 
     def set_template_pdf(self, org_id: str, template_id: str, pdf: CustomPdf, at: str, *, keep_check: bool) -> Template:
         """Attach an uploaded custom PDF to an existing template without rewriting its other settings.
@@ -394,21 +418,22 @@ class Records:
     def count_post_customers(self, org_id: str) -> int:
         return self.count(index="GSI1", pk_name="GSI1PK", pk=keys.post_customers_gsi1(org_id))
 
-    def clear_customer_post(self, org_id: str, customer_id: str, at: str) -> bool:
-        """Clear a post preference (and its GSI1 entry) only if it is still post. True when it changed."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer_id)}),
-                UpdateExpression="REMOVE preference, GSI1PK, GSI1SK SET updated_at = :at",
-                ConditionExpression="preference = :post",
-                ExpressionAttributeValues=serialize({":post": "post", ":at": at}),
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise translate(exc) from exc
-        return True
+    def clear_customer_post(self, org_id: str, customer_id: str, at: str, job_id: str) -> bool:
+        """Clear a post preference (and its GSI1 entry) only if it is still post, counted on the job."""
+        return self._transact_if(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer_id)}),
+                        "UpdateExpression": "REMOVE preference, GSI1PK, GSI1SK SET updated_at = :at",
+                        "ConditionExpression": "preference = :post",
+                        "ExpressionAttributeValues": serialize({":post": "post", ":at": at}),
+                    }
+                },
+                self._job_tick(org_id, job_id, "customers"),
+            ]
+        )
 
     # ------------------------------------------------------------------ collection steps
     def put_steps(self, org_id: str, steps: list[CollectionStep], at: str, *, requires_connected: bool) -> None:
@@ -429,12 +454,13 @@ class Records:
             return [], None
         return [CollectionStep.model_validate(s) for s in item.get("steps", [])], item.get("updated_at")
 
-    def revert_steps_post(self, org_id: str, at: str) -> int:
+    def revert_steps_post(self, org_id: str, at: str, job_id: str) -> int:
         """Every step whose action is post becomes manual_intervention (optimistic lock on updated_at)."""
         for _ in range(5):
             steps, updated_at = self.get_steps(org_id)
             changed = [
-                s.model_copy(update={"action": "manual_intervention"}) if s.action == "post" else s for s in steps
+                s.model_copy(update={"action": StepAction.MANUAL_INTERVENTION}) if s.action == "post" else s
+                for s in steps
             ]
             n = sum(1 for s in steps if s.action == "post")
             if n == 0:
@@ -445,18 +471,16 @@ class Records:
                 "steps": [_dump(s) for s in changed],
                 "updated_at": at,
             }
-            try:
-                self.client.put_item(
-                    TableName=self.table,
-                    Item=serialize(item),
-                    ConditionExpression="updated_at = :prev",
-                    ExpressionAttributeValues=serialize({":prev": updated_at}),
-                )
-            except ClientError as exc:
-                if is_conditional_failure(exc):
-                    continue
-                raise translate(exc) from exc
-            return n
+            put = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(item),
+                    "ConditionExpression": "updated_at = :prev",
+                    "ExpressionAttributeValues": serialize({":prev": updated_at}),
+                }
+            }
+            if self._transact_if([put, self._job_tick(org_id, job_id, "steps", n)]):
+                return n
         raise Conflict("collection steps keep changing; retry", code="concurrent_modification")
 
     # ------------------------------------------------------------------ invoices
@@ -504,15 +528,13 @@ class Records:
         job = Job.model_validate(item) if item else None
         return job if job and job.status == JobStatus.RUNNING else None
 
-    def add_job_progress(self, org_id: str, job_id: str, *, done: int, phase: str, counter: str, n: int) -> None:
-        """Atomic counters: duplicate workers each count only the records they themselves changed."""
+    def set_job_phase(self, org_id: str, job_id: str, phase: str) -> None:
         self.client.update_item(
             TableName=self.table,
             Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
-            UpdateExpression="ADD #d :done, counts.#c :n SET phase = :phase",
+            UpdateExpression="SET phase = :phase",
             ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeNames={"#d": "done", "#c": counter},
-            ExpressionAttributeValues=serialize({":done": done, ":n": n, ":phase": phase}),
+            ExpressionAttributeValues=serialize({":phase": phase}),
         )
 
     def set_job_total(self, org_id: str, job_id: str, total: int, counts: dict[str, int]) -> None:
@@ -570,57 +592,52 @@ class Records:
     def count_letters(self, org_id: str, status: str) -> int:
         return self.count(index="GSI2", pk_name="GSI2PK", pk=keys.letters_by_status_gsi2(org_id, status))
 
-    def cancel_unsubmitted_letter(self, org_id: str, letter_id: str, reason: str, at: str) -> bool:
+    def cancel_unsubmitted_letter(self, org_id: str, letter_id: str, reason: str, at: str, job_id: str) -> bool:
         """Cancel a letter that no provider has yet, with its history entry; a no-op once it moved on."""
         pk = keys.org_pk(org_id)
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": serialize({"PK": pk, "SK": keys.letter_sk(letter_id)}),
-                            "UpdateExpression": "SET #s = :cancelled, status_reason = :reason, updated_at = :at, "
-                            "GSI2PK = :gsi2, GSI2SK = :gsi2sk",
-                            "ConditionExpression": "#s IN (:created, :rendered, :queued)",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": serialize(
-                                {
-                                    ":cancelled": "cancelled",
-                                    ":reason": reason,
-                                    ":at": at,
-                                    ":gsi2": keys.letters_by_status_gsi2(org_id, "cancelled"),
-                                    ":gsi2sk": f"{at}#{letter_id}",
-                                    ":created": "created",
-                                    ":rendered": "rendered",
-                                    ":queued": "queued",
-                                }
-                            ),
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": serialize(
-                                {
-                                    "PK": pk,
-                                    "SK": f"{keys.letter_sk(letter_id)}#EVENT#{at}#cancelled",
-                                    "letter_id": letter_id,
-                                    "status": "cancelled",
-                                    "reason": reason,
-                                    "source": "postal-comms",
-                                    "occurred_at": at,
-                                }
-                            ),
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise translate(exc) from exc
-        return True
+        return self._transact_if(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": serialize({"PK": pk, "SK": keys.letter_sk(letter_id)}),
+                        "UpdateExpression": "SET #s = :cancelled, status_reason = :reason, updated_at = :at, "
+                        "GSI2PK = :gsi2, GSI2SK = :gsi2sk",
+                        "ConditionExpression": "#s IN (:created, :rendered, :queued)",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": serialize(
+                            {
+                                ":cancelled": "cancelled",
+                                ":reason": reason,
+                                ":at": at,
+                                ":gsi2": keys.letters_by_status_gsi2(org_id, "cancelled"),
+                                ":gsi2sk": f"{at}#{letter_id}",
+                                ":created": "created",
+                                ":rendered": "rendered",
+                                ":queued": "queued",
+                            }
+                        ),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": serialize(
+                            {
+                                "PK": pk,
+                                "SK": f"{keys.letter_sk(letter_id)}#EVENT#{at}#cancelled",
+                                "letter_id": letter_id,
+                                "status": "cancelled",
+                                "reason": reason,
+                                "source": "postal-comms",
+                                "occurred_at": at,
+                            }
+                        ),
+                    }
+                },
+                self._job_tick(org_id, job_id, "letters"),
+            ]
+        )
 
     # ------------------------------------------------------------------ tasks
     def put_task(self, task: Task) -> None:

@@ -1,0 +1,78 @@
+# Postal Comms — every target sets itself up: a fresh clone needs only `make run` or `make test`.
+SHELL := /bin/bash
+PYTHON_VERSION ?= 3.13.0
+PY := PYENV_VERSION=$(PYTHON_VERSION) python3.13
+VENV := .venv
+VENV_SAM := .venv-sam
+BIN := $(VENV)/bin
+export PYTHONPATH := shared:functions:.
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+PORT ?= 3000
+
+.PHONY: run demo test lint typecheck cfn-lint sam-validate sam-build pytest unit integration infra e2e \
+        openapi bench format clean deploy redrive
+
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	@touch $@
+
+$(VENV_SAM)/.installed: requirements-sam.txt
+	@test -x $(VENV_SAM)/bin/python || $(PY) -m venv $(VENV_SAM)
+	@$(VENV_SAM)/bin/pip install -q -r requirements-sam.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	@touch $@
+
+## run: the whole service locally (moto server, sandbox provider, API on http://127.0.0.1:$(PORT), Swagger at /docs)
+run: $(VENV)/.installed
+	PORT=$(PORT) $(BIN)/python -m local.stack
+
+## demo: seed a demo org on the running local stack and print its API key
+demo: $(VENV)/.installed
+	PORT=$(PORT) $(BIN)/python -m local.demo
+
+## test: lint, types, template checks, sam build, and every test
+test: lint typecheck cfn-lint sam-validate sam-build pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy shared functions local
+
+cfn-lint: $(VENV)/.installed
+	$(BIN)/cfn-lint template.yaml
+
+sam-validate: $(VENV_SAM)/.installed
+	$(VENV_SAM)/bin/sam validate --lint --region eu-central-1
+
+# Offline build (no container): the function python is our venv's 3.13, wheels are fetched for arm64.
+sam-build: $(VENV)/.installed $(VENV_SAM)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH $(VENV_SAM)/bin/sam build --cached --parallel --region eu-central-1
+
+pytest: $(VENV)/.installed
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+unit integration infra e2e: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/$@
+
+## openapi: regenerate docs/openapi.json from the handlers' routes and models
+openapi: $(VENV)/.installed
+	$(BIN)/python -m postal.api.openapi > docs/openapi.json
+
+## bench: speed and memory benchmarks (tables on stdout)
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.bench_render
+	$(BIN)/python -m bench.bench_check
+	$(BIN)/python -m bench.bench_cascade
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+deploy: sam-build
+	$(VENV_SAM)/bin/sam deploy --config-env $${ENV:-dev}
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,347 @@
+"""Orgs, templates, customers, steps, channel resolution and the postal integration lifecycle, end to end
+through the real handlers under moto (resources created from template.yaml)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from postal import deps
+from postal.store import keys
+from postal.store.dynamo import serialize
+from tests.conftest import Api, Aws, Org
+
+ADDRESS = {
+    "name": "Jana Müller",
+    "lines": ["Unter den Linden 1"],
+    "postal_code": "10117",
+    "city": "Berlin",
+    "country": "DE",
+}
+
+
+def put_template(api: Api, org: Org, template_id: str, **fields: Any) -> Any:
+    body = {"kind": "reminder", **fields}
+    return api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/templates/{template_id}", key=org.key, body=body)
+
+
+def put_customer(api: Api, org: Org, customer_id: str, **fields: Any) -> Any:
+    body = {"name": "Jana Müller", "billing_address": ADDRESS, **fields}
+    return api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/customers/{customer_id}", key=org.key, body=body)
+
+
+def put_steps(api: Api, org: Org, steps: list[dict[str, Any]]) -> Any:
+    return api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/collection-steps", key=org.key, body={"steps": steps})
+
+
+def channel(api: Api, org: Org, customer_id: str, template_id: str) -> Any:
+    return api(
+        "channels_api",
+        "GET",
+        f"/v1/orgs/{org.org_id}/customers/{customer_id}/channel",
+        key=org.key,
+        query={"template_id": template_id},
+    )
+
+
+def disconnect_and_drain(api: Api, aws: Aws, org: Org) -> dict[str, Any]:
+    reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+    assert reply.status == 202, reply.body
+    job_id = reply.json["job_id"]
+    aws.drain("CascadeQueue", "disconnect_cascade")
+    job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key)
+    assert job.status == 200
+    return dict(job.json)
+
+
+def insert_letter(org: Org, letter_id: str, status: str) -> None:
+    """A letter row as the letters pipeline writes it (status partition in GSI2)."""
+    table = deps.records().table
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item=serialize(
+            {
+                "PK": keys.org_pk(org.org_id),
+                "SK": keys.letter_sk(letter_id),
+                "letter_id": letter_id,
+                "status": status,
+                "GSI2PK": keys.letters_by_status_gsi2(org.org_id, status),
+                "GSI2SK": f"2026-11-23T00:00:00Z#{letter_id}",
+            }
+        ),
+    )
+
+
+def letter_row(org: Org, letter_id: str) -> dict[str, Any]:
+    raw = boto3.client("dynamodb").get_item(
+        TableName=deps.records().table, Key=serialize({"PK": keys.org_pk(org.org_id), "SK": keys.letter_sk(letter_id)})
+    )["Item"]
+    return {k: next(iter(v.values())) for k, v in raw.items()}
+
+
+def test_health_needs_no_key(api: Api) -> None:
+    reply = api("orgs_api", "GET", "/v1/health", auth=False)
+    assert (reply.status, reply.json) == (200, {"status": "ok"})
+
+
+def test_create_org_needs_the_admin_key(api: Api) -> None:
+    org = api.new_org()
+    reply = api("orgs_api", "POST", "/v1/orgs", key=org.key, body={"name": "Other"})
+    assert reply.status == 403
+    assert reply.json["error"]["code"] == "admin_only"
+    assert api("orgs_api", "POST", "/v1/orgs", key="wrong", body={"name": "x"}).status == 401
+
+
+def test_an_org_key_only_reaches_its_own_org(api: Api) -> None:
+    a, b = api.new_org("A"), api.new_org("B")
+    assert api("orgs_api", "GET", f"/v1/orgs/{a.org_id}", key=a.key).status == 200
+    for module, method, path in [
+        ("orgs_api", "GET", f"/v1/orgs/{a.org_id}"),
+        ("settings_api", "GET", f"/v1/orgs/{a.org_id}/templates"),
+        ("integration_api", "GET", f"/v1/orgs/{a.org_id}/integrations/postal"),
+    ]:
+        reply = api(module, method, path, key=b.key)
+        assert reply.status == 404, (path, reply.body)
+        assert reply.json["error"]["code"] == "not_found"
+
+
+def test_unknown_fields_and_bad_enums_are_422_naming_them(api: Api) -> None:
+    org = api.new_org()
+    reply = put_template(api, org, "reminder", default_channel="fax", colour="red")
+    assert reply.status == 422
+    details = {d["field"]: d["message"] for d in reply.json["error"]["details"]}
+    assert "'email', 'post' or 'sms'" in details["default_channel"]
+    assert "colour" in details
+
+
+def test_invalid_address_is_422_naming_the_fields(api: Api) -> None:
+    org = api.new_org()
+    reply = put_customer(api, org, "c1", billing_address={**ADDRESS, "postal_code": "1"})
+    assert reply.status == 422
+    assert reply.json["error"]["code"] == "invalid_address"
+    assert reply.json["error"]["details"] == [{"field": "billing_address.postal_code", "problem": "invalid"}]
+
+
+def test_post_is_refused_everywhere_while_disconnected(api: Api) -> None:
+    org = api.new_org()
+    assert put_template(api, org, "reminder").status == 200
+    for reply in [
+        put_template(api, org, "reminder", default_channel="post"),
+        put_customer(api, org, "c1", preference="post"),
+        put_steps(api, org, [{"day_offset": 7, "template_id": "reminder", "action": "post"}]),
+    ]:
+        assert reply.status == 409, reply.body
+        assert reply.json["error"]["code"] == "integration_not_connected"
+
+
+def test_connect_preview_changes_nothing_then_confirm_activates(api: Api) -> None:
+    org = api.new_org()
+    path = f"/v1/orgs/{org.org_id}/integrations/postal/connect"
+    preview = api("integration_api", "POST", path, key=org.key, body={"provider": "sandbox", "confirm": False})
+    assert preview.status == 200
+    assert preview.json["compatible"] is True
+    assert preview.json["changes"]
+    status = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/integrations/postal", key=org.key).json
+    assert status["status"] == "disconnected"
+    reply = api.connect(org)
+    assert reply.status == 200, reply.body
+    assert reply.json["status"] == "connected"
+    assert reply.json["provider"] == "sandbox"
+    again = api.connect(org)
+    assert (again.status, again.json["error"]["code"]) == (409, "already_connected")
+
+
+def test_connect_is_refused_with_a_banner_for_blocking_templates(api: Api) -> None:
+    org = api.new_org()
+    put_template(api, org, "invoice", kind="invoice", layout="custom")
+    put_template(
+        api,
+        org,
+        "reminder",
+        address_position="custom",
+        custom_address_box={"x_mm": 22, "y_mm": 38, "width_mm": 85, "height_mm": 25},
+    )
+    reply = api.connect(org)
+    assert reply.status == 409
+    error = reply.json["error"]
+    assert error["code"] == "templates_block_connect"
+    banner = {b["template_id"]: b for b in error["details"]["banner"]}
+    assert banner["invoice"]["code"] == "custom_template_missing_pdf"
+    assert banner["reminder"]["code"] == "custom_address_position"
+    assert "starts at 38 mm from the top" in banner["reminder"]["message"]
+    assert "60-85.5 mm" in banner["reminder"]["message"]
+    assert banner["reminder"]["fix"]
+    status = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/integrations/postal", key=org.key).json
+    assert status["status"] == "disconnected"
+    assert {b["template_id"] for b in status["banner"]} == {"invoice", "reminder"}
+
+
+def test_credentials_go_to_secrets_manager_never_to_dynamodb_or_a_get(api: Api) -> None:
+    org = api.new_org()
+    creds = {"api_key": "test_sk_supersecret_value_123456"}
+    reply = api.connect(org, provider="postgrid", credentials=creds)
+    assert reply.status == 200, reply.body
+    assert "supersecret" not in json.dumps(reply.json)
+    got = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/integrations/postal", key=org.key)
+    assert "supersecret" not in got.body.decode()
+    items = boto3.client("dynamodb").query(
+        TableName=deps.records().table,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.org_pk(org.org_id)}},
+    )["Items"]
+    assert "supersecret" not in json.dumps(items)
+    secret_ref = deps.records().secret_ref(org.org_id)
+    assert secret_ref is not None
+    stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_ref)["SecretString"])
+    assert stored["credentials"]["api_key"] == creds["api_key"]
+
+
+def test_bad_credentials_are_422(api: Api) -> None:
+    org = api.new_org()
+    reply = api.connect(org, provider="pingen", credentials={"client_id": "x"})
+    assert reply.status == 422, reply.body
+
+
+def test_channel_resolution_over_http_changes_immediately(api: Api) -> None:
+    org = api.new_org()
+    api.connect(org)
+    put_template(api, org, "reminder", default_channel="email")
+    put_template(api, org, "plan", kind="payment_plan_reminder", default_channel="post")
+    put_customer(api, org, "c1")
+    assert channel(api, org, "c1", "reminder").json == {
+        "channel": "email",
+        "reason": "template_default",
+        "deliverable": True,
+        "problem": None,
+        "address_problems": [],
+    }
+    assert channel(api, org, "c1", "plan").json["channel"] == "post"
+    put_customer(api, org, "c1", preference="post")
+    got = channel(api, org, "c1", "reminder").json
+    assert (got["channel"], got["reason"]) == ("post", "customer_preference")
+    put_customer(api, org, "c2", preference="post", billing_address=None)
+    got = channel(api, org, "c2", "reminder").json
+    assert (got["channel"], got["deliverable"], got["problem"]) == ("post", False, "missing_billing_address")
+    assert channel(api, org, "nobody", "reminder").status == 404
+
+
+def _configure_post_everywhere(api: Api, org: Org, customers: int) -> None:
+    assert api.connect(org).status == 200
+    assert put_template(api, org, "reminder", default_channel="post").status == 200
+    assert put_template(api, org, "invoice", kind="invoice", default_channel="email").status == 200
+    for i in range(customers):
+        assert put_customer(api, org, f"c{i}", preference="post").status == 200
+    assert put_customer(api, org, "email-person", preference="email").status == 200
+    steps = [
+        {"day_offset": 0, "template_id": "invoice", "action": "email"},
+        {"day_offset": 7, "template_id": "reminder", "action": "post"},
+        {"day_offset": 14, "template_id": "reminder", "action": "letter_task"},
+        {"day_offset": 21, "template_id": "reminder", "action": "post"},
+    ]
+    assert put_steps(api, org, steps).status == 200
+
+
+def test_disconnect_impact_then_cascade_reverts_everything_and_keeps_history(api: Api, aws: Aws) -> None:
+    org = api.new_org()
+    _configure_post_everywhere(api, org, customers=120)
+    insert_letter(org, "l-queued", "queued")
+    insert_letter(org, "l-created", "created")
+    insert_letter(org, "l-sent", "sent")
+
+    impact = api(
+        "integration_api", "GET", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect-impact", key=org.key
+    ).json
+    assert impact == {
+        "customers_with_post": 120,
+        "templates_with_post": ["reminder"],
+        "steps_with_post": [1, 3],
+        "letters_in_flight": 2,
+    }
+
+    job = disconnect_and_drain(api, aws, org)
+    assert job["status"] == "completed"
+    assert job["total"] == 120 + 1 + 2 + 2
+    assert job["done"] == job["total"]
+    assert job["counts"] == {"templates": 1, "steps": 2, "customers": 120, "letters": 2}
+
+    templates = {
+        t["template_id"]: t for t in api("settings_api", "GET", f"/v1/orgs/{org.org_id}/templates", key=org.key).json
+    }
+    assert templates["reminder"]["default_channel"] == "email"
+    for cid in ("c0", "c57", "c119"):
+        customer = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/customers/{cid}", key=org.key).json
+        assert customer["preference"] is None
+    assert (
+        api("settings_api", "GET", f"/v1/orgs/{org.org_id}/customers/email-person", key=org.key).json["preference"]
+        == "email"
+    )
+    steps = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/collection-steps", key=org.key).json["steps"]
+    assert [s["action"] for s in steps] == ["email", "manual_intervention", "letter_task", "manual_intervention"]
+    assert letter_row(org, "l-queued")["status"] == "cancelled"
+    assert letter_row(org, "l-queued")["status_reason"] == "integration_disconnected"
+    assert letter_row(org, "l-created")["status"] == "cancelled"
+    assert letter_row(org, "l-sent")["status"] == "sent"  # history is kept, mailed letters untouched
+    assert channel(api, org, "c0", "reminder").json["channel"] == "email"
+
+
+def test_reconnect_restores_nothing(api: Api, aws: Aws) -> None:
+    org = api.new_org()
+    _configure_post_everywhere(api, org, customers=3)
+    disconnect_and_drain(api, aws, org)
+    assert api.connect(org).status == 200
+    templates = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/templates", key=org.key).json
+    assert all(t["default_channel"] != "post" for t in templates)
+    assert api("settings_api", "GET", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key).json["preference"] is None
+    steps = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/collection-steps", key=org.key).json["steps"]
+    assert "post" not in [s["action"] for s in steps]
+    assert put_customer(api, org, "c1", preference="post").status == 200  # manual reconfiguration works
+
+
+def test_reconnect_is_refused_while_the_cascade_runs(api: Api, aws: Aws) -> None:
+    org = api.new_org()
+    _configure_post_everywhere(api, org, customers=2)
+    api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+    reply = api.connect(org)
+    assert (reply.status, reply.json["error"]["code"]) == (409, "disconnect_in_progress")
+    aws.drain("CascadeQueue", "disconnect_cascade")
+    assert api.connect(org).status == 200
+
+
+def test_cascade_interrupted_half_way_and_retried_gives_the_same_result(api: Api, aws: Aws, monkeypatch) -> None:
+    org = api.new_org()
+    _configure_post_everywhere(api, org, customers=130)
+    insert_letter(org, "l1", "queued")
+    api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+
+    # Crash the worker after it changed some customers: the message is not deleted and comes back.
+    from postal.store.records import Records
+
+    real = Records.clear_customer_post
+    calls = {"n": 0}
+
+    def crashing(self: Records, org_id: str, customer_id: str, at: str, job_id: str) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 70:
+            raise RuntimeError("worker died")
+        return real(self, org_id, customer_id, at, job_id)
+
+    monkeypatch.setattr(Records, "clear_customer_post", crashing)
+    aws.drain("CascadeQueue", "disconnect_cascade")
+    assert calls["n"] >= 70
+    monkeypatch.setattr(Records, "clear_customer_post", real)
+    aws.drain("CascadeQueue", "disconnect_cascade")  # duplicate delivery of the last message: a no-op
+    job_id = deps.records().get_integration(org.org_id).last_job_id
+    job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json
+    assert job["status"] == "completed"
+    assert job["counts"]["customers"] == 130
+    assert job["done"] == job["total"] == 130 + 1 + 2 + 1
+    assert deps.records().count_post_customers(org.org_id) == 0
+    assert letter_row(org, "l1")["status"] == "cancelled"
+
+
+def test_disconnect_when_not_connected_is_409(api: Api) -> None:
+    org = api.new_org()
+    reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+    assert (reply.status, reply.json["error"]["code"]) == (409, "integration_not_connected")
