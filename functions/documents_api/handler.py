@@ -1,2 +1,35 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""Render a document (template + customer + invoices) to a PDF in S3 and hand back a short-lived download URL.
+
+No `from __future__ import annotations` here: `tracer.capture_method` wraps the route, and Powertools resolves
+string annotations in the wrapper's module globals, where `service` is unknown (the body would become a query).
+"""
+
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from postal import deps
+from postal.api.app import build_app, require_org
+from postal.clock import now_iso
+from postal.documents import service
+
+logger = Logger()
+tracer = Tracer()
+app = build_app()
+
+
+@app.post("/v1/orgs/<org_id>/documents")
+@tracer.capture_method
+def render_document(org_id: str, body: service.DocumentIn) -> Response[service.StoredDocument]:
+    document = service.render_to_s3(deps.records(), deps.documents(), require_org(app, org_id), body, now_iso())
+    return Response(201, content_types.APPLICATION_JSON, document)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

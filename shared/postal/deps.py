@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
+import boto3
+from botocore.config import Config
+
 from postal.aws import client, reset_clients
 from postal.settings import get_settings
 from postal.store.documents import DocumentStore
@@ -41,7 +44,18 @@ def events() -> EventPublisher:
 @cache
 def documents() -> DocumentStore:
     settings = get_settings()
-    return DocumentStore(client("s3"), settings.documents_bucket, settings.presign_seconds)
+    # Its own client: presigned URLs must be SigV4 (X-Amz-Expires honoured, every region), which boto3 does not
+    # use for S3 query signing by default.
+    s3 = boto3.client(
+        "s3",
+        config=Config(
+            signature_version="s3v4",
+            retries={"mode": "standard", "max_attempts": 4},
+            connect_timeout=3,
+            read_timeout=10,
+        ),
+    )
+    return DocumentStore(s3, settings.documents_bucket, settings.presign_seconds)
 
 
 def reset() -> None:

@@ -1,0 +1,179 @@
+"""`POST /v1/orgs/{org_id}/documents` through the real handler under moto: the PDF lands in S3 (SSE, metadata, key
+layout), a presigned URL comes back, the paper invoice fee appears when it applies, and bad input is 4xx."""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+from pypdf import PdfReader
+
+from tests.conftest import Api, Aws, Org
+
+ADDRESS = {"name": "Jana Müller", "lines": ["Unter den Linden 1"], "postal_code": "10117", "city": "Berlin",
+           "country": "DE"}
+FEE = {"amount": "2.50", "currency": "EUR"}
+
+
+def new_org(api: Api, aws: Aws, **fields: Any) -> Org:
+    reply = api("orgs_api", "POST", "/v1/orgs", key=aws.admin_key, body={"name": "Acme GmbH", **fields})
+    assert reply.status == 201, reply.body
+    return Org(org_id=reply.json["org"]["org_id"], key=reply.json["api_key"])
+
+
+def put(api: Api, org: Org, path: str, body: dict[str, Any]) -> Any:
+    reply = api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/{path}", key=org.key, body=body)
+    assert reply.status == 200, reply.body
+    return reply.json
+
+
+def setup_org(api: Api, org: Org, *, paper_invoice: bool = False, address: dict[str, Any] | None = ADDRESS) -> None:
+    put(api, org, "templates/inv", {"kind": "invoice", "language": "en"})
+    put(api, org, "templates/rem", {"kind": "reminder", "language": "de"})
+    customer: dict[str, Any] = {"name": "Jana Müller", "paper_invoice": paper_invoice}
+    if address is not None:
+        customer["billing_address"] = address
+    put(api, org, "customers/c1", customer)
+    put(api, org, "invoices/i1", {
+        "customer_id": "c1", "number": "INV-2024-001", "issue_date": "2024-05-01", "due_date": "2024-05-31",
+        "open_amount": "119.00",
+        "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "100.00", "vat_rate": "19"}],
+    })
+
+
+def render(api: Api, org: Org, **body: Any) -> Any:
+    return api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", key=org.key,
+               body={"customer_id": "c1", "invoice_ids": ["i1"], **body})
+
+
+def pdf_text(aws: Aws, key: str) -> str:
+    obj = boto3.client("s3").get_object(Bucket=bucket(aws), Key=key)
+    reader = PdfReader(BytesIO(obj["Body"].read()))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def bucket(aws: Aws) -> str:
+    from postal.settings import get_settings
+
+    return get_settings().documents_bucket
+
+
+def test_invoice_and_reminder_render_to_s3_with_sse_metadata_and_a_presigned_url(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org)
+    s3 = boto3.client("s3")
+    for template_id, kind in (("inv", "invoice"), ("rem", "reminder")):
+        reply = render(api, org, template_id=template_id)
+        assert reply.status == 201, reply.body
+        doc = reply.json
+        assert re.fullmatch(rf"orgs/{org.org_id}/documents/\d{{4}}/\d{{2}}/\d{{2}}/{doc['document_id']}\.pdf",
+                            doc["s3_key"])
+        head = s3.head_object(Bucket=bucket(aws), Key=doc["s3_key"])
+        assert head["ServerSideEncryption"] == "AES256"
+        assert head["ContentType"] == "application/pdf"
+        meta = head["Metadata"]
+        assert meta["template-id"] == template_id
+        assert meta["kind"] == kind
+        assert meta["customer-id"] == "c1"
+        assert meta["invoice-ids"] == "i1"
+        assert meta["page-count"] == str(doc["page_count"])
+        assert doc["page_count"] >= 1
+        assert meta["sha256"] == doc["sha256"]
+        assert len(doc["sha256"]) == 64
+        # No personal data in the metadata: it travels in headers and logs.
+        assert "Müller" not in str(meta)
+        assert "Linden" not in str(meta)
+        body = s3.get_object(Bucket=bucket(aws), Key=doc["s3_key"])["Body"].read()
+        assert body.startswith(b"%PDF-")
+        url = urlparse(doc["url"])
+        params = parse_qs(url.query)
+        assert doc["s3_key"] in url.path
+        assert params["X-Amz-Expires"] == [str(doc["expires_in"])]
+        assert doc["expires_in"] <= 3600
+        assert doc["kind"] == kind
+        assert doc["paper_invoice_fee"] is None
+    # The recipient is printed at the window (text check; geometry is the renderer's own test).
+    assert "Jana Müller" in pdf_text(aws, reply.json["s3_key"])
+
+
+def test_paper_invoice_fee_appears_when_the_customer_gets_paper(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws, paper_invoice_fee=FEE)
+    setup_org(api, org, paper_invoice=True)
+    reply = render(api, org, template_id="inv")
+    assert reply.status == 201, reply.body
+    assert reply.json["paper_invoice_fee"] == {"amount": "2.50", "currency": "EUR"}
+    text = pdf_text(aws, reply.json["s3_key"])
+    assert "Paper invoice fee" in text
+    assert "2.50" in text
+    head = boto3.client("s3").head_object(Bucket=bucket(aws), Key=reply.json["s3_key"])
+    assert head["Metadata"]["paper-invoice-fee"] == "2.50 EUR"
+
+    # Deselected: the fee is gone from the next invoice.
+    put(api, org, "customers/c1", {"name": "Jana Müller", "billing_address": ADDRESS, "paper_invoice": False})
+    again = render(api, org, template_id="inv")
+    assert again.status == 201, again.body
+    assert again.json["paper_invoice_fee"] is None
+    assert "Paper invoice fee" not in pdf_text(aws, again.json["s3_key"])
+
+
+def test_no_fee_without_an_org_fee(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org, paper_invoice=True)
+    reply = render(api, org, template_id="inv")
+    assert reply.status == 201, reply.body
+    assert "Paper invoice fee" not in pdf_text(aws, reply.json["s3_key"])
+
+
+def test_missing_billing_address_is_422(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org, address=None)
+    reply = render(api, org, template_id="inv")
+    assert reply.status == 422, reply.body
+    assert reply.json["error"]["code"] == "missing_billing_address"
+
+
+def test_unknown_invoice_template_or_customer_is_404(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org)
+    assert render(api, org, template_id="inv", invoice_ids=["nope"]).status == 404
+    assert render(api, org, template_id="nope").status == 404
+    assert render(api, org, template_id="inv", customer_id="nope").status == 404
+
+
+def test_invoice_of_another_customer_is_refused(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org)
+    put(api, org, "customers/c2", {"name": "Other Person", "billing_address": ADDRESS})
+    reply = render(api, org, template_id="inv", customer_id="c2")
+    assert reply.status == 422, reply.body
+    assert reply.json["error"]["code"] == "invoice_customer_mismatch"
+
+
+def test_another_orgs_key_is_404_and_writes_nothing(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org)
+    other = api.new_org("Other AG")
+    reply = api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", key=other.key,
+                body={"template_id": "inv", "customer_id": "c1", "invoice_ids": ["i1"]})
+    assert reply.status == 404, reply.body
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket(aws), Prefix=f"orgs/{org.org_id}/documents/")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_bad_body_is_422_and_no_key_is_401(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    reply = api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", key=org.key,
+                body={"template_id": "inv", "customer_id": "c1", "surprise": 1})
+    assert reply.status == 422
+    assert api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", body={}).status == 401
+
+
+def test_reminder_needs_invoices(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org)
+    reply = render(api, org, template_id="rem", invoice_ids=[])
+    assert reply.status == 422, reply.body
+    assert reply.json["error"]["code"] == "invoices_required"
