@@ -19,7 +19,6 @@ app = build_app()
 
 
 @app.get("/v1/orgs/<org_id>/customers/<customer_id>/channel")
-@tracer.capture_method
 def resolve(org_id: str, customer_id: str, template_id: Annotated[str, Query(min_length=1)]) -> Resolution:
     records = deps.records()
     require_org(app, org_id)

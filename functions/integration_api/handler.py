@@ -26,7 +26,6 @@ def get_integration(org_id: str) -> integration.IntegrationView:
 
 
 @app.post("/v1/orgs/<org_id>/integrations/postal/connect")
-@tracer.capture_method
 def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPreview | integration.IntegrationView:
     return integration.connect(
         deps.records(), deps.secret_store(), validate_credentials, require_org(app, org_id), body, now_iso()
@@ -39,7 +38,6 @@ def disconnect_impact(org_id: str) -> integration.Impact:
 
 
 @app.post("/v1/orgs/<org_id>/integrations/postal/disconnect")
-@tracer.capture_method
 def disconnect(org_id: str) -> Response[Job]:
     job = integration.disconnect(deps.records(), deps.cascade_queue(), require_org(app, org_id), now_iso())
     logger.info("postal integration disconnected", extra={"org_id": org_id, "job_id": job.job_id})

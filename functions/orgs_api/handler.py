@@ -25,7 +25,6 @@ def health() -> dict[str, str]:
 
 
 @app.post("/v1/orgs")
-@tracer.capture_method
 def create_org(body: OrgIn) -> Response[orgs.CreatedOrg]:
     require_admin(app)
     created = orgs.create_org(deps.records(), body, now_iso())
@@ -33,7 +32,6 @@ def create_org(body: OrgIn) -> Response[orgs.CreatedOrg]:
 
 
 @app.get("/v1/orgs/<org_id>")
-@tracer.capture_method
 def get_org(org_id: str) -> Org:
     return deps.records().get_org(require_org(app, org_id))
 
