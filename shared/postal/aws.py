@@ -14,7 +14,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeou
 @cache
 def client(service: str) -> Any:
     """A boto3 client for `service`; honours AWS_ENDPOINT_URL (moto locally and in tests)."""
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:

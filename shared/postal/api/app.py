@@ -67,7 +67,7 @@ class Principal(BaseModel):
 
 
 def principal(app: APIGatewayRestResolver) -> Principal:
-    ctx = app.current_event.request_context.authorizer or {}
+    ctx: dict[str, Any] = dict(app.current_event.request_context.authorizer or {})
     raw_admin = ctx.get("is_admin", False)
     return Principal(
         org_id=ctx.get("org_id") or None,
