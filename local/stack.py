@@ -18,7 +18,6 @@ import threading
 import time
 from contextlib import ExitStack
 from types import FrameType
-from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -60,14 +59,14 @@ def _function_environment(resources: Resources, base_url: str, sandbox_url: str 
 
 
 def _start_sandbox(stack: ExitStack) -> str | None:
-    """Start the sandbox provider if another module provides it (it is optional for the stack)."""
+    """Start the sandbox provider; the stack still serves everything else if it cannot be imported."""
     try:
-        from local.sandbox_server import SandboxServer  # type: ignore[import-not-found,unused-ignore]
+        from local.sandbox_server import SandboxServer
     except ImportError:
-        log.warning("local/sandbox_server.py not found: the `sandbox` provider is not available")
+        log.exception("the `sandbox` provider is not available")
         return None
-    sandbox: Any = SandboxServer(port=int(os.environ.get("SANDBOX_PORT", "0")))
-    url = str(sandbox.start())
+    sandbox = SandboxServer(port=int(os.environ.get("SANDBOX_PORT", "0")))
+    url = sandbox.start()
     stack.callback(sandbox.stop)
     return url
 
@@ -106,13 +105,13 @@ def run() -> int:
     started = time.monotonic()
     port = int(os.environ.get("PORT", "3000"))
     stop = threading.Event()
-    # SIGTERM (e.g. from a test runner) stops as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
 
-    def on_sigint(_sig: int, _frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_sigint)
+    # Ctrl-C and SIGTERM (e.g. from a test runner or a process manager) both stop cleanly, with exit code 0.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
 
     with ExitStack() as stack:
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=int(os.environ.get("MOTO_PORT", "0")), verbose=False)
