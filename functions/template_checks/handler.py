@@ -1,5 +1,6 @@
 """Custom template PDFs: upload (in the body or through a presigned URL) and the compatibility check."""
 
+from __future__ import annotations
 
 from typing import Any
 
@@ -17,10 +18,15 @@ tracer = Tracer()
 app = build_app()
 
 
-@app.post("/v1/orgs/<org_id>/templates/<template_id>/pdf")
-@tracer.capture_method
+@app.post(
+    "/v1/orgs/<org_id>/templates/<template_id>/pdf",
+    summary="Upload a custom template PDF, or get an upload URL",
+    description="Either the PDF itself (`Content-Type: application/pdf`, at most 8 MB), or JSON "
+    '`{"upload": true}` for a presigned PUT URL, then `{"s3_key": "<key>"}` to register the uploaded file. '
+    "A check made for other bytes stops counting. Errors: 413 too large, 415 not a PDF, 422 unreadable/encrypted.",
+)
 def upload_pdf(org_id: str, template_id: str) -> service.UploadTicket | service.TemplatePdfView:
-    # The body is read raw here (a PDF, or JSON): the content type decides what it is, not a pydantic model.
+    # The body is read raw (a PDF, or JSON): the content type decides what it is, not a pydantic model.
     event = app.current_event
     return service.handle_pdf_post(
         deps.records(),
@@ -34,8 +40,13 @@ def upload_pdf(org_id: str, template_id: str) -> service.UploadTicket | service.
     )
 
 
-@app.post("/v1/orgs/<org_id>/templates/<template_id>/check")
-@tracer.capture_method
+@app.post(
+    "/v1/orgs/<org_id>/templates/<template_id>/check",
+    summary="Compatibility check of the custom template PDF",
+    description='Optional JSON body `{"provider": "pingen", "dpi": 72}`. Checks against the window of that '
+    "provider, else the connected one, else the org's window standard, else DIN 5008 B; stores the result (it is "
+    "what connect gating reads) and returns problems with fixes, the detected address box and a PNG preview URL.",
+)
 def check(org_id: str, template_id: str) -> service.CheckView:
     # The body is optional (defaults for everything), which a required pydantic body parameter cannot express.
     event = app.current_event
