@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import deps
-from postal.api.app import build_app, require_org
+from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.documents import service
 
@@ -26,10 +26,17 @@ app = build_app()
     description="Renders the template for the customer (billing address at the window) and the invoices, stores "
     "the PDF (SSE) under orgs/{org_id}/documents/{yyyy}/{mm}/{dd}/{document_id}.pdf and returns a presigned "
     "download URL valid for `expires_in` seconds. The org's paper invoice fee is added to invoices for customers "
-    "with paper_invoice.",
+    "with paper_invoice. With an `Idempotency-Key`, a retry of the same request returns the same document.",
 )
 def render_document(org_id: str, body: service.DocumentIn) -> Response[service.StoredDocument]:
-    document = service.render_to_s3(deps.records(), deps.documents(), require_org(app, org_id), body, now_iso())
+    document = service.render_to_s3(
+        deps.records(),
+        deps.documents(),
+        require_org(app, org_id),
+        body,
+        now_iso(),
+        idempotency_key=header(app, "Idempotency-Key"),
+    )
     return Response(201, content_types.APPLICATION_JSON, document)
 
 

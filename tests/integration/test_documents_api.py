@@ -177,3 +177,28 @@ def test_reminder_needs_invoices(api: Api, aws: Aws) -> None:
     reply = render(api, org, template_id="rem", invoice_ids=[])
     assert reply.status == 422, reply.body
     assert reply.json["error"]["code"] == "invoices_required"
+
+
+def test_idempotency_key_returns_the_same_document_and_refuses_another_body(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws, paper_invoice_fee=FEE)
+    setup_org(api, org, paper_invoice=True)
+    path = f"/v1/orgs/{org.org_id}/documents"
+    body = {"template_id": "inv", "customer_id": "c1", "invoice_ids": ["i1"]}
+    headers = {"Idempotency-Key": "run-42"}
+    first = api("documents_api", "POST", path, key=org.key, body=body, headers=headers)
+    assert first.status == 201, first.body
+    again = api("documents_api", "POST", path, key=org.key, body=body, headers=headers)
+    assert again.status == 201, again.body
+    same = {k: v for k, v in first.json.items() if k != "url"}
+    assert {k: v for k, v in again.json.items() if k != "url"} == same
+    listed = boto3.client("s3").list_object_versions(Bucket=bucket(aws), Prefix=f"orgs/{org.org_id}/documents/")
+    assert len(listed.get("Versions", [])) == 1  # rendered and written once
+
+    other = api("documents_api", "POST", path, key=org.key, body={**body, "template_id": "rem"}, headers=headers)
+    assert other.status == 409, other.body
+    assert other.json["error"]["code"] == "idempotency_key_reused"
+    # Keys are per org: another org's identical key is unrelated.
+    org2 = new_org(api, aws)
+    setup_org(api, org2)
+    assert api("documents_api", "POST", f"/v1/orgs/{org2.org_id}/documents", key=org2.key, body=body,
+               headers=headers).status == 201

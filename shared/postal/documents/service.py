@@ -216,13 +216,24 @@ def render_to_s3(
     now: str,
     *,
     document_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> StoredDocument:
     """Render a template for a customer (and invoices) and store the PDF in S3; returns it with a download URL.
+
+    With an `idempotency_key`, a repeated request (same key, same body, same UTC day) returns the document already
+    stored instead of rendering another one; the same key with another body is a 409.
 
     Raises `NotFound` (template, customer, invoice), `ValidationFailed` (no or invalid billing address, invoices
     missing or of another customer, an address that does not fit the window), `Conflict` (custom layouts, which are
     the org's own PDFs and are not rendered here; reminders for invoices that are no longer open).
     """
+    created = _parse_now(now)
+    fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    if idempotency_key is not None:
+        document_id = idempotent_document_id(org_id, idempotency_key)
+        replay = _replay(store, document_key(org_id, created, document_id), fingerprint, org_id)
+        if replay is not None:
+            return replay
     org = records.get_org(org_id)
     template = records.get_template(org_id, body.template_id)
     if template.layout == Layout.CUSTOM:
@@ -236,7 +247,6 @@ def render_to_s3(
     invoices = _invoices(records, org_id, body, template.kind)
     zone = zone_for_template(org, records.get_integration(org_id), template)
     fee = paper_invoice_fee(org, customer, template.kind)
-    created = _parse_now(now)
 
     rendered = render_document(
         DocumentRequest(
@@ -268,7 +278,9 @@ def render_to_s3(
         "sha256": rendered.sha256,
         "zone-id": zone.id,
         "language": template.language.value,
+        "paper": rendered.paper,
         "created-at": now,
+        "request-sha256": fingerprint,
     }
     if fee is not None:
         metadata["paper-invoice-fee"] = f"{fee.amount} {fee.currency}"
@@ -294,6 +306,55 @@ def render_to_s3(
         paper_invoice_fee=fee,
         created_at=now,
         url=store.download_url(key, filename=f"{template.kind.value}-{document_id}.pdf"),
+        expires_in=store.presign_seconds,
+    )
+
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def idempotent_document_id(org_id: str, idempotency_key: str) -> str:
+    """The document id an `Idempotency-Key` always maps to (per org), so a retry lands on the same S3 key."""
+    if not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise BadRequest(
+            f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters", code="invalid_idempotency_key"
+        )
+    digest = hashlib.sha256(f"{org_id}\n{idempotency_key}".encode()).hexdigest()
+    return f"doc_{digest[:32]}"
+
+
+def _replay(store: DocumentStore, key: str, fingerprint: str, org_id: str) -> StoredDocument | None:
+    """The stored document for a repeated idempotent request, or None when there is none yet."""
+    head = store.head(key)
+    if head is None:
+        return None
+    meta = head.metadata
+    if meta.get("request-sha256") != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request",
+            code="idempotency_key_reused",
+            fix="use a new Idempotency-Key for a different document",
+        )
+    fee_amount, _, fee_currency = meta.get("paper-invoice-fee", "").partition(" ")
+    kind = TemplateKind(meta["kind"])
+    document_id = meta["document-id"]
+    return StoredDocument(
+        document_id=document_id,
+        org_id=org_id,
+        template_id=meta["template-id"],
+        customer_id=meta["customer-id"],
+        invoice_ids=[i for i in meta.get("invoice-ids", "").split(",") if i],
+        kind=kind,
+        language=Language(meta["language"]),
+        zone_id=meta["zone-id"],
+        paper=meta.get("paper", "A4"),
+        page_count=int(meta["page-count"]),
+        sha256=meta["sha256"],
+        size=head.size,
+        s3_key=key,
+        paper_invoice_fee=Money(amount=fee_amount, currency=fee_currency) if fee_amount else None,
+        created_at=meta["created-at"],
+        url=store.download_url(key, filename=f"{kind.value}-{document_id}.pdf"),
         expires_in=store.presign_seconds,
     )
 
