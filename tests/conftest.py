@@ -10,12 +10,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from local.cfn import Template, load_template
-from local.provision import Resources, provision
+from local.provision import Resources
 from postal import deps
 from tests.apigw import FakeLambdaContext, Reply, call, handler, sqs_event
+from tests.aws import provisioned
 
 
 @dataclass
@@ -57,17 +56,7 @@ class Aws:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto with every table, bucket, queue, bus and secret of template.yaml, and the functions' environment."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    with mock_aws():
-        resources = provision(Template(load_template()))
-        for key, value in resources.function_environment().items():
-            monkeypatch.setenv(key, value)
+    with provisioned(monkeypatch) as resources:
         monkeypatch.setenv("CASCADE_PAGE_SIZE", os.environ.get("CASCADE_PAGE_SIZE", "50"))
         deps.reset()
         yield Aws(resources)
