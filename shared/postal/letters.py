@@ -1,0 +1,259 @@
+"""Letters: the model, the ONE status state machine (providers.md §5.1) and the pure rules of the letters API.
+
+Everything here is pure (no I/O): the DAL (`postal.store.letters`) turns `predecessors()` into DynamoDB
+conditions, so the same rule decides in memory and in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from postal.errors import DomainError, ValidationFailed
+from postal.models import Address, Identifier, LetterStatus, Postage, Strict
+from postal.providers.base import ProviderErrorCode
+
+S = LetterStatus
+
+# The forward order of the non-exceptional statuses; `delivered` is final but still part of the forward line.
+FORWARD: tuple[LetterStatus, ...] = (
+    S.CREATED,
+    S.RENDERED,
+    S.QUEUED,
+    S.SUBMITTED,
+    S.ACCEPTED,
+    S.PRINTING,
+    S.SENT,
+    S.DELIVERED,
+)
+FINAL: frozenset[LetterStatus] = frozenset({S.DELIVERED, S.UNDELIVERABLE, S.FAILED, S.CANCELLED})
+UNSUBMITTED: tuple[LetterStatus, ...] = (S.CREATED, S.RENDERED, S.QUEUED)
+# A letter can only be withdrawn before it is handed to the carrier (providers.md §5.1 "cancelled").
+CANCELLABLE: frozenset[LetterStatus] = frozenset({S.CREATED, S.RENDERED, S.QUEUED, S.SUBMITTED, S.ACCEPTED, S.PRINTING})
+
+
+def predecessors(target: LetterStatus) -> frozenset[LetterStatus]:
+    """The statuses from which a letter may move to `target` (forward only, skipping allowed, never from final).
+
+    The exception for an estimated delivery (`delivered` -> `undeliverable`) is not included here: it depends on
+    the letter (`delivery_estimated`), see `can_move`.
+    """
+    if target in FORWARD:
+        return frozenset(s for s in FORWARD[: FORWARD.index(target)] if s not in FINAL)
+    if target is S.CANCELLED:
+        return CANCELLABLE
+    # failed and undeliverable: from any status that is not final yet.
+    return frozenset(s for s in FORWARD if s not in FINAL)
+
+
+def can_move(current: LetterStatus, target: LetterStatus, *, delivery_estimated: bool = False) -> bool:
+    """True when `current -> target` is a legal status change."""
+    if current in predecessors(target):
+        return True
+    # A return after an *estimated* delivery (PostGrid `completed`) is the one way out of a final status.
+    return target is S.UNDELIVERABLE and current is S.DELIVERED and delivery_estimated
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+class LetterError(BaseModel):
+    """Why a letter failed: canonical code (providers.md §5.3), a message, the fix a person must make."""
+
+    code: str
+    message: str
+    fix: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# The fix shown for each canonical error code when the provider gives none.
+FIXES: dict[str, str] = {
+    ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the recipient's address (name, street, postal code, city, "
+    "country), then send again.",
+    ProviderErrorCode.UNSUPPORTED_COUNTRY: "Correct the country if it is wrong; otherwise send by email or through "
+    "a provider that covers the country.",
+    ProviderErrorCode.FORMAT_ERROR: "Fix the PDF as the check report says, then send again.",
+    ProviderErrorCode.INSUFFICIENT_CREDIT: "Top up the provider account or add a payment method.",
+    ProviderErrorCode.PROVIDER_UNAVAILABLE: "Nothing for transient faults: the letter is retried, then can be "
+    "redriven from the dead-letter queue (make redrive). For rejected credentials, reconnect the integration.",
+    ProviderErrorCode.REJECTED_BY_PROVIDER: "Read the provider's reason; change the content or options, then send "
+    "again.",
+    ProviderErrorCode.UNDELIVERABLE: "Correct the customer's address; postal steps for the customer pause until "
+    "then. Resend or fall back to email.",
+}
+
+
+class Letter(BaseModel):
+    """A letter as stored (without the dispatch claim markers, which are internal)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    letter_id: str
+    org_id: str
+    status: LetterStatus
+    status_reason: str | None = None
+    customer_id: str | None = None
+    recipient: Address
+    postage: Postage
+    color: bool = False
+    duplex: bool = False
+    address_position: str = "left"
+    pdf_key: str
+    page_count: int
+    sha256: str
+    provider: str
+    provider_letter_id: str | None = None
+    price: Decimal | None = None
+    currency: str | None = None
+    error: LetterError | None = None
+    delivery_estimated: bool = False
+    dispatch_attempts: int = 0
+    created_at: str
+    updated_at: str
+
+
+class LetterEvent(BaseModel):
+    """One entry of a letter's history. `applied` is False when it arrived too late to change the status."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: str
+    occurred_at: str
+    source: str
+    applied: bool = True
+    raw_status: str | None = None
+    reason: str | None = None
+    event_id: str | None = None
+    error_code: str | None = None
+
+
+class LetterView(Letter):
+    """`GET .../letters/{id}`: the letter, its history (oldest first) and a short-lived PDF URL."""
+
+    events: list[LetterEvent] = Field(default_factory=list)
+    pdf_url: str | None = None
+
+
+class LetterPage(BaseModel):
+    letters: list[Letter]
+    next_cursor: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------ request
+
+
+class RecipientIn(Strict):
+    """Either a customer (their billing address) or an address given in the request; not both."""
+
+    customer_id: Identifier | None = None
+    address: Address | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RecipientIn:
+        if (self.customer_id is None) == (self.address is None):
+            raise ValueError("give either recipient.customer_id or recipient.address")
+        return self
+
+
+class DocumentRef(Strict):
+    """A document rendered by this service (`render_to_s3`) instead of an uploaded PDF."""
+
+    template_id: Identifier
+    customer_id: Identifier
+    invoice_ids: list[Identifier] = Field(default_factory=list, max_length=20)
+    body: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+
+
+# 8 MB PDF (the provider limit) is ~11.2 MB in base64.
+MAX_PDF_BASE64 = 11_200_000
+
+
+class LetterIn(Strict):
+    """`POST /v1/orgs/{org_id}/letters`."""
+
+    recipient: RecipientIn | None = Field(default=None, description="Defaults to the document's customer")
+    postage: Postage = Postage.PRIORITY
+    color: bool = False
+    duplex: bool = False
+    address_position: Literal["left", "right"] = "left"
+    pdf_base64: Annotated[str, StringConstraints(max_length=MAX_PDF_BASE64)] | None = None
+    document: DocumentRef | None = None
+    send: bool = Field(default=False, description="Must be true: a letter is only mailed when explicitly asked")
+
+    @model_validator(mode="after")
+    def _one_content(self) -> LetterIn:
+        if (self.pdf_base64 is None) == (self.document is None):
+            raise ValueError("give either pdf_base64 or document")
+        if self.recipient is None and self.document is None:
+            raise ValueError("recipient is required")
+        return self
+
+
+class CancelOut(BaseModel):
+    letter_id: str
+    status: LetterStatus
+    cancelled_at_provider: bool
+
+
+class ProviderUnavailable(DomainError):
+    """The provider could not be reached (after retries). Not the caller's fault: 503, try again later."""
+
+    code = "provider_unavailable"
+    http_status = 503
+
+
+# ------------------------------------------------------------------------------------------------ pure rules
+
+
+def require_send(body: LetterIn) -> None:
+    """Letters are only mailed when the caller says so (PRODUCT.md §2.5)."""
+    if not body.send:
+        raise ValidationFailed(
+            "a letter is only sent when explicitly asked",
+            code="send_not_confirmed",
+            details=[{"field": "send", "problem": "must be true"}],
+            fix='add "send": true to mail this letter',
+        )
+
+
+def require_postage_available(postage: Postage, country: str) -> None:
+    """Economy is offered for France only (PRODUCT.md §2.5); elsewhere a 422 that says so."""
+    if postage is Postage.ECONOMY and country.upper() != "FR":
+        raise ValidationFailed(
+            f"economy postage is only available for letters to France, not to {country.upper()}",
+            code=ProviderErrorCode.UNSUPPORTED_COUNTRY,
+            details=[{"field": "postage", "country": country.upper(), "postage": postage.value}],
+            fix="choose priority or registered postage for this destination",
+        )
+
+
+def request_hash(body: LetterIn) -> str:
+    """A stable fingerprint of a create request: the same Idempotency-Key with another body is refused."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def error_from_code(code: str | None, message: str, details: dict[str, Any] | None = None) -> LetterError:
+    """A `LetterError` with the standard fix for a canonical code (unknown codes: rejected_by_provider)."""
+    known = code if code in FIXES else ProviderErrorCode.REJECTED_BY_PROVIDER
+    return LetterError(code=known, message=message, fix=FIXES[known], details=details or {})
+
+
+def status_event_detail(letter: Letter, previous: LetterStatus | None) -> dict[str, Any]:
+    """The EventBridge detail of a status change: ids and statuses only, never the address or the name."""
+    return {
+        "org_id": letter.org_id,
+        "letter_id": letter.letter_id,
+        "customer_id": letter.customer_id,
+        "status": letter.status.value,
+        "previous_status": previous.value if previous else None,
+        "status_reason": letter.status_reason,
+        "provider": letter.provider,
+        "provider_letter_id": letter.provider_letter_id,
+        "error_code": letter.error.code if letter.error else None,
+        "updated_at": letter.updated_at,
+    }
