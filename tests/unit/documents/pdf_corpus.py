@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Callable
 from functools import cache
 from io import BytesIO
+from pathlib import Path
 
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
@@ -16,7 +17,8 @@ from pypdf.generic import DictionaryObject, NameObject, RectangleObject, TextStr
 
 from postal.documents.preview import png_rgb
 
-DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+# The TTF the service ships (not the machine's), so the corpus builds on any machine.
+DEJAVU = str(Path(__file__).resolve().parents[3] / "shared" / "postal" / "documents" / "fonts" / "DejaVuSans.ttf")
 ADDRESS = ["Muster AG", "Frau Erika Müller", "Bahnhofstrasse 12", "8001 Zürich"]
 ADDRESS_X_MM = 24.0
 GOOD_ADDRESS_TOP_MM = 62.0
