@@ -37,16 +37,20 @@ class GenericFake:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path))
-        fault = next((f for f in self.faults if f.times > 0 and f.method == request.method
-                      and f.path in request.url.path), None)
+        fault = next(
+            (f for f in self.faults if f.times > 0 and f.method == request.method and f.path in request.url.path), None
+        )
         if fault:
             fault.times -= 1
             if fault.kind == "timeout":
                 raise httpx.ReadTimeout("injected", request=request)
             if fault.kind in ("429", "500", "503"):
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return httpx.Response(int(fault.kind), json={"error": {"code": "provider_unavailable",
-                                                                      "message": "injected"}}, headers=headers)
+                return httpx.Response(
+                    int(fault.kind),
+                    json={"error": {"code": "provider_unavailable", "message": "injected"}},
+                    headers=headers,
+                )
         try:
             verify(self.secret, request.headers.get("postal-signature"), request.content, now=time.time())
         except InvalidSignature as exc:
@@ -70,10 +74,19 @@ class GenericFake:
             if not body.get("pdf_url", "").startswith("https://"):
                 return httpx.Response(422, json={"error": {"code": "format_error", "message": "pdf_url"}})
             if not body.get("recipient", {}).get("lines"):
-                return httpx.Response(422, json={"error": {"code": "missing_address_fields",
-                                                           "message": "recipient.lines", "fix": "add a street"}})
-            letter = {"provider_letter_id": f"ph-{uuid.uuid4().hex[:12]}", "letter_id": body["letter_id"],
-                      "status": "accepted", "price": "1.40", "currency": "EUR"}
+                return httpx.Response(
+                    422,
+                    json={
+                        "error": {"code": "missing_address_fields", "message": "recipient.lines", "fix": "add a street"}
+                    },
+                )
+            letter = {
+                "provider_letter_id": f"ph-{uuid.uuid4().hex[:12]}",
+                "letter_id": body["letter_id"],
+                "status": "accepted",
+                "price": "1.40",
+                "currency": "EUR",
+            }
             self.letters[letter["provider_letter_id"]] = letter
             self.by_key[key] = letter["provider_letter_id"]
             return httpx.Response(201, json=letter)
@@ -90,8 +103,9 @@ class GenericFake:
                 return httpx.Response(200, json=letter)
             if request.method == "POST" and parts[2:] == ["cancel"]:
                 if letter["status"] not in ("submitted", "accepted"):
-                    return httpx.Response(409, json={"error": {"code": "rejected_by_provider",
-                                                               "message": "already printing"}})
+                    return httpx.Response(
+                        409, json={"error": {"code": "rejected_by_provider", "message": "already printing"}}
+                    )
                 letter["status"] = "cancelled"
                 return httpx.Response(200, json=letter)
         return httpx.Response(404, json={"error": {"code": "not_found", "message": "no route"}})

@@ -33,8 +33,9 @@ class MySendingBoxFake:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path))
-        fault = next((f for f in self.faults if f.times > 0 and f.method == request.method
-                      and f.path in request.url.path), None)
+        fault = next(
+            (f for f in self.faults if f.times > 0 and f.method == request.method and f.path in request.url.path), None
+        )
         if fault:
             fault.times -= 1
             if fault.kind == "timeout":
@@ -64,8 +65,11 @@ class MySendingBoxFake:
             return self._price(request)
         if path == "/letters" and request.method == "GET":
             wanted = request.url.params.get("metadata[letter_id]")
-            found = [letter for letter in self.letters.values()
-                     if wanted is None or letter["metadata"].get("letter_id") == wanted]
+            found = [
+                letter
+                for letter in self.letters.values()
+                if wanted is None or letter["metadata"].get("letter_id") == wanted
+            ]
             return httpx.Response(200, json={"letters": found, "total": len(found)})
         if path.startswith("/letters/"):
             letter = self.letters.get(path.rsplit("/", 1)[1])
@@ -98,12 +102,21 @@ class MySendingBoxFake:
         if fields.get("postage_type") not in POSTAGE_TYPES:
             return self._error(422, f"postage_type must be one of {sorted(POSTAGE_TYPES)}")
         letter_id = uuid.uuid4().hex[:24]
-        metadata = {k[len("metadata["):-1]: v for k, v in fields.items() if k.startswith("metadata[")}
-        letter = {"_id": letter_id, "mode": "test" if self.api_key.startswith("test_") else "live",
-                  "description": fields.get("description"), "metadata": metadata, "price": 1.56,
-                  "postage_type": fields["postage_type"], "color": fields["color"], "error": False,
-                  "wrong_address": False, "tracking_number": None, "tracking_events": [],
-                  "events": [{"name": "letter.created", "category": "letter"}]}
+        metadata = {k[len("metadata[") : -1]: v for k, v in fields.items() if k.startswith("metadata[")}
+        letter = {
+            "_id": letter_id,
+            "mode": "test" if self.api_key.startswith("test_") else "live",
+            "description": fields.get("description"),
+            "metadata": metadata,
+            "price": 1.56,
+            "postage_type": fields["postage_type"],
+            "color": fields["color"],
+            "error": False,
+            "wrong_address": False,
+            "tracking_number": None,
+            "tracking_events": [],
+            "events": [{"name": "letter.created", "category": "letter"}],
+        }
         self.letters[letter_id] = letter
         return httpx.Response(200, json=letter)
 
@@ -114,7 +127,11 @@ class MySendingBoxFake:
         if fields.get("postage_type") not in POSTAGE_TYPES:
             return self._error(422, "postage_type is invalid")
         pages = int(fields.get("page_count", "1"))
-        total = Decimal("1.20") + Decimal("0.15") * (pages - 1) + (Decimal("0.30") if fields["color"] == "color"
-                                                                 else Decimal(0))
-        return httpx.Response(200, json={"pack": "0", "postage": "1.00", "service": str(total - 1), "total":
-                                         str(total)})
+        total = (
+            Decimal("1.20")
+            + Decimal("0.15") * (pages - 1)
+            + (Decimal("0.30") if fields["color"] == "color" else Decimal(0))
+        )
+        return httpx.Response(
+            200, json={"pack": "0", "postage": "1.00", "service": str(total - 1), "total": str(total)}
+        )

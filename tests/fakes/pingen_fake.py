@@ -89,17 +89,24 @@ class PingenFake:
                 return fault
         return None
 
-    def _errors(self, status: int, code: str, detail: str, pointer: str | None = None,
-                headers: dict[str, str] | None = None) -> httpx.Response:
+    def _errors(
+        self, status: int, code: str, detail: str, pointer: str | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         error: dict[str, Any] = {"code": code, "title": code, "detail": detail}
         if pointer:
             error["source"] = {"pointer": pointer}
-        return httpx.Response(status, json={"errors": [error]},
-                              headers={"Content-Type": JSONAPI, "X-Request-ID": uuid.uuid4().hex, **(headers or {})})
+        return httpx.Response(
+            status,
+            json={"errors": [error]},
+            headers={"Content-Type": JSONAPI, "X-Request-ID": uuid.uuid4().hex, **(headers or {})},
+        )
 
     def _ok(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.Response(status, content=json.dumps(body).encode(),
-                              headers={"Content-Type": JSONAPI, "X-Request-ID": uuid.uuid4().hex, **(headers or {})})
+        return httpx.Response(
+            status,
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": JSONAPI, "X-Request-ID": uuid.uuid4().hex, **(headers or {})},
+        )
 
     def _route(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -117,8 +124,11 @@ class PingenFake:
         org_prefix = f"/organisations/{self.organisation_id}/deliveries/letters"
         if request.method == "GET" and path == "/file-upload":
             return self._file_upload()
-        if request.method in ("POST", "PATCH") and not request.headers.get("idempotency-key") and \
-                not path.endswith("price-calculator"):
+        if (
+            request.method in ("POST", "PATCH")
+            and not request.headers.get("idempotency-key")
+            and not path.endswith("price-calculator")
+        ):
             return self._errors(400, "idempotency_key_missing", "this fake expects an Idempotency-Key")
         if request.method == "POST" and path == f"{org_prefix}/price-calculator":
             return self._price(request)
@@ -133,8 +143,9 @@ class PingenFake:
                 return self._ok(200, {"data": letter})
             if request.method == "PATCH" and rest[1:] == ["cancel"]:
                 if letter["attributes"]["status"] in ("sent", "delivered", "undeliverable", "printing"):
-                    return self._errors(422, "letter_not_cancellable", "Letter can no longer be cancelled",
-                                        "/data/attributes/status")
+                    return self._errors(
+                        422, "letter_not_cancellable", "Letter can no longer be cancelled", "/data/attributes/status"
+                    )
                 letter["attributes"]["status"] = "cancelling"
                 return self._ok(200, {"data": letter})
         return self._errors(404, "not_found", f"No route {request.method} {path}")
@@ -158,8 +169,16 @@ class PingenFake:
         signature = secrets.token_hex(16)
         url = f"https://{STORAGE_HOST}/uploads/{key}?X-Amz-Signature={signature}"
         self.uploads[url] = {"signature": signature, "uploaded": False}
-        return self._ok(200, {"data": {"id": key, "type": "file_uploads", "attributes": {
-            "url": url, "url_signature": signature, "expires_at": "2030-01-01T00:00:00+00:00"}}})
+        return self._ok(
+            200,
+            {
+                "data": {
+                    "id": key,
+                    "type": "file_uploads",
+                    "attributes": {"url": url, "url_signature": signature, "expires_at": "2030-01-01T00:00:00+00:00"},
+                }
+            },
+        )
 
     def _put_file(self, request: httpx.Request) -> httpx.Response:
         upload = self.uploads.get(str(request.url))
@@ -188,11 +207,21 @@ class PingenFake:
         if problems:
             return self._errors(422, "validation_error", problems[0][1], problems[0][0])
         letter_id = str(uuid.uuid4())
-        letter = {"id": letter_id, "type": "letters", "attributes": {
-            "status": "validating", "file_original_name": attrs["file_original_name"],
-            "delivery_product": attrs["delivery_product"], "print_mode": attrs["print_mode"],
-            "print_spectrum": attrs["print_spectrum"], "price_currency": "CHF", "price_value": 1.25,
-            "tracking_number": None, "meta_data": attrs.get("meta_data")}}
+        letter = {
+            "id": letter_id,
+            "type": "letters",
+            "attributes": {
+                "status": "validating",
+                "file_original_name": attrs["file_original_name"],
+                "delivery_product": attrs["delivery_product"],
+                "print_mode": attrs["print_mode"],
+                "print_spectrum": attrs["print_spectrum"],
+                "price_currency": "CHF",
+                "price_value": 1.25,
+                "tracking_number": None,
+                "meta_data": attrs.get("meta_data"),
+            },
+        }
         self.letters[letter_id] = letter
         self.idempotency[key] = (201, {"data": letter})
         return self._ok(201, {"data": letter})
@@ -240,9 +269,16 @@ class PingenFake:
         if data.get("type") != "letter_price_calculator":
             return self._errors(409, "type_mismatch", "data.type must be letter_price_calculator", "/data/type")
         if attrs.get("country") == "KP":
-            return self._errors(422, "validation_error", "No delivery product for country",
-                                "/data/attributes/country")
+            return self._errors(422, "validation_error", "No delivery product for country", "/data/attributes/country")
         if attrs.get("delivery_product") not in PRODUCTS or not attrs.get("paper_types"):
             return self._errors(422, "validation_error", "invalid price request", "/data/attributes/delivery_product")
-        return self._ok(200, {"data": {"id": "price", "type": "letter_price_calculator",
-                                       "attributes": {"currency": "CHF", "price": self.price}}})
+        return self._ok(
+            200,
+            {
+                "data": {
+                    "id": "price",
+                    "type": "letter_price_calculator",
+                    "attributes": {"currency": "CHF", "price": self.price},
+                }
+            },
+        )

@@ -26,8 +26,7 @@ def parse_multipart(request: httpx.Request) -> tuple[dict[str, str], dict[str, t
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise ValueError(f"expected multipart/form-data, got {content_type!r}")
-    message = message_from_bytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + request.content,
-                                 policy=HTTP)
+    message = message_from_bytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + request.content, policy=HTTP)
     fields: dict[str, str] = {}
     files: dict[str, tuple[str, str, bytes]] = {}
     for part in message.iter_parts():
@@ -56,8 +55,9 @@ class PostGridFake:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path))
-        fault = next((f for f in self.faults if f.times > 0 and f.method == request.method
-                      and f.path in request.url.path), None)
+        fault = next(
+            (f for f in self.faults if f.times > 0 and f.method == request.method and f.path in request.url.path), None
+        )
         if fault:
             fault.times -= 1
             if fault.kind == "timeout":
@@ -73,8 +73,11 @@ class PostGridFake:
         return response
 
     def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.Response(status, json={"error": {"type": kind, "message": message}},
-                              headers={"X-Request-ID": uuid.uuid4().hex, **(headers or {})})
+        return httpx.Response(
+            status,
+            json={"error": {"type": kind, "message": message}},
+            headers={"X-Request-ID": uuid.uuid4().hex, **(headers or {})},
+        )
 
     def _route(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("x-api-key") != self.api_key:
@@ -84,10 +87,14 @@ class PostGridFake:
             return self._create(request)
         if path == LETTERS and request.method == "GET":
             search = request.url.params.get("search", "")
-            found = [letter for letter in self.letters.values()
-                     if search and (search in letter["description"] or search in letter["metadata"].values())]
-            return httpx.Response(200, json={"object": "list", "limit": 10, "skip": 0, "totalCount": len(found),
-                                             "data": found})
+            found = [
+                letter
+                for letter in self.letters.values()
+                if search and (search in letter["description"] or search in letter["metadata"].values())
+            ]
+            return httpx.Response(
+                200, json={"object": "list", "limit": 10, "skip": 0, "totalCount": len(found), "data": found}
+            )
         if path.startswith(LETTERS + "/"):
             letter = self.letters.get(path.rsplit("/", 1)[1])
             if letter is None:
@@ -117,17 +124,31 @@ class PostGridFake:
         pdf = files.get("pdf")
         if pdf is None or pdf[1] != "application/pdf" or not pdf[2].startswith(b"%PDF"):
             return self._error(400, "invalid_pdf_error", "pdf must be a PDF file")
-        checks = {"addressPlacement": {"top_first_page", "insert_blank_page"}, "size": {"us_letter", "a4"},
-                  "mailingClass": MAILING_CLASSES, "color": {"true", "false"}, "doubleSided": {"true", "false"}}
+        checks = {
+            "addressPlacement": {"top_first_page", "insert_blank_page"},
+            "size": {"us_letter", "a4"},
+            "mailingClass": MAILING_CLASSES,
+            "color": {"true", "false"},
+            "doubleSided": {"true", "false"},
+        }
         for name, allowed in checks.items():
             if name in fields and fields[name] not in allowed:
                 return self._error(400, "validation_error", f"{name} must be one of {sorted(allowed)}")
         letter_id = f"letter_{uuid.uuid4().hex[:20]}"
-        metadata = {k[len("metadata["):-1]: v for k, v in fields.items() if k.startswith("metadata[")}
-        letter = {"id": letter_id, "object": "letter", "live": self.api_key.startswith("live_"), "status": "ready",
-                  "description": fields.get("description", ""), "metadata": metadata,
-                  "mailingClass": fields.get("mailingClass", "first_class"), "size": fields.get("size"),
-                  "addressPlacement": fields.get("addressPlacement"), "trackingNumber": None, "imbStatus": None,
-                  "createdAt": f"2030-01-01T00:00:{len(self.letters):02d}Z"}
+        metadata = {k[len("metadata[") : -1]: v for k, v in fields.items() if k.startswith("metadata[")}
+        letter = {
+            "id": letter_id,
+            "object": "letter",
+            "live": self.api_key.startswith("live_"),
+            "status": "ready",
+            "description": fields.get("description", ""),
+            "metadata": metadata,
+            "mailingClass": fields.get("mailingClass", "first_class"),
+            "size": fields.get("size"),
+            "addressPlacement": fields.get("addressPlacement"),
+            "trackingNumber": None,
+            "imbStatus": None,
+            "createdAt": f"2030-01-01T00:00:{len(self.letters):02d}Z",
+        }
         self.letters[letter_id] = letter
         return httpx.Response(201, json=letter, headers={"X-Request-ID": uuid.uuid4().hex})

@@ -68,27 +68,46 @@ class GenericProvider:
 
     name = "generic"
 
-    def __init__(self, *, endpoint_url: str, secret: str, http: httpx.Client, policy: RetryPolicy | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        secret: str,
+        http: httpx.Client,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self._base = endpoint_url.rstrip("/")
         self._secret = secret
         self._http = ProviderHttp(http, self.name, policy)
         self._clock = clock
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
-              idempotency_key: str | None = None, params: dict[str, str] | None = None) -> httpx.Response:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         raw = json.dumps(body, separators=(",", ":"), default=str).encode() if body is not None else b""
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   SIGNATURE_HEADER: sign(self._secret, raw, int(self._clock()))}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            SIGNATURE_HEADER: sign(self._secret, raw, int(self._clock())),
+        }
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         # Every call is safe to repeat: reads, idempotent-by-contract creates (key) and cancels, side-effect-free
         # quotes. The signature is computed once; repeats stay far inside the 5-minute tolerance.
-        response = self._http.request(method, f"{self._base}{path}", safe=True, content=raw or None,
-                                      headers=headers, params=params)
+        response = self._http.request(
+            method, f"{self._base}{path}", safe=True, content=raw or None, headers=headers, params=params
+        )
         if response.status_code in (401, 403):
-            raise credentials_rejected(self.name, response, f"The print house refused our signature "
-                                       f"(HTTP {response.status_code}).")
+            raise credentials_rejected(
+                self.name, response, f"The print house refused our signature (HTTP {response.status_code})."
+            )
         return response
 
     def _error(self, response: httpx.Response) -> ProviderError:
@@ -98,12 +117,18 @@ class GenericProvider:
         if code not in CANONICAL_CODES:
             code = ProviderErrorCode.REJECTED_BY_PROVIDER
         return ProviderError(
-            code, str(error.get("message") or f"The print house answered HTTP {response.status_code}."),
-            fix=str(error.get("fix") or "Read the print house's reason; change the letter or options, then send "
-                    "again."),
+            code,
+            str(error.get("message") or f"The print house answered HTTP {response.status_code}."),
+            fix=str(
+                error.get("fix") or "Read the print house's reason; change the letter or options, then send again."
+            ),
             retryable=code == ProviderErrorCode.PROVIDER_UNAVAILABLE,
-            details={"provider": self.name, "status": response.status_code, "request_id": request_id(response),
-                     "provider_code": error.get("code")},
+            details={
+                "provider": self.name,
+                "status": response.status_code,
+                "request_id": request_id(response),
+                "provider_code": error.get("code"),
+            },
         )
 
     @staticmethod
@@ -113,9 +138,13 @@ class GenericProvider:
     def _result(self, body: dict[str, Any]) -> SubmitResult:
         raw = str(body.get("status") or "submitted")
         price = body.get("price")
-        return SubmitResult(provider_letter_id=str(body["provider_letter_id"]),
-                            status=self._status(raw) or LetterStatus.SUBMITTED, raw_status=raw,
-                            price=Decimal(str(price)) if price is not None else None, currency=body.get("currency"))
+        return SubmitResult(
+            provider_letter_id=str(body["provider_letter_id"]),
+            status=self._status(raw) or LetterStatus.SUBMITTED,
+            raw_status=raw,
+            price=Decimal(str(price)) if price is not None else None,
+            currency=body.get("currency"),
+        )
 
     def submit(self, submission: LetterSubmission) -> SubmitResult:
         """POST /letters with the presigned PDF URL; the print house downloads it."""
@@ -153,8 +182,12 @@ class GenericProvider:
             raise self._error(response)
         body = json_body(response)
         raw = str(body.get("status") or "")
-        return ProviderLetter(provider_letter_id=provider_letter_id, status=self._status(raw), raw_status=raw,
-                              tracking_number=body.get("tracking_number"))
+        return ProviderLetter(
+            provider_letter_id=provider_letter_id,
+            status=self._status(raw),
+            raw_status=raw,
+            tracking_number=body.get("tracking_number"),
+        )
 
     def cancel(self, provider_letter_id: str) -> None:
         """POST /letters/{id}/cancel; 409 once the letter is printing."""
@@ -169,8 +202,9 @@ class GenericProvider:
             raise self._error(response)
         body = json_body(response)
         amount = Decimal(str(body["amount"]))
-        return PriceQuote(amount=amount, currency=str(body["currency"]), total=amount * request.volume,
-                          source="provider")
+        return PriceQuote(
+            amount=amount, currency=str(body["currency"]), total=amount * request.volume, source="provider"
+        )
 
     def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> list[WebhookEvent]:
         """Verify `Postal-Signature` (5-min tolerance) and read `{event_id, letter_id, status, occurred_at, …}`."""

@@ -78,8 +78,15 @@ def request_id(response: httpx.Response) -> str | None:
 class _RetryableFault(Exception):
     """One failed attempt that may be repeated (internal to `ProviderHttp.request`)."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, status: int | None = None,
-                 request_id: str | None = None, ambiguous: bool = False):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        ambiguous: bool = False,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
@@ -185,8 +192,12 @@ def credentials_rejected(provider: str, response: httpx.Response, message: str) 
         message,
         fix=f"Reconnect the {provider} integration with valid credentials.",
         retryable=False,
-        details={"provider": provider, "status": response.status_code, "request_id": request_id(response),
-                 "reason": "credentials_rejected"},
+        details={
+            "provider": provider,
+            "status": response.status_code,
+            "request_id": request_id(response),
+            "reason": "credentials_rejected",
+        },
     )
 
 

@@ -61,12 +61,16 @@ POSTAGE_TYPE = {
 EVENT_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     "letter.created": (LetterStatus.SUBMITTED, None),
     "letter.accepted": (LetterStatus.ACCEPTED, None),
-    **dict.fromkeys(("letter.filing_proof", "letter.sent", "letter.in_transit", "letter.waiting_to_be_withdrawn"),
-                    (LetterStatus.SENT, None)),
+    **dict.fromkeys(
+        ("letter.filing_proof", "letter.sent", "letter.in_transit", "letter.waiting_to_be_withdrawn"),
+        (LetterStatus.SENT, None),
+    ),
     "letter.distributed": (LetterStatus.DELIVERED, None),
     "letter.delivery_proof": (LetterStatus.DELIVERED, None),
-    **dict.fromkeys(("letter.returned_to_sender", "letter.return_to_sender_proof", "letter.wrong_address",
-                     "letter.lost"), (LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE)),
+    **dict.fromkeys(
+        ("letter.returned_to_sender", "letter.return_to_sender_proof", "letter.wrong_address", "letter.lost"),
+        (LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
+    ),
     "letter.error": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
     "letter.canceled": (LetterStatus.CANCELLED, None),
 }
@@ -78,8 +82,7 @@ TRACKING_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     "INCONNU": (None, None),
 }
 FIXES = {
-    ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the customer's address (street, postal code, city, "
-    "country).",
+    ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the customer's address (street, postal code, city, country).",
     ProviderErrorCode.UNSUPPORTED_COUNTRY: "Correct the country if it is wrong; otherwise choose another postage, "
     "send by email or use a provider that covers the country.",
     ProviderErrorCode.FORMAT_ERROR: "Fix the template as the check report says; then re-render.",
@@ -99,19 +102,24 @@ def country_name(code: str) -> str:
     """ISO alpha-2 to the country name MySendingBox expects ("FR" -> "France")."""
     name = COUNTRY_LOCALE.territories.get(code.upper())
     if not name:
-        raise ProviderError(ProviderErrorCode.MISSING_ADDRESS_FIELDS, f"Unknown country code {code!r}.",
-                            fix=FIXES[ProviderErrorCode.MISSING_ADDRESS_FIELDS],
-                            details={"provider": "mysendingbox", "fields": ["country"]})
+        raise ProviderError(
+            ProviderErrorCode.MISSING_ADDRESS_FIELDS,
+            f"Unknown country code {code!r}.",
+            fix=FIXES[ProviderErrorCode.MISSING_ADDRESS_FIELDS],
+            details={"provider": "mysendingbox", "fields": ["country"]},
+        )
     return name
 
 
 def postage_type(postage: Postage, country: str) -> str:
     """§5.2; Ecopli is a French domestic product, so economy elsewhere is `unsupported_country`."""
     if postage is Postage.ECONOMY and country.upper() != "FR":
-        raise ProviderError(ProviderErrorCode.UNSUPPORTED_COUNTRY,
-                            f"MySendingBox offers economy (ecopli) only within France, not to {country}.",
-                            fix=FIXES[ProviderErrorCode.UNSUPPORTED_COUNTRY],
-                            details={"provider": "mysendingbox", "country": country, "postage": postage.value})
+        raise ProviderError(
+            ProviderErrorCode.UNSUPPORTED_COUNTRY,
+            f"MySendingBox offers economy (ecopli) only within France, not to {country}.",
+            fix=FIXES[ProviderErrorCode.UNSUPPORTED_COUNTRY],
+            details={"provider": "mysendingbox", "country": country, "postage": postage.value},
+        )
     return POSTAGE_TYPE[postage]
 
 
@@ -124,8 +132,9 @@ def map_letter(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | 
     best: tuple[LetterStatus | None, str, str | None] = (LetterStatus.SUBMITTED, "created", None)
     order = list(LetterStatus)
     steps = [(EVENT_MAP.get(str(e.get("name"))), str(e.get("name"))) for e in letter.get("events") or []]
-    steps += [(TRACKING_MAP.get(str(e.get("status"))), str(e.get("status")))
-              for e in letter.get("tracking_events") or []]
+    steps += [
+        (TRACKING_MAP.get(str(e.get("status"))), str(e.get("status"))) for e in letter.get("tracking_events") or []
+    ]
     for mapped, raw in steps:
         if mapped and mapped[0] and (best[0] is None or order.index(mapped[0]) >= order.index(best[0])):
             best = (mapped[0], raw, mapped[1])
@@ -143,9 +152,12 @@ def _recipient_fields(address: Address) -> dict[str, str]:
     for index, line in enumerate(address.lines, start=1):
         fields[f"address_line{index}"] = line
     if not fields["address_postalcode"]:
-        raise ProviderError(ProviderErrorCode.MISSING_ADDRESS_FIELDS, "MySendingBox needs a postal code.",
-                            fix=FIXES[ProviderErrorCode.MISSING_ADDRESS_FIELDS],
-                            details={"provider": "mysendingbox", "fields": ["postal_code"]})
+        raise ProviderError(
+            ProviderErrorCode.MISSING_ADDRESS_FIELDS,
+            "MySendingBox needs a postal code.",
+            fix=FIXES[ProviderErrorCode.MISSING_ADDRESS_FIELDS],
+            details={"provider": "mysendingbox", "fields": ["postal_code"]},
+        )
     return {f"to[{key}]": value for key, value in fields.items() if value}
 
 
@@ -154,8 +166,9 @@ class MySendingBoxProvider:
 
     name = "mysendingbox"
 
-    def __init__(self, *, api_key: str, http: httpx.Client, base_url: str = BASE_URL,
-                 policy: RetryPolicy | None = None):
+    def __init__(
+        self, *, api_key: str, http: httpx.Client, base_url: str = BASE_URL, policy: RetryPolicy | None = None
+    ):
         self._auth = httpx.BasicAuth(api_key, "")
         self.live = not api_key.startswith("test_")
         self._base = base_url.rstrip("/")
@@ -163,11 +176,13 @@ class MySendingBoxProvider:
         self._http = ProviderHttp(http, self.name, self._policy)
 
     def _call(self, method: str, path: str, *, safe: bool, **kwargs: Any) -> httpx.Response:
-        response = self._http.request(method, f"{self._base}{path}", safe=safe, auth=self._auth,
-                                      headers={"Accept": "application/json"}, **kwargs)
+        response = self._http.request(
+            method, f"{self._base}{path}", safe=safe, auth=self._auth, headers={"Accept": "application/json"}, **kwargs
+        )
         if response.status_code in (401, 403):
-            raise credentials_rejected(self.name, response, f"MySendingBox refused the API key "
-                                       f"(HTTP {response.status_code}).")
+            raise credentials_rejected(
+                self.name, response, f"MySendingBox refused the API key (HTTP {response.status_code})."
+            )
         return response
 
     def _error(self, response: httpx.Response) -> ProviderError:
@@ -184,16 +199,23 @@ class MySendingBoxProvider:
             code = ProviderErrorCode.UNSUPPORTED_COUNTRY
         else:
             code = ProviderErrorCode.REJECTED_BY_PROVIDER
-        return ProviderError(code, f"MySendingBox rejected the request: {message}", fix=FIXES[code],
-                             details={"provider": self.name, "status": response.status_code,
-                                      "request_id": request_id(response)})
+        return ProviderError(
+            code,
+            f"MySendingBox rejected the request: {message}",
+            fix=FIXES[code],
+            details={"provider": self.name, "status": response.status_code, "request_id": request_id(response)},
+        )
 
     def _result(self, letter: dict[str, Any]) -> SubmitResult:
         status, raw, _ = map_letter(letter)
         price = letter.get("price")
-        return SubmitResult(provider_letter_id=str(letter["_id"]), status=status or LetterStatus.SUBMITTED,
-                            raw_status=raw, price=Decimal(str(price)) if price is not None else None,
-                            currency="EUR" if price is not None else None)
+        return SubmitResult(
+            provider_letter_id=str(letter["_id"]),
+            status=status or LetterStatus.SUBMITTED,
+            raw_status=raw,
+            price=Decimal(str(price)) if price is not None else None,
+            currency="EUR" if price is not None else None,
+        )
 
     def submit(self, submission: LetterSubmission) -> SubmitResult:
         """Look up our letter_id, then create; after an ambiguous create, look up again before repeating."""
@@ -235,9 +257,15 @@ class MySendingBoxProvider:
             raise self._error(response)
         body = json_body(response)
         items = body.get("letters") or body.get("data") or []
-        matches = [item for item in items if isinstance(item, dict)
-                   and ((item.get("metadata") or {}).get("letter_id") == letter_id
-                        or item.get("description") == f"postal-comms letter {letter_id}")]
+        matches = [
+            item
+            for item in items
+            if isinstance(item, dict)
+            and (
+                (item.get("metadata") or {}).get("letter_id") == letter_id
+                or item.get("description") == f"postal-comms letter {letter_id}"
+            )
+        ]
         return self._result(matches[0]) if matches else None
 
     def get(self, provider_letter_id: str) -> ProviderLetter:
@@ -247,8 +275,12 @@ class MySendingBoxProvider:
             raise self._error(response)
         letter = json_body(response)
         status, raw, _ = map_letter(letter)
-        return ProviderLetter(provider_letter_id=provider_letter_id, status=status, raw_status=raw,
-                              tracking_number=letter.get("tracking_number"))
+        return ProviderLetter(
+            provider_letter_id=provider_letter_id,
+            status=status,
+            raw_status=raw,
+            tracking_number=letter.get("tracking_number"),
+        )
 
     def cancel(self, provider_letter_id: str) -> None:
         """DELETE /letters/{id}; refused once the letter is in production."""
@@ -285,15 +317,17 @@ class MySendingBoxProvider:
             occurred_at = datetime.fromisoformat(str(payload.get("created_at")).replace("Z", "+00:00"))
         except ValueError:
             occurred_at = datetime.now(UTC)
-        return [WebhookEvent(
-            provider=self.name,
-            event_id=str(event.get("_id") or f"{letter.get('_id')}:{name}"),
-            provider_letter_id=letter.get("_id"),
-            letter_id=(letter.get("metadata") or {}).get("letter_id"),
-            status=status,
-            raw_status=name,
-            occurred_at=occurred_at,
-            reason=event.get("description"),
-            error_code=error_code,
-            details={"category": event.get("category")},
-        )]
+        return [
+            WebhookEvent(
+                provider=self.name,
+                event_id=str(event.get("_id") or f"{letter.get('_id')}:{name}"),
+                provider_letter_id=letter.get("_id"),
+                letter_id=(letter.get("metadata") or {}).get("letter_id"),
+                status=status,
+                raw_status=name,
+                occurred_at=occurred_at,
+                reason=event.get("description"),
+                error_code=error_code,
+                details={"category": event.get("category")},
+            )
+        ]

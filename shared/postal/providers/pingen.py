@@ -54,15 +54,23 @@ DELIVERY_PRODUCT = {
 REGISTERED_LIMITS = {"name": 45, "street": 40, "number": 10, "zip": 8, "city": 25}
 
 STATUS_MAP: dict[str, LetterStatus | None] = {
-    "validating": LetterStatus.SUBMITTED, "valid": LetterStatus.SUBMITTED, "fixing": LetterStatus.SUBMITTED,
-    "submitted": LetterStatus.ACCEPTED, "accepted": LetterStatus.ACCEPTED, "transferring": LetterStatus.ACCEPTED,
+    "validating": LetterStatus.SUBMITTED,
+    "valid": LetterStatus.SUBMITTED,
+    "fixing": LetterStatus.SUBMITTED,
+    "submitted": LetterStatus.ACCEPTED,
+    "accepted": LetterStatus.ACCEPTED,
+    "transferring": LetterStatus.ACCEPTED,
     "inspection": LetterStatus.ACCEPTED,
-    "printing": LetterStatus.PRINTING, "processing": LetterStatus.PRINTING,
+    "printing": LetterStatus.PRINTING,
+    "processing": LetterStatus.PRINTING,
     "sent": LetterStatus.SENT,
     "delivered": LetterStatus.DELIVERED,
     "undeliverable": LetterStatus.UNDELIVERABLE,
-    "invalid": LetterStatus.FAILED, "unprintable": LetterStatus.FAILED, "rejected": LetterStatus.FAILED,
-    "expired": LetterStatus.FAILED, "action_required": LetterStatus.FAILED,
+    "invalid": LetterStatus.FAILED,
+    "unprintable": LetterStatus.FAILED,
+    "rejected": LetterStatus.FAILED,
+    "expired": LetterStatus.FAILED,
+    "action_required": LetterStatus.FAILED,
     # `cancelling` is only a request: Pingen may still reject it (cancellation_rejected) and print. Moving to the
     # final `cancelled` now could hide a letter that is mailed after all, so it stays a history entry.
     "cancelling": None,
@@ -83,8 +91,15 @@ WEBHOOK_STATUS = {
     "webhook_delivered": LetterStatus.DELIVERED,
     "webhook_undeliverable": LetterStatus.UNDELIVERABLE,
 }
-FILE_ISSUES = frozenset({"file_too_many_pages", "file_not_a4_portrait", "file_size_over_limit", "file_not_readable",
-                         "invalid_pdf_binary_content"})
+FILE_ISSUES = frozenset(
+    {
+        "file_too_many_pages",
+        "file_not_a4_portrait",
+        "file_size_over_limit",
+        "file_not_readable",
+        "invalid_pdf_binary_content",
+    }
+)
 # `issues` events by code: (status, error code). Codes not listed are history entries.
 ISSUE_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     **dict.fromkeys(FILE_ISSUES, (LetterStatus.FAILED, ProviderErrorCode.FORMAT_ERROR)),
@@ -197,8 +212,9 @@ def parse_jsonapi_webhook(raw_body: bytes) -> JsonApiWebhook:
     included = [item for item in payload.get("included") or [] if isinstance(item, dict)]
     events = [item for item in included if item.get("type") in ("letters_events", "deliverables_events")]
     event = next((e for e in events if event_ref and e.get("id") == event_ref), events[0] if events else {})
-    letter = next((i for i in included if i.get("type") in ("letters", "deliverables") and i.get("id") == letter_id),
-                  {})
+    letter = next(
+        (i for i in included if i.get("type") in ("letters", "deliverables") and i.get("id") == letter_id), {}
+    )
     attributes = data.get("attributes") or {}
     event_attributes = event.get("attributes") or {}
     event_id = str(event.get("id") or event_ref or data.get("id") or "")
@@ -226,10 +242,19 @@ def _split_street(line: str) -> tuple[str, str]:
 def registered_recipient(address: Address) -> dict[str, str]:
     """`meta_data.recipient` for registered mail, within Pingen's limits (§1.3) or `missing_address_fields`."""
     street, number = _split_street(address.lines[0])
-    recipient = {"name": address.name, "street": street, "number": number, "zip": address.postal_code or "",
-                 "city": address.city, "country": address.country.upper()}
-    problems = [f"{field} is longer than {limit} characters" for field, limit in REGISTERED_LIMITS.items()
-                if len(recipient[field]) > limit]
+    recipient = {
+        "name": address.name,
+        "street": street,
+        "number": number,
+        "zip": address.postal_code or "",
+        "city": address.city,
+        "country": address.country.upper(),
+    }
+    problems = [
+        f"{field} is longer than {limit} characters"
+        for field, limit in REGISTERED_LIMITS.items()
+        if len(recipient[field]) > limit
+    ]
     problems += [f"{field} is missing" for field in ("name", "street", "zip", "city") if not recipient[field]]
     if problems:
         raise ProviderError(
@@ -279,22 +304,38 @@ class PingenProvider:
         if cached:
             return cached
         response = self._http.request(
-            "POST", self._token_url, safe=True,  # a token request creates nothing
-            data={"grant_type": "client_credentials", "client_id": self._client_id,
-                  "client_secret": self._client_secret, "scope": self._scope},
+            "POST",
+            self._token_url,
+            safe=True,  # a token request creates nothing
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "scope": self._scope,
+            },
         )
         if response.status_code in (400, 401, 403):
             # 403 at this step can also mean that the plan lacks the requested scope (§1.1).
-            raise credentials_rejected(self.name, response, f"Pingen refused the client credentials "
-                                       f"(HTTP {response.status_code}, scope '{self._scope}').")
+            raise credentials_rejected(
+                self.name,
+                response,
+                f"Pingen refused the client credentials (HTTP {response.status_code}, scope '{self._scope}').",
+            )
         if response.status_code != 200:
             raise self._error(response)
         body = json_body(response)
         self._tokens.put(self._token_key, str(body["access_token"]), float(body.get("expires_in", 0)))
         return str(body["access_token"])
 
-    def _api_call(self, method: str, path: str, *, idempotency_key: str | None = None,
-                  body: dict[str, Any] | None = None, side_effect_free: bool = False) -> httpx.Response:
+    def _api_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotency_key: str | None = None,
+        body: dict[str, Any] | None = None,
+        side_effect_free: bool = False,
+    ) -> httpx.Response:
         """One JSON:API call; re-authenticates once on 401 (the token may have been revoked before expiry).
 
         Retried on transient faults when repeating it is harmless: reads, an idempotency key, or a POST that only
@@ -306,7 +347,9 @@ class PingenProvider:
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
             response = self._http.request(
-                method, f"{self._api}{path}", headers=headers,
+                method,
+                f"{self._api}{path}",
+                headers=headers,
                 content=json.dumps(body).encode() if body is not None else None,
                 safe=side_effect_free or method in ("GET", "PUT", "DELETE") or idempotency_key is not None,
             )
@@ -322,19 +365,32 @@ class PingenProvider:
         """Map a JSON:API error response to a canonical `ProviderError` (§1.7, §5.3)."""
         errors = [e for e in json_body(response).get("errors") or [] if isinstance(e, dict)]
         first = errors[0] if errors else {}
-        detail = str(first.get("detail") or first.get("details") or first.get("title")
-                     or f"HTTP {response.status_code}")
-        pointers = [str((e.get("source") or {}).get("pointer") or (e.get("source") or {}).get("parameter") or "")
-                    for e in errors]
-        details = {"provider": self.name, "status": response.status_code, "request_id": request_id(response),
-                   "provider_code": first.get("code"), "pointers": [p for p in pointers if p]}
+        detail = str(
+            first.get("detail") or first.get("details") or first.get("title") or f"HTTP {response.status_code}"
+        )
+        pointers = [
+            str((e.get("source") or {}).get("pointer") or (e.get("source") or {}).get("parameter") or "")
+            for e in errors
+        ]
+        details = {
+            "provider": self.name,
+            "status": response.status_code,
+            "request_id": request_id(response),
+            "provider_code": first.get("code"),
+            "pointers": [p for p in pointers if p],
+        }
         status = response.status_code
         if status in (401, 403):
             return credentials_rejected(self.name, response, f"Pingen refused the request: {detail}")
         if status in (409, 410, 424):
             # 409: same idempotency key still in flight; 410: upload URL expired; 424: upstream dependency.
-            return ProviderError(ProviderErrorCode.PROVIDER_UNAVAILABLE, f"Pingen: {detail}", retryable=True,
-                                 fix="Nothing to do: the letter is retried.", details=details)
+            return ProviderError(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                f"Pingen: {detail}",
+                retryable=True,
+                fix="Nothing to do: the letter is retried.",
+                details=details,
+            )
         if status == 422:
             if pricing or any("delivery_product" in p or "country" in p for p in pointers):
                 code = ProviderErrorCode.UNSUPPORTED_COUNTRY
@@ -367,16 +423,23 @@ class PingenProvider:
             raise self._error(upload)
         upload_attrs = json_body(upload)["data"]["attributes"]
         # The presigned URL carries its own authorisation: a bearer token here would be rejected (and leaked).
-        put = self._http.request("PUT", upload_attrs["url"], safe=True, content=submission.pdf,
-                                 headers={"Content-Type": "application/pdf"})
+        put = self._http.request(
+            "PUT", upload_attrs["url"], safe=True, content=submission.pdf, headers={"Content-Type": "application/pdf"}
+        )
         if put.status_code not in (200, 201, 204):
-            raise ProviderError(ProviderErrorCode.PROVIDER_UNAVAILABLE, f"PDF upload failed (HTTP {put.status_code}).",
-                                fix="Nothing to do: the letter is retried.", retryable=True,
-                                details={"provider": self.name, "status": put.status_code})
+            raise ProviderError(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                f"PDF upload failed (HTTP {put.status_code}).",
+                fix="Nothing to do: the letter is retried.",
+                retryable=True,
+                details={"provider": self.name, "status": put.status_code},
+            )
         attributes["file_url"] = upload_attrs["url"]
         attributes["file_url_signature"] = upload_attrs["url_signature"]
         response = self._api_call(
-            "POST", f"/organisations/{self._org}/deliveries/letters", idempotency_key=submission.letter_id,
+            "POST",
+            f"/organisations/{self._org}/deliveries/letters",
+            idempotency_key=submission.letter_id,
             body={"data": {"type": "letters", "attributes": attributes}},
         )
         if response.status_code not in (200, 201):
@@ -411,41 +474,55 @@ class PingenProvider:
             raise self._error(response)
         attrs = json_body(response)["data"].get("attributes") or {}
         raw = str(attrs.get("status") or "")
-        return ProviderLetter(provider_letter_id=provider_letter_id, status=STATUS_MAP.get(raw), raw_status=raw,
-                              tracking_number=attrs.get("tracking_number"))
+        return ProviderLetter(
+            provider_letter_id=provider_letter_id,
+            status=STATUS_MAP.get(raw),
+            raw_status=raw,
+            tracking_number=attrs.get("tracking_number"),
+        )
 
     def cancel(self, provider_letter_id: str) -> None:
         """Request cancellation; the outcome arrives as `cancelled` (or `cancellation_rejected`) later."""
         response = self._api_call(
-            "PATCH", f"/organisations/{self._org}/deliveries/letters/{provider_letter_id}/cancel",
+            "PATCH",
+            f"/organisations/{self._org}/deliveries/letters/{provider_letter_id}/cancel",
             idempotency_key=f"cancel-{provider_letter_id}",
         )
         if response.status_code in (409, 422):
             error = self._error(response)
-            raise ProviderError(ProviderErrorCode.REJECTED_BY_PROVIDER,
-                                f"Pingen can no longer cancel this letter: {error.message}",
-                                fix="Nothing to undo: the letter is already in production or sent.",
-                                details=error.details)
+            raise ProviderError(
+                ProviderErrorCode.REJECTED_BY_PROVIDER,
+                f"Pingen can no longer cancel this letter: {error.message}",
+                fix="Nothing to undo: the letter is already in production or sent.",
+                details=error.details,
+            )
         if response.status_code not in (200, 202, 204):
             raise self._error(response)
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """Ask the price calculator; pages are listed as one `paper_types` entry each (unconfirmed, §1.5)."""
-        body = {"data": {"type": "letter_price_calculator", "attributes": {
-            "country": request.country.upper(),
-            "paper_types": ["normal"] * request.pages,
-            "print_mode": "duplex" if request.duplex else "simplex",
-            "print_spectrum": "color" if request.color else "grayscale",
-            "delivery_product": DELIVERY_PRODUCT[request.postage],
-        }}}
-        response = self._api_call("POST", f"/organisations/{self._org}/deliveries/letters/price-calculator",
-                                  body=body, side_effect_free=True)
+        body = {
+            "data": {
+                "type": "letter_price_calculator",
+                "attributes": {
+                    "country": request.country.upper(),
+                    "paper_types": ["normal"] * request.pages,
+                    "print_mode": "duplex" if request.duplex else "simplex",
+                    "print_spectrum": "color" if request.color else "grayscale",
+                    "delivery_product": DELIVERY_PRODUCT[request.postage],
+                },
+            }
+        }
+        response = self._api_call(
+            "POST", f"/organisations/{self._org}/deliveries/letters/price-calculator", body=body, side_effect_free=True
+        )
         if response.status_code != 200:
             raise self._error(response, pricing=True)
         attrs = json_body(response)["data"]["attributes"]
         amount = Decimal(str(attrs["price"]))
-        return PriceQuote(amount=amount, currency=str(attrs["currency"]), total=amount * request.volume,
-                          source="provider")
+        return PriceQuote(
+            amount=amount, currency=str(attrs["currency"]), total=amount * request.volume, source="provider"
+        )
 
     # --- webhooks ---------------------------------------------------------------------------------------------
     def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> list[WebhookEvent]:
@@ -466,15 +543,16 @@ class PingenProvider:
         details: dict[str, Any] = {"event_code": hook.code, "webhook_type": hook.data_type}
         if hook.attributes.get("corrected_address"):
             details["corrected_address"] = hook.attributes["corrected_address"]
-        return [WebhookEvent(
-            provider=self.name,
-            event_id=f"{hook.event_id}:{hook.letter_id}",
-            provider_letter_id=hook.letter_id,
-            status=status,
-            raw_status=hook.code,
-            occurred_at=hook.occurred_at,
-            reason=hook.reason,
-            error_code=error_code,
-            details=details,
-        )]
-
+        return [
+            WebhookEvent(
+                provider=self.name,
+                event_id=f"{hook.event_id}:{hook.letter_id}",
+                provider_letter_id=hook.letter_id,
+                status=status,
+                raw_status=hook.code,
+                occurred_at=hook.occurred_at,
+                reason=hook.reason,
+                error_code=error_code,
+                details=details,
+            )
+        ]

@@ -133,9 +133,16 @@ class PostGridProvider:
 
     name = "postgrid"
 
-    def __init__(self, *, api_key: str, http: httpx.Client, base_url: str = BASE_URL,
-                 webhook_secret: str | None = None, policy: RetryPolicy | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        http: httpx.Client,
+        base_url: str = BASE_URL,
+        webhook_secret: str | None = None,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self._key = api_key
         self.live = api_key.startswith("live_")
         self._base = base_url.rstrip("/")
@@ -145,11 +152,17 @@ class PostGridProvider:
         self._clock = clock
 
     def _call(self, method: str, path: str, *, safe: bool, **kwargs: Any) -> httpx.Response:
-        response = self._http.request(method, f"{self._base}{path}", safe=safe,
-                                      headers={"x-api-key": self._key, "Accept": "application/json"}, **kwargs)
+        response = self._http.request(
+            method,
+            f"{self._base}{path}",
+            safe=safe,
+            headers={"x-api-key": self._key, "Accept": "application/json"},
+            **kwargs,
+        )
         if response.status_code in (401, 403):
-            raise credentials_rejected(self.name, response, f"PostGrid refused the API key "
-                                       f"(HTTP {response.status_code}).")
+            raise credentials_rejected(
+                self.name, response, f"PostGrid refused the API key (HTTP {response.status_code})."
+            )
         return response
 
     def _error(self, response: httpx.Response) -> ProviderError:
@@ -167,22 +180,33 @@ class PostGridProvider:
             code = ProviderErrorCode.UNSUPPORTED_COUNTRY
         else:
             code = ProviderErrorCode.REJECTED_BY_PROVIDER
-        return ProviderError(code, f"PostGrid rejected the request: {message}", fix=FIXES[code],
-                             details={"provider": self.name, "status": response.status_code,
-                                      "request_id": request_id(response), "provider_code": kind})
+        return ProviderError(
+            code,
+            f"PostGrid rejected the request: {message}",
+            fix=FIXES[code],
+            details={
+                "provider": self.name,
+                "status": response.status_code,
+                "request_id": request_id(response),
+                "provider_code": kind,
+            },
+        )
 
     def _result(self, letter: dict[str, Any]) -> SubmitResult:
         status, raw, _ = map_letter(letter)
-        return SubmitResult(provider_letter_id=str(letter["id"]), status=status or LetterStatus.SUBMITTED,
-                            raw_status=raw)
+        return SubmitResult(
+            provider_letter_id=str(letter["id"]), status=status or LetterStatus.SUBMITTED, raw_status=raw
+        )
 
     def submit(self, submission: LetterSubmission) -> SubmitResult:
         """Look up our letter_id, then create; after an ambiguous create, look up again before repeating."""
         if submission.sender is None:
-            raise ProviderError(ProviderErrorCode.MISSING_ADDRESS_FIELDS,
-                                "PostGrid needs a sender (return) address.",
-                                fix="Set the organisation's sender address in its branding.",
-                                details={"provider": self.name, "fields": ["from"]})
+            raise ProviderError(
+                ProviderErrorCode.MISSING_ADDRESS_FIELDS,
+                "PostGrid needs a sender (return) address.",
+                fix="Set the organisation's sender address in its branding.",
+                details={"provider": self.name, "fields": ["from"]},
+            )
         country = submission.recipient.country.upper()
         data = {
             **_contact("to", submission.recipient),
@@ -221,8 +245,11 @@ class PostGridProvider:
         response = self._call("GET", LETTERS, safe=True, params={"search": letter_id, "limit": 10})
         if response.status_code != 200:
             raise self._error(response)
-        matches = [item for item in json_body(response).get("data") or []
-                   if isinstance(item, dict) and (item.get("metadata") or {}).get("letter_id") == letter_id]
+        matches = [
+            item
+            for item in json_body(response).get("data") or []
+            if isinstance(item, dict) and (item.get("metadata") or {}).get("letter_id") == letter_id
+        ]
         if not matches:
             return None
         matches.sort(key=lambda item: str(item.get("createdAt") or ""), reverse=True)
@@ -235,8 +262,12 @@ class PostGridProvider:
             raise self._error(response)
         letter = json_body(response)
         status, raw, _ = map_letter(letter)
-        return ProviderLetter(provider_letter_id=provider_letter_id, status=status, raw_status=raw,
-                              tracking_number=letter.get("trackingNumber"))
+        return ProviderLetter(
+            provider_letter_id=provider_letter_id,
+            status=status,
+            raw_status=raw,
+            tracking_number=letter.get("trackingNumber"),
+        )
 
     def cancel(self, provider_letter_id: str) -> None:
         """DELETE; PostGrid allows it only while the letter is `ready`."""
@@ -270,8 +301,10 @@ class PostGridProvider:
         if abs(self._clock() - int(t) / 1000) > SIGNATURE_TOLERANCE_S:
             raise InvalidSignature("stale PostGrid-Signature timestamp")
         key = self._secret.encode()
-        candidates = (hmac.new(key, t.encode() + b"." + raw_body, hashlib.sha256).hexdigest(),
-                      hmac.new(key, raw_body, hashlib.sha256).hexdigest())
+        candidates = (
+            hmac.new(key, t.encode() + b"." + raw_body, hashlib.sha256).hexdigest(),
+            hmac.new(key, raw_body, hashlib.sha256).hexdigest(),
+        )
         # Evaluate both comparisons so timing does not reveal which variant matched.
         matches = [hmac.compare_digest(c, given.lower()) for c in candidates]
         if not any(matches):
@@ -291,15 +324,17 @@ class PostGridProvider:
         except ValueError:
             occurred_at = datetime.now(UTC)
         event_id = payload.get("id") or f"{letter['id']}:{raw}:{occurred}"
-        return [WebhookEvent(
-            provider=self.name,
-            event_id=str(event_id),
-            provider_letter_id=str(letter["id"]),
-            letter_id=(letter.get("metadata") or {}).get("letter_id"),
-            status=status,
-            raw_status=raw,
-            occurred_at=occurred_at,
-            reason=cancellation.get("note") or cancellation.get("reason"),
-            error_code=error_code,
-            details={"event_type": payload.get("type"), "live": letter.get("live")},
-        )]
+        return [
+            WebhookEvent(
+                provider=self.name,
+                event_id=str(event_id),
+                provider_letter_id=str(letter["id"]),
+                letter_id=(letter.get("metadata") or {}).get("letter_id"),
+                status=status,
+                raw_status=raw,
+                occurred_at=occurred_at,
+                reason=cancellation.get("note") or cancellation.get("reason"),
+                error_code=error_code,
+                details={"event_type": payload.get("type"), "live": letter.get("live")},
+            )
+        ]

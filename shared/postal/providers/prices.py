@@ -59,8 +59,9 @@ class PriceTable(BaseModel):
         sheets = ceil(request.pages / 2) if request.duplex else request.pages
         per_page = self.print_per_page["color" if request.color else "bw"]
         amount = base + per_page * (request.pages - 1) + self.extra_sheet * (sheets - 1)
-        tier = max((t for t in self.volume_tiers if t.min_volume <= request.volume), key=lambda t: t.min_volume,
-                   default=None)
+        tier = max(
+            (t for t in self.volume_tiers if t.min_volume <= request.volume), key=lambda t: t.min_volume, default=None
+        )
         if tier is not None:
             amount = amount * (Decimal(100) - tier.discount_percent) / Decimal(100)
         amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -18,8 +18,11 @@ class ProviderConfig(BaseModel):
     """Deployment configuration: provider base URLs and our webhook endpoint/key (not per-org credentials)."""
 
     pingen_api_url: str = pingen.LIVE_API
-    pingen_token_url: str = Field(default=pingen.LIVE_IDENTITY, description="Host of /auth/access-tokens "
-                                  "(identity or api host: unconfirmed which is canonical, providers.md §1.1)")
+    pingen_token_url: str = Field(
+        default=pingen.LIVE_IDENTITY,
+        description="Host of /auth/access-tokens "
+        "(identity or api host: unconfirmed which is canonical, providers.md §1.1)",
+    )
     pingen_staging_api_url: str = pingen.STAGING_API
     pingen_staging_token_url: str = pingen.STAGING_IDENTITY
     pingen_force_staging: bool = Field(default=False, description="Non-production stages: never reach live Pingen")
@@ -79,20 +82,27 @@ def validate_credentials(name: str, credentials: dict[str, str]) -> dict[str, An
     """The credentials normalised for `name`, or `ValidationFailed` whose details name each bad field."""
     model = CREDENTIALS.get(name)
     if model is None:
-        raise ValidationFailed(f"Unknown provider {name!r}.", details=[{"field": "provider",
-                               "message": f"one of {sorted(CREDENTIALS)}"}])
+        raise ValidationFailed(
+            f"Unknown provider {name!r}.", details=[{"field": "provider", "message": f"one of {sorted(CREDENTIALS)}"}]
+        )
     try:
         return model.model_validate(credentials).model_dump()
     except ValidationError as exc:
-        details = [{"field": ".".join(str(p) for p in err["loc"]) or "credentials", "message": err["msg"]}
-                   for err in exc.errors(include_input=False)]
+        details = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "credentials", "message": err["msg"]}
+            for err in exc.errors(include_input=False)
+        ]
         fields = ", ".join(d["field"] for d in details)
-        raise ValidationFailed(f"Invalid {name} credentials: {fields}.", details=details,
-                               fix="Correct the named credential fields and connect again.") from None
+        raise ValidationFailed(
+            f"Invalid {name} credentials: {fields}.",
+            details=details,
+            fix="Correct the named credential fields and connect again.",
+        ) from None
 
 
-def build_provider(name: str, credentials: dict[str, str], config: ProviderConfig,
-                   http: httpx.Client | None = None) -> PostalProvider:
+def build_provider(
+    name: str, credentials: dict[str, str], config: ProviderConfig, http: httpx.Client | None = None
+) -> PostalProvider:
     """The adapter for `name`, after validating `credentials`; `http` defaults to a new shared-policy client."""
     creds = validate_credentials(name, credentials)
     client = http or build_client()
@@ -100,20 +110,35 @@ def build_provider(name: str, credentials: dict[str, str], config: ProviderConfi
     if name == ProviderName.PINGEN:
         staging = creds["staging"] or config.pingen_force_staging
         return pingen.PingenProvider(
-            client_id=creds["client_id"], client_secret=creds["client_secret"],
-            organisation_id=creds["organisation_id"], http=client,
+            client_id=creds["client_id"],
+            client_secret=creds["client_secret"],
+            organisation_id=creds["organisation_id"],
+            http=client,
             api_url=config.pingen_staging_api_url if staging else config.pingen_api_url,
             token_url=config.pingen_staging_token_url if staging else config.pingen_token_url,
-            signing_key=signing_key, policy=config.retry,
+            signing_key=signing_key,
+            policy=config.retry,
         )
     if name == ProviderName.POSTGRID:
-        return postgrid.PostGridProvider(api_key=creds["api_key"], http=client, base_url=config.postgrid_url,
-                                         webhook_secret=signing_key, policy=config.retry)
+        return postgrid.PostGridProvider(
+            api_key=creds["api_key"],
+            http=client,
+            base_url=config.postgrid_url,
+            webhook_secret=signing_key,
+            policy=config.retry,
+        )
     if name == ProviderName.MYSENDINGBOX:
-        return mysendingbox.MySendingBoxProvider(api_key=creds["api_key"], http=client,
-                                                 base_url=config.mysendingbox_url, policy=config.retry)
+        return mysendingbox.MySendingBoxProvider(
+            api_key=creds["api_key"], http=client, base_url=config.mysendingbox_url, policy=config.retry
+        )
     if name == ProviderName.GENERIC:
-        return generic.GenericProvider(endpoint_url=creds["endpoint_url"], secret=creds["secret"], http=client,
-                                       policy=config.retry)
-    return sandbox.SandboxProvider(http=client, base_url=config.sandbox_url, webhook_url=config.webhook_url,
-                                   signing_key=signing_key, policy=config.retry)
+        return generic.GenericProvider(
+            endpoint_url=creds["endpoint_url"], secret=creds["secret"], http=client, policy=config.retry
+        )
+    return sandbox.SandboxProvider(
+        http=client,
+        base_url=config.sandbox_url,
+        webhook_url=config.webhook_url,
+        signing_key=signing_key,
+        policy=config.retry,
+    )

@@ -44,8 +44,15 @@ class SandboxProvider:
 
     name = "sandbox"
 
-    def __init__(self, *, http: httpx.Client, base_url: str = DEFAULT_URL, webhook_url: str | None = None,
-                 signing_key: str | None = None, policy: RetryPolicy | None = None):
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        base_url: str = DEFAULT_URL,
+        webhook_url: str | None = None,
+        signing_key: str | None = None,
+        policy: RetryPolicy | None = None,
+    ):
         self._base = base_url.rstrip("/")
         self._webhook_url = webhook_url
         self._signing_key = signing_key
@@ -60,16 +67,24 @@ class SandboxProvider:
         code = str(error.get("code") or "")
         if code not in CANONICAL_CODES:
             code = ProviderErrorCode.REJECTED_BY_PROVIDER
-        return ProviderError(code, f"Sandbox: {error.get('message') or f'HTTP {response.status_code}'}",
-                             fix="Change the letter as the message says (sandbox), then send again.",
-                             details={"provider": self.name, "status": response.status_code,
-                                      "request_id": request_id(response), "provider_code": error.get("code")})
+        return ProviderError(
+            code,
+            f"Sandbox: {error.get('message') or f'HTTP {response.status_code}'}",
+            fix="Change the letter as the message says (sandbox), then send again.",
+            details={
+                "provider": self.name,
+                "status": response.status_code,
+                "request_id": request_id(response),
+                "provider_code": error.get("code"),
+            },
+        )
 
     @staticmethod
     def _result(body: dict[str, Any]) -> SubmitResult:
         raw = str(body.get("status") or "submitted")
-        return SubmitResult(provider_letter_id=str(body["id"]), status=_status(raw) or LetterStatus.SUBMITTED,
-                            raw_status=raw)
+        return SubmitResult(
+            provider_letter_id=str(body["id"]), status=_status(raw) or LetterStatus.SUBMITTED, raw_status=raw
+        )
 
     def submit(self, submission: LetterSubmission) -> SubmitResult:
         """POST /letters with the PDF URL (or the PDF inline) and our webhook target."""
@@ -121,8 +136,9 @@ class SandboxProvider:
         if response.status_code != 200:
             raise self._error(response)
         body = json_body(response)
-        return PriceQuote(amount=Decimal(body["amount"]), currency=body["currency"], total=Decimal(body["total"]),
-                          source="provider")
+        return PriceQuote(
+            amount=Decimal(body["amount"]), currency=body["currency"], total=Decimal(body["total"]), source="provider"
+        )
 
     def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> list[WebhookEvent]:
         """Verify the Pingen-style `Signature` and read the canonical status the sandbox reports."""
@@ -135,14 +151,16 @@ class SandboxProvider:
         except ValueError as exc:
             raise InvalidSignature("signed body is not a sandbox webhook") from exc
         error_code = hook.letter_attributes.get("error_code")
-        return [WebhookEvent(
-            provider=self.name,
-            event_id=f"{hook.event_id}:{hook.letter_id}",
-            provider_letter_id=hook.letter_id,
-            letter_id=hook.letter_attributes.get("letter_id"),
-            status=_status(hook.code),
-            raw_status=hook.code,
-            occurred_at=hook.occurred_at,
-            reason=hook.reason,
-            error_code=error_code if error_code in CANONICAL_CODES else None,
-        )]
+        return [
+            WebhookEvent(
+                provider=self.name,
+                event_id=f"{hook.event_id}:{hook.letter_id}",
+                provider_letter_id=hook.letter_id,
+                letter_id=hook.letter_attributes.get("letter_id"),
+                status=_status(hook.code),
+                raw_status=hook.code,
+                occurred_at=hook.occurred_at,
+                reason=hook.reason,
+                error_code=error_code if error_code in CANONICAL_CODES else None,
+            )
+        ]

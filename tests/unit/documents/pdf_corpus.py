@@ -152,8 +152,9 @@ def javascript() -> bytes:
     """A document-level /OpenAction script (pypdf 7 removed `add_js`, so the action is written by hand)."""
 
     def add(writer: PdfWriter) -> None:
-        action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
-                                   NameObject("/JS"): TextStringObject("app.alert('hello');")})
+        action = DictionaryObject(
+            {NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert('hello');")}
+        )
         writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
 
     return _rewrite(good_letter_cached(), add)
@@ -215,8 +216,7 @@ def corrupt_xref() -> bytes:
     start = data.rindex(b"\nxref")
     # In-use entries are "oooooooooo ggggg n"; shift each 10-digit offset by 7 bytes.
     lines = data[start:].split(b"\n")
-    broken = [b"%010d" % (int(line[:10]) + 7) + line[10:] if line.rstrip().endswith(b" n") else line
-              for line in lines]
+    broken = [b"%010d" % (int(line[:10]) + 7) + line[10:] if line.rstrip().endswith(b" n") else line for line in lines]
     return data[:start] + b"\n".join(broken)
 
 
@@ -228,8 +228,9 @@ def scanned() -> bytes:
     return bytes(pdf.output())
 
 
-def raw_pdf(content: bytes, resources: bytes = b"<< >>", extra_objects: list[bytes] | None = None,
-            flate: bool = False) -> bytes:
+def raw_pdf(
+    content: bytes, resources: bytes = b"<< >>", extra_objects: list[bytes] | None = None, flate: bool = False
+) -> bytes:
     """A hand-written one-page A4 PDF: `content` is the page's content stream (deflated if `flate`)."""
     stream_dict = b"<< /Length %d >>"
     if flate:
@@ -238,8 +239,7 @@ def raw_pdf(content: bytes, resources: bytes = b"<< >>", extra_objects: list[byt
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595.28 841.89] /Resources " + resources
-        + b" /Contents 4 0 R >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595.28 841.89] /Resources " + resources + b" /Contents 4 0 R >>",
         stream_dict % len(content) + b"\nstream\n" + content + b"\nendstream",
         *(extra_objects or []),
     ]
@@ -265,8 +265,10 @@ def form_without_resources_in_franking() -> bytes:
     return raw_pdf(
         b"q 1 0 0 1 170 685 cm /Fx Do Q",
         resources=b"<< /XObject << /Fx 5 0 R >> >>",
-        extra_objects=[b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Matrix [1 0 0 1 0 0] /Length %d >>\n"
-                       b"stream\n" % len(form) + form + b"\nendstream"],
+        extra_objects=[
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Matrix [1 0 0 1 0 0] /Length %d >>\n"
+            b"stream\n" % len(form) + form + b"\nendstream"
+        ],
     )
 
 

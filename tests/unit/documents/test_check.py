@@ -198,7 +198,7 @@ def test_random_mutations_only_raise_domain_errors(compress):
                 data[rng.randrange(len(data))] = rng.randrange(256)
         elif mode < 0.8:
             start = rng.randrange(len(data))
-            del data[start:start + rng.randint(1, 2000)]
+            del data[start : start + rng.randint(1, 2000)]
         else:
             start = rng.randrange(len(data))
             data[start:start] = rng.randbytes(rng.randint(1, 200))

@@ -21,9 +21,9 @@ def decode_png(png: bytes) -> tuple[int, int, bytes]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width, height = 8, b"", 0, 0
     while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind, body = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + length]
-        assert struct.unpack(">I", png[pos + 8 + length:pos + 12 + length])[0] == zlib.crc32(kind + body)
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        assert struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])[0] == zlib.crc32(kind + body)
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", body[:10])
             assert (depth, colour) == (8, 2)
@@ -33,7 +33,7 @@ def decode_png(png: bytes) -> tuple[int, int, bytes]:
     raw = zlib.decompress(idat)
     row = width * 3
     assert all(raw[y * (row + 1)] == 0 for y in range(height))
-    return width, height, b"".join(raw[y * (row + 1) + 1:(y + 1) * (row + 1)] for y in range(height))
+    return width, height, b"".join(raw[y * (row + 1) + 1 : (y + 1) * (row + 1)] for y in range(height))
 
 
 def pixel(rgb: bytes, width: int, x_mm: float, y_mm: float, dpi: int) -> tuple[int, int, int]:

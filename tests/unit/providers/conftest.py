@@ -22,11 +22,17 @@ def _fast_retries() -> Iterator[None]:
 
 def submission(**overrides: object) -> LetterSubmission:
     """A valid letter to Switzerland; override any field."""
-    recipient = Address(name="Anna Muster", lines=["Bahnhofstrasse 12"], postal_code="8001", city="Zürich",
-                        country="CH")
+    recipient = Address(
+        name="Anna Muster", lines=["Bahnhofstrasse 12"], postal_code="8001", city="Zürich", country="CH"
+    )
     values: dict[str, object] = {
-        "letter_id": "let_000001", "org_id": "org_1", "pdf": PDF, "file_name": "invoice-1.pdf",
-        "recipient": recipient, "postage": Postage.PRIORITY, "page_count": 2,
+        "letter_id": "let_000001",
+        "org_id": "org_1",
+        "pdf": PDF,
+        "file_name": "invoice-1.pdf",
+        "recipient": recipient,
+        "postage": Postage.PRIORITY,
+        "page_count": 2,
         "sender": Address(name="ACME AG", lines=["Hauptstrasse 1"], postal_code="3000", city="Bern", country="CH"),
     }
     values.update(overrides)

@@ -49,8 +49,9 @@ def test_lost_response_is_retried_with_same_key(provider: GenericProvider, fake:
 
 
 def test_wrong_secret_is_credentials_rejected(fake: GenericFake) -> None:
-    provider = GenericProvider(endpoint_url=URL, secret="not-the-shared-secret-000",
-                               http=httpx.Client(transport=httpx.MockTransport(fake)))
+    provider = GenericProvider(
+        endpoint_url=URL, secret="not-the-shared-secret-000", http=httpx.Client(transport=httpx.MockTransport(fake))
+    )
     with pytest.raises(ProviderError) as exc:
         provider.submit(letter())
     assert exc.value.details["reason"] == "credentials_rejected"
@@ -76,8 +77,14 @@ def test_cancel_get_quote(provider: GenericProvider, fake: GenericFake) -> None:
 
 
 def test_callbacks(provider: GenericProvider, fake: GenericFake) -> None:
-    body = {"event_id": "e1", "letter_id": "let_000001", "provider_letter_id": "ph-1", "status": "sent",
-            "occurred_at": "2026-08-01T10:00:00Z", "reason": None}
+    body = {
+        "event_id": "e1",
+        "letter_id": "let_000001",
+        "provider_letter_id": "ph-1",
+        "status": "sent",
+        "occurred_at": "2026-08-01T10:00:00Z",
+        "reason": None,
+    }
     headers, raw = fake.callback(body)
     [event] = provider.parse_webhook(headers, raw)
     assert (event.status, event.event_id, event.letter_id) == (LetterStatus.SENT, "e1", "let_000001")

@@ -49,8 +49,9 @@ def test_safe_request_is_repeated_after_5xx() -> None:
 def test_logs_carry_request_id_but_no_query_or_headers(caplog: pytest.LogCaptureFixture) -> None:
     http, _ = _http([])
     with caplog.at_level(logging.INFO, logger="postal.providers.http"):
-        http.request("GET", "https://p.test/letters?search=Anna+Muster", safe=True,
-                     headers={"x-api-key": "live_secret_key"})
+        http.request(
+            "GET", "https://p.test/letters?search=Anna+Muster", safe=True, headers={"x-api-key": "live_secret_key"}
+        )
     text = caplog.text
     assert "rid-1" in text
     assert "Anna" not in text

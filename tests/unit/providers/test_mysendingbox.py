@@ -27,11 +27,18 @@ def provider(fake: MySendingBoxFake) -> MySendingBoxProvider:
     return MySendingBoxProvider(api_key=fake.api_key, http=httpx.Client(transport=httpx.MockTransport(fake)))
 
 
-@pytest.mark.parametrize(("postage", "postage_type"), [(Postage.ECONOMY, "ecopli"), (Postage.PRIORITY, "prioritaire"),
-                                                       (Postage.REGISTERED, "lr"),
-                                                       (Postage.REGISTERED_WITH_RECEIPT, "lrar")])
-def test_submit_maps_postage_and_country_name(provider: MySendingBoxProvider, fake: MySendingBoxFake,
-                                              postage: Postage, postage_type: str) -> None:
+@pytest.mark.parametrize(
+    ("postage", "postage_type"),
+    [
+        (Postage.ECONOMY, "ecopli"),
+        (Postage.PRIORITY, "prioritaire"),
+        (Postage.REGISTERED, "lr"),
+        (Postage.REGISTERED_WITH_RECEIPT, "lrar"),
+    ],
+)
+def test_submit_maps_postage_and_country_name(
+    provider: MySendingBoxProvider, fake: MySendingBoxFake, postage: Postage, postage_type: str
+) -> None:
     result = provider.submit(submission(recipient=PARIS, postage=postage, color=True))
 
     letter = fake.letters[result.provider_letter_id]
@@ -48,8 +55,9 @@ def test_economy_outside_france_is_unsupported(provider: MySendingBoxProvider) -
 
 
 @pytest.mark.parametrize("kind", ["crash_after_accept", "drop_after_accept"])
-def test_lost_create_response_is_found_by_reference(provider: MySendingBoxProvider, fake: MySendingBoxFake,
-                                                    kind: str) -> None:
+def test_lost_create_response_is_found_by_reference(
+    provider: MySendingBoxProvider, fake: MySendingBoxFake, kind: str
+) -> None:
     fake.faults.append(Fault("POST", "/letters", kind))
     first = provider.submit(submission(recipient=PARIS))
     again = provider.submit(submission(recipient=PARIS))
@@ -66,19 +74,23 @@ def test_reads_are_retried_then_retryable(provider: MySendingBoxProvider, fake: 
 
 
 def test_wrong_key_is_credentials_rejected() -> None:
-    provider = MySendingBoxProvider(api_key="test_wrong",
-                                    http=httpx.Client(transport=httpx.MockTransport(MySendingBoxFake())))
+    provider = MySendingBoxProvider(
+        api_key="test_wrong", http=httpx.Client(transport=httpx.MockTransport(MySendingBoxFake()))
+    )
     with pytest.raises(ProviderError) as exc:
         provider.find_by_reference("x")
     assert exc.value.details["reason"] == "credentials_rejected"
 
 
-@pytest.mark.parametrize(("status", "message", "code"), [
-    (422, "to[address_postalcode] is required", ProviderErrorCode.MISSING_ADDRESS_FIELDS),
-    (422, "source_file must be a PDF file", ProviderErrorCode.FORMAT_ERROR),
-    (402, "Not enough credit", ProviderErrorCode.INSUFFICIENT_CREDIT),
-    (422, "postage_type must be one of ...", ProviderErrorCode.UNSUPPORTED_COUNTRY),
-])
+@pytest.mark.parametrize(
+    ("status", "message", "code"),
+    [
+        (422, "to[address_postalcode] is required", ProviderErrorCode.MISSING_ADDRESS_FIELDS),
+        (422, "source_file must be a PDF file", ProviderErrorCode.FORMAT_ERROR),
+        (402, "Not enough credit", ProviderErrorCode.INSUFFICIENT_CREDIT),
+        (422, "postage_type must be one of ...", ProviderErrorCode.UNSUPPORTED_COUNTRY),
+    ],
+)
 def test_error_mapping(provider: MySendingBoxProvider, status: int, message: str, code: str) -> None:
     error = provider._error(httpx.Response(status, json={"error": {"message": message}}))
     assert error.code == code
@@ -108,20 +120,36 @@ def test_quote_from_price_endpoint(provider: MySendingBoxProvider) -> None:
     assert (str(quote.amount), str(quote.total), quote.source) == ("1.50", "3.00", "provider")
 
 
-@pytest.mark.parametrize(("name", "status"), [
-    ("letter.created", LetterStatus.SUBMITTED), ("letter.accepted", LetterStatus.ACCEPTED),
-    ("letter.filing_proof", LetterStatus.SENT), ("letter.waiting_to_be_withdrawn", LetterStatus.SENT),
-    ("letter.distributed", LetterStatus.DELIVERED), ("letter.wrong_address", LetterStatus.UNDELIVERABLE),
-    ("letter.lost", LetterStatus.UNDELIVERABLE), ("letter.error", LetterStatus.FAILED),
-    ("letter.canceled", LetterStatus.CANCELLED), ("letter.something_new", None),
-])
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("letter.created", LetterStatus.SUBMITTED),
+        ("letter.accepted", LetterStatus.ACCEPTED),
+        ("letter.filing_proof", LetterStatus.SENT),
+        ("letter.waiting_to_be_withdrawn", LetterStatus.SENT),
+        ("letter.distributed", LetterStatus.DELIVERED),
+        ("letter.wrong_address", LetterStatus.UNDELIVERABLE),
+        ("letter.lost", LetterStatus.UNDELIVERABLE),
+        ("letter.error", LetterStatus.FAILED),
+        ("letter.canceled", LetterStatus.CANCELLED),
+        ("letter.something_new", None),
+    ],
+)
 def test_webhook_parsing(provider: MySendingBoxProvider, name: str, status: LetterStatus | None) -> None:
-    body = json.dumps({"created_at": "2026-08-01T10:00:00Z",
-                       "event": {"_id": "ev_1", "name": name, "category": "letter"},
-                       "letter": {"_id": "msb_1", "metadata": {"letter_id": "let_000001"}}}).encode()
+    body = json.dumps(
+        {
+            "created_at": "2026-08-01T10:00:00Z",
+            "event": {"_id": "ev_1", "name": name, "category": "letter"},
+            "letter": {"_id": "msb_1", "metadata": {"letter_id": "let_000001"}},
+        }
+    ).encode()
     [event] = provider.parse_webhook({}, body)
     assert (event.status, event.event_id, event.letter_id, event.provider_letter_id) == (
-        status, "ev_1", "let_000001", "msb_1")
+        status,
+        "ev_1",
+        "let_000001",
+        "msb_1",
+    )
 
 
 def test_url_token_verification() -> None:

@@ -38,10 +38,16 @@ def clock() -> Clock:
 
 @pytest.fixture
 def provider(fake: PingenFake, clock: Clock) -> PingenProvider:
-    return PingenProvider(client_id=fake.client_id, client_secret=fake.client_secret,
-                          organisation_id=fake.organisation_id, http=httpx.Client(transport=httpx.MockTransport(fake)),
-                          api_url="https://api-staging.pingen.com", token_url="https://identity-staging.pingen.com",
-                          signing_key=KEY, token_cache=TokenCache(clock))
+    return PingenProvider(
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        organisation_id=fake.organisation_id,
+        http=httpx.Client(transport=httpx.MockTransport(fake)),
+        api_url="https://api-staging.pingen.com",
+        token_url="https://identity-staging.pingen.com",
+        signing_key=KEY,
+        token_cache=TokenCache(clock),
+    )
 
 
 def test_submit_uploads_then_creates_one_letter(provider: PingenProvider, fake: PingenFake) -> None:
@@ -50,28 +56,45 @@ def test_submit_uploads_then_creates_one_letter(provider: PingenProvider, fake: 
     assert result.status is LetterStatus.SUBMITTED
     assert result.raw_status == "validating"
     letter = fake.letters[result.provider_letter_id]["attributes"]
-    assert (letter["delivery_product"], letter["print_mode"], letter["print_spectrum"]) == ("fast", "simplex",
-                                                                                            "grayscale")
+    assert (letter["delivery_product"], letter["print_mode"], letter["print_spectrum"]) == (
+        "fast",
+        "simplex",
+        "grayscale",
+    )
     assert letter["meta_data"] is None  # meta_data only for registered mail
     assert [m for m, _ in fake.calls] == ["POST", "GET", "PUT", "POST"]  # token, file-upload, PUT, create
 
 
-@pytest.mark.parametrize(("postage", "product"), [(Postage.ECONOMY, "cheap"), (Postage.REGISTERED, "registered"),
-                                                  (Postage.REGISTERED_WITH_RECEIPT, "registered")])
-def test_postage_mapping_and_registered_meta_data(provider: PingenProvider, fake: PingenFake, postage: Postage,
-                                                  product: str) -> None:
+@pytest.mark.parametrize(
+    ("postage", "product"),
+    [(Postage.ECONOMY, "cheap"), (Postage.REGISTERED, "registered"), (Postage.REGISTERED_WITH_RECEIPT, "registered")],
+)
+def test_postage_mapping_and_registered_meta_data(
+    provider: PingenProvider, fake: PingenFake, postage: Postage, product: str
+) -> None:
     result = provider.submit(submission(postage=postage, color=True, duplex=True))
 
     attrs = fake.letters[result.provider_letter_id]["attributes"]
     assert (attrs["delivery_product"], attrs["print_mode"], attrs["print_spectrum"]) == (product, "duplex", "color")
     if product == "registered":
-        assert attrs["meta_data"]["recipient"] == {"name": "Anna Muster", "street": "Bahnhofstrasse", "number": "12",
-                                                   "zip": "8001", "city": "Zürich", "country": "CH"}
+        assert attrs["meta_data"]["recipient"] == {
+            "name": "Anna Muster",
+            "street": "Bahnhofstrasse",
+            "number": "12",
+            "zip": "8001",
+            "city": "Zürich",
+            "country": "CH",
+        }
 
 
 def test_registered_address_too_long_is_missing_address_fields(provider: PingenProvider, fake: PingenFake) -> None:
-    long_city = Address(name="Anna Muster", lines=["Bahnhofstrasse 12"], postal_code="8001",
-                        city="Sankt Margrethen im Rheintal Ost", country="CH")
+    long_city = Address(
+        name="Anna Muster",
+        lines=["Bahnhofstrasse 12"],
+        postal_code="8001",
+        city="Sankt Margrethen im Rheintal Ost",
+        country="CH",
+    )
     with pytest.raises(ProviderError) as exc:
         provider.submit(submission(postage=Postage.REGISTERED, recipient=long_city))
 
@@ -103,8 +126,13 @@ def test_401_reauthenticates_once(provider: PingenProvider, fake: PingenFake) ->
 
 
 def test_bad_client_credentials_are_credentials_rejected(fake: PingenFake) -> None:
-    provider = PingenProvider(client_id="client-1", client_secret="wrong", organisation_id="org-1",
-                              http=httpx.Client(transport=httpx.MockTransport(fake)), token_cache=TokenCache())
+    provider = PingenProvider(
+        client_id="client-1",
+        client_secret="wrong",
+        organisation_id="org-1",
+        http=httpx.Client(transport=httpx.MockTransport(fake)),
+        token_cache=TokenCache(),
+    )
     with pytest.raises(ProviderError) as exc:
         provider.submit(submission())
 
@@ -147,8 +175,9 @@ def test_long_retry_after_is_handed_to_the_queue(provider: PingenProvider, fake:
 
 
 @pytest.mark.parametrize("kind", ["crash_after_accept", "drop_after_accept"])
-def test_lost_create_response_then_retry_creates_exactly_one_letter(provider: PingenProvider, fake: PingenFake,
-                                                                    kind: str) -> None:
+def test_lost_create_response_then_retry_creates_exactly_one_letter(
+    provider: PingenProvider, fake: PingenFake, kind: str
+) -> None:
     fake.faults.append(Fault("POST", "/deliveries/letters", kind))
 
     result = provider.submit(submission())  # retried in-process with the same Idempotency-Key
@@ -158,15 +187,20 @@ def test_lost_create_response_then_retry_creates_exactly_one_letter(provider: Pi
     assert result.provider_letter_id == again.provider_letter_id
 
 
-@pytest.mark.parametrize(("pointer", "code"), [
-    ("/data/attributes/meta_data/recipient/zip", ProviderErrorCode.MISSING_ADDRESS_FIELDS),
-    ("/data/attributes/file_url", ProviderErrorCode.FORMAT_ERROR),
-    ("/data/attributes/delivery_product", ProviderErrorCode.UNSUPPORTED_COUNTRY),
-])
+@pytest.mark.parametrize(
+    ("pointer", "code"),
+    [
+        ("/data/attributes/meta_data/recipient/zip", ProviderErrorCode.MISSING_ADDRESS_FIELDS),
+        ("/data/attributes/file_url", ProviderErrorCode.FORMAT_ERROR),
+        ("/data/attributes/delivery_product", ProviderErrorCode.UNSUPPORTED_COUNTRY),
+    ],
+)
 def test_422_maps_by_pointer(provider: PingenProvider, pointer: str, code: str) -> None:
-    response = httpx.Response(422, json={"errors": [{"code": "validation", "title": "Invalid", "detail": "bad",
-                                                     "source": {"pointer": pointer}}]},
-                              headers={"X-Request-ID": "req-1"})
+    response = httpx.Response(
+        422,
+        json={"errors": [{"code": "validation", "title": "Invalid", "detail": "bad", "source": {"pointer": pointer}}]},
+        headers={"X-Request-ID": "req-1"},
+    )
     error = provider._error(response)
 
     assert error.code == code
@@ -189,8 +223,7 @@ def test_cancel_and_status_mapping(provider: PingenProvider, fake: PingenFake) -
 
 def test_quote_from_price_calculator(provider: PingenProvider) -> None:
     quote = provider.quote(PriceRequest(country="CH", pages=3, volume=10))
-    assert (str(quote.amount), quote.currency, str(quote.total), quote.source) == ("1.25", "CHF", "12.50",
-                                                                                   "provider")
+    assert (str(quote.amount), quote.currency, str(quote.total), quote.source) == ("1.25", "CHF", "12.50", "provider")
     with pytest.raises(ProviderError) as exc:
         provider.quote(PriceRequest(country="KP", pages=1))
     assert exc.value.code == ProviderErrorCode.UNSUPPORTED_COUNTRY
@@ -199,32 +232,48 @@ def test_quote_from_price_calculator(provider: PingenProvider) -> None:
 # --- webhooks -------------------------------------------------------------------------------------------------
 def _webhook(data_type: str, code: str, *, drift: bool = False, reason: str | None = None) -> bytes:
     event_type = "deliverables_events" if drift else "letters_events"
-    event = {"id": "evt-1", "type": event_type, "attributes": {"code": code, "name": code,
-                                                                 "emitted_at": "2026-08-01T10:00:00+02:00"}}
-    relationships = {"organisation": {"data": {"id": "org-1", "type": "organisations"}},
-                     "event": {"data": {"id": "evt-1", "type": event_type}}}
+    event = {
+        "id": "evt-1",
+        "type": event_type,
+        "attributes": {"code": code, "name": code, "emitted_at": "2026-08-01T10:00:00+02:00"},
+    }
+    relationships = {
+        "organisation": {"data": {"id": "org-1", "type": "organisations"}},
+        "event": {"data": {"id": "evt-1", "type": event_type}},
+    }
     relationships["deliverable" if drift else "letter"] = {"data": {"id": "pl-1", "type": "letters"}}
-    return json.dumps({"data": {"id": "wh-1", "type": data_type, "attributes": {"reason": reason, "url": "x",
-                                                                                 "created_at": "2026-08-01T08:00:00Z"},
-                                "relationships": relationships},
-                       "included": [event, event] if drift else [event]}).encode()
+    return json.dumps(
+        {
+            "data": {
+                "id": "wh-1",
+                "type": data_type,
+                "attributes": {"reason": reason, "url": "x", "created_at": "2026-08-01T08:00:00Z"},
+                "relationships": relationships,
+            },
+            "included": [event, event] if drift else [event],
+        }
+    ).encode()
 
 
 def _sign(body: bytes, key: str = KEY) -> dict[str, str]:
     return {"Signature": hmac.new(key.encode(), body, hashlib.sha256).hexdigest()}
 
 
-@pytest.mark.parametrize(("data_type", "code", "status", "error"), [
-    ("webhook_sent", "transferred_to_distributor", LetterStatus.SENT, None),
-    ("webhook_delivered", "delivered", LetterStatus.DELIVERED, None),
-    ("webhook_undeliverable", "undeliverable", LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
-    ("webhook_issues", "file_too_many_pages", LetterStatus.FAILED, ProviderErrorCode.FORMAT_ERROR),
-    ("webhook_issues", "shipping_country_blocked", LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
-    ("webhook_issues", "waiting_for_funds", None, ProviderErrorCode.INSUFFICIENT_CREDIT),
-    ("webhook_issues", "rerouted", None, None),
-])
-def test_webhook_mapping(provider: PingenProvider, data_type: str, code: str, status: LetterStatus | None,
-                         error: str | None) -> None:
+@pytest.mark.parametrize(
+    ("data_type", "code", "status", "error"),
+    [
+        ("webhook_sent", "transferred_to_distributor", LetterStatus.SENT, None),
+        ("webhook_delivered", "delivered", LetterStatus.DELIVERED, None),
+        ("webhook_undeliverable", "undeliverable", LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
+        ("webhook_issues", "file_too_many_pages", LetterStatus.FAILED, ProviderErrorCode.FORMAT_ERROR),
+        ("webhook_issues", "shipping_country_blocked", LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
+        ("webhook_issues", "waiting_for_funds", None, ProviderErrorCode.INSUFFICIENT_CREDIT),
+        ("webhook_issues", "rerouted", None, None),
+    ],
+)
+def test_webhook_mapping(
+    provider: PingenProvider, data_type: str, code: str, status: LetterStatus | None, error: str | None
+) -> None:
     body = _webhook(data_type, code)
     [event] = provider.parse_webhook(_sign(body), body)
 

@@ -18,8 +18,9 @@ from tests.unit.providers.conftest import submission
 
 SECRET = "postgrid-webhook-secret-0123456789"
 NOW = 1_780_000_000.0
-US = Address(name="John Smith", lines=["1 Main St", "Apt 4"], postal_code="10001", city="New York", region="NY",
-             country="US")
+US = Address(
+    name="John Smith", lines=["1 Main St", "Apt 4"], postal_code="10001", city="New York", region="NY", country="US"
+)
 UK = Address(name="Jane Doe", lines=["10 Downing St"], postal_code="SW1A 2AA", city="London", country="GB")
 
 
@@ -30,8 +31,12 @@ def fake() -> PostGridFake:
 
 @pytest.fixture
 def provider(fake: PostGridFake) -> PostGridProvider:
-    return PostGridProvider(api_key=fake.api_key, http=httpx.Client(transport=httpx.MockTransport(fake)),
-                            webhook_secret=SECRET, clock=lambda: NOW)
+    return PostGridProvider(
+        api_key=fake.api_key,
+        http=httpx.Client(transport=httpx.MockTransport(fake)),
+        webhook_secret=SECRET,
+        clock=lambda: NOW,
+    )
 
 
 def test_submit_sends_multipart_with_inline_contacts(provider: PostGridProvider, fake: PostGridFake) -> None:
@@ -40,15 +45,20 @@ def test_submit_sends_multipart_with_inline_contacts(provider: PostGridProvider,
     assert result.status is LetterStatus.ACCEPTED
     letter = fake.letters[result.provider_letter_id]
     assert letter["metadata"] == {"letter_id": "let_000001", "org_id": "org_1"}
-    assert (letter["mailingClass"], letter["size"], letter["addressPlacement"]) == ("certified", "us_letter",
-                                                                                    "insert_blank_page")
+    assert (letter["mailingClass"], letter["size"], letter["addressPlacement"]) == (
+        "certified",
+        "us_letter",
+        "insert_blank_page",
+    )
     assert not provider.live
 
 
 def test_uk_is_a4_and_intl_registered(provider: PostGridProvider, fake: PostGridFake) -> None:
     result = provider.submit(submission(recipient=UK, sender=US, postage=Postage.REGISTERED))
-    assert (fake.letters[result.provider_letter_id]["size"],
-            fake.letters[result.provider_letter_id]["mailingClass"]) == ("a4", "registered")
+    assert (
+        fake.letters[result.provider_letter_id]["size"],
+        fake.letters[result.provider_letter_id]["mailingClass"],
+    ) == ("a4", "registered")
 
 
 def test_economy_outside_us_is_unsupported_country(provider: PostGridProvider, fake: PostGridFake) -> None:
@@ -65,8 +75,9 @@ def test_missing_sender_is_missing_address_fields(provider: PostGridProvider) ->
 
 
 @pytest.mark.parametrize("kind", ["crash_after_accept", "drop_after_accept"])
-def test_lost_create_response_is_found_by_reference_not_recreated(provider: PostGridProvider, fake: PostGridFake,
-                                                                  kind: str) -> None:
+def test_lost_create_response_is_found_by_reference_not_recreated(
+    provider: PostGridProvider, fake: PostGridFake, kind: str
+) -> None:
     fake.faults.append(Fault("POST", "/letters", kind))
 
     first = provider.submit(submission(recipient=US, sender=US))
@@ -77,8 +88,7 @@ def test_lost_create_response_is_found_by_reference_not_recreated(provider: Post
     assert fake.count("POST", "/letters") == 1
 
 
-def test_429_on_create_is_retried_because_it_was_not_processed(provider: PostGridProvider,
-                                                              fake: PostGridFake) -> None:
+def test_429_on_create_is_retried_because_it_was_not_processed(provider: PostGridProvider, fake: PostGridFake) -> None:
     fake.faults.append(Fault("POST", "/letters", "429", retry_after="1"))
     provider.submit(submission(recipient=US, sender=US))
     assert len(fake.letters) == 1
@@ -103,12 +113,15 @@ def test_wrong_key_is_credentials_rejected() -> None:
     assert not exc.value.retryable
 
 
-@pytest.mark.parametrize(("kind", "message", "code"), [
-    ("invalid_pdf_error", "bad pdf", ProviderErrorCode.FORMAT_ERROR),
-    ("validation_error", "to.addressLine1 is required", ProviderErrorCode.MISSING_ADDRESS_FIELDS),
-    ("invalid_mailing_class_error", "nope", ProviderErrorCode.UNSUPPORTED_COUNTRY),
-    ("something_else", "nope", ProviderErrorCode.REJECTED_BY_PROVIDER),
-])
+@pytest.mark.parametrize(
+    ("kind", "message", "code"),
+    [
+        ("invalid_pdf_error", "bad pdf", ProviderErrorCode.FORMAT_ERROR),
+        ("validation_error", "to.addressLine1 is required", ProviderErrorCode.MISSING_ADDRESS_FIELDS),
+        ("invalid_mailing_class_error", "nope", ProviderErrorCode.UNSUPPORTED_COUNTRY),
+        ("something_else", "nope", ProviderErrorCode.REJECTED_BY_PROVIDER),
+    ],
+)
 def test_error_mapping(provider: PostGridProvider, kind: str, message: str, code: str) -> None:
     error = provider._error(httpx.Response(400, json={"error": {"type": kind, "message": message}}))
     assert error.code == code
@@ -132,8 +145,12 @@ def test_get_cancel_and_status_mapping(provider: PostGridProvider, fake: PostGri
 def test_quote_uses_price_table(provider: PostGridProvider) -> None:
     quote = provider.quote(PriceRequest(country="US", pages=3, color=True, duplex=True, volume=600))
     # base 1.05 + 2 pages x 0.25 + 1 extra sheet x 0.07 = 1.62; 5 % volume discount -> 1.54
-    assert (str(quote.amount), quote.currency, str(quote.total), quote.source) == ("1.54", "USD", "924.00",
-                                                                                   "price_table")
+    assert (str(quote.amount), quote.currency, str(quote.total), quote.source) == (
+        "1.54",
+        "USD",
+        "924.00",
+        "price_table",
+    )
     with pytest.raises(ProviderError) as exc:
         provider.quote(PriceRequest(country="FR", pages=1, postage=Postage.ECONOMY))
     assert exc.value.code == ProviderErrorCode.UNSUPPORTED_COUNTRY
@@ -141,8 +158,13 @@ def test_quote_uses_price_table(provider: PostGridProvider) -> None:
 
 # --- webhooks -------------------------------------------------------------------------------------------------
 def _event(status: str, imb: str | None = None, reason: str | None = None) -> bytes:
-    letter = {"id": "letter_1", "status": status, "imbStatus": imb, "metadata": {"letter_id": "let_000001"},
-              "updatedAt": "2026-08-01T10:00:00Z"}
+    letter = {
+        "id": "letter_1",
+        "status": status,
+        "imbStatus": imb,
+        "metadata": {"letter_id": "let_000001"},
+        "updatedAt": "2026-08-01T10:00:00Z",
+    }
     if reason:
         letter["cancellation"] = {"reason": reason}
     return json.dumps({"id": "event_1", "type": "letter.updated", "data": letter}).encode()
@@ -153,18 +175,27 @@ def _header(body: bytes, t_ms: int, *, with_t: bool = True, secret: str = SECRET
     return {"PostGrid-Signature": f"t={t_ms},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"}
 
 
-@pytest.mark.parametrize(("status", "imb", "reason", "expected", "error"), [
-    ("ready", None, None, LetterStatus.ACCEPTED, None),
-    ("printing", None, None, LetterStatus.PRINTING, None),
-    ("processed_for_delivery", None, None, LetterStatus.SENT, None),
-    ("processed_for_delivery", "out_for_delivery", None, LetterStatus.SENT, None),
-    ("completed", None, None, LetterStatus.DELIVERED, None),
-    ("completed", "returned_to_sender", None, LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
-    ("cancelled", None, "user_initiated", LetterStatus.CANCELLED, None),
-    ("cancelled", None, "invalid_content", LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
-])
-def test_webhook_mapping(provider: PostGridProvider, status: str, imb: str | None, reason: str | None,
-                         expected: LetterStatus, error: str | None) -> None:
+@pytest.mark.parametrize(
+    ("status", "imb", "reason", "expected", "error"),
+    [
+        ("ready", None, None, LetterStatus.ACCEPTED, None),
+        ("printing", None, None, LetterStatus.PRINTING, None),
+        ("processed_for_delivery", None, None, LetterStatus.SENT, None),
+        ("processed_for_delivery", "out_for_delivery", None, LetterStatus.SENT, None),
+        ("completed", None, None, LetterStatus.DELIVERED, None),
+        ("completed", "returned_to_sender", None, LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
+        ("cancelled", None, "user_initiated", LetterStatus.CANCELLED, None),
+        ("cancelled", None, "invalid_content", LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+    ],
+)
+def test_webhook_mapping(
+    provider: PostGridProvider,
+    status: str,
+    imb: str | None,
+    reason: str | None,
+    expected: LetterStatus,
+    error: str | None,
+) -> None:
     body = _event(status, imb, reason)
     [event] = provider.parse_webhook(_header(body, int(NOW * 1000)), body)
     assert (event.status, event.error_code) == (expected, error)

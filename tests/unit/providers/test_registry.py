@@ -16,13 +16,16 @@ from postal.providers.sandbox import SandboxProvider
 PINGEN = {"client_id": "c", "client_secret": "s", "organisation_id": "o"}
 
 
-@pytest.mark.parametrize(("name", "credentials", "cls"), [
-    ("pingen", PINGEN, PingenProvider),
-    ("postgrid", {"api_key": "test_abc"}, PostGridProvider),
-    ("mysendingbox", {"api_key": "test_abc"}, MySendingBoxProvider),
-    ("generic", {"endpoint_url": "https://print.example.com/api", "secret": "x" * 24}, GenericProvider),
-    ("sandbox", {}, SandboxProvider),
-])
+@pytest.mark.parametrize(
+    ("name", "credentials", "cls"),
+    [
+        ("pingen", PINGEN, PingenProvider),
+        ("postgrid", {"api_key": "test_abc"}, PostGridProvider),
+        ("mysendingbox", {"api_key": "test_abc"}, MySendingBoxProvider),
+        ("generic", {"endpoint_url": "https://print.example.com/api", "secret": "x" * 24}, GenericProvider),
+        ("sandbox", {}, SandboxProvider),
+    ],
+)
 def test_build_provider(name: str, credentials: dict[str, str], cls: type) -> None:
     provider = build_provider(name, credentials, ProviderConfig(), http=httpx.Client())
     assert isinstance(provider, cls)
@@ -40,14 +43,17 @@ def test_pingen_staging_from_credentials_or_config() -> None:
     assert live._api == "https://api.pingen.com"
 
 
-@pytest.mark.parametrize(("name", "credentials", "fields"), [
-    ("pingen", {"client_id": "c"}, {"client_secret", "organisation_id"}),
-    ("postgrid", {"api_key": "sk_123"}, {"api_key"}),
-    ("mysendingbox", {}, {"api_key"}),
-    ("generic", {"endpoint_url": "http://plain.example.com", "secret": "short"}, {"endpoint_url", "secret"}),
-    ("sandbox", {"unexpected": "x"}, {"unexpected"}),
-    ("lob", {}, {"provider"}),
-])
+@pytest.mark.parametrize(
+    ("name", "credentials", "fields"),
+    [
+        ("pingen", {"client_id": "c"}, {"client_secret", "organisation_id"}),
+        ("postgrid", {"api_key": "sk_123"}, {"api_key"}),
+        ("mysendingbox", {}, {"api_key"}),
+        ("generic", {"endpoint_url": "http://plain.example.com", "secret": "short"}, {"endpoint_url", "secret"}),
+        ("sandbox", {"unexpected": "x"}, {"unexpected"}),
+        ("lob", {}, {"provider"}),
+    ],
+)
 def test_invalid_credentials_name_the_fields(name: str, credentials: dict[str, str], fields: set[str]) -> None:
     with pytest.raises(ValidationFailed) as exc:
         validate_credentials(name, credentials)

@@ -86,8 +86,9 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def provider(server: SandboxServer, receiver: Receiver) -> SandboxProvider:
-    p = SandboxProvider(http=httpx.Client(timeout=2), base_url=server.base_url, webhook_url=receiver.url,
-                        signing_key=KEY)
+    p = SandboxProvider(
+        http=httpx.Client(timeout=2), base_url=server.base_url, webhook_url=receiver.url, signing_key=KEY
+    )
     receiver.provider = p
     return p
 
@@ -113,9 +114,18 @@ def test_registered_is_delivered_and_undeliverable_is_forced(provider: SandboxPr
 
 
 def test_fail_flag_fails_the_letter(server: SandboxServer, receiver: Receiver, provider: SandboxProvider) -> None:
-    response = httpx.post(f"{server.base_url}/letters", json={
-        "letter_id": "fail_1", "pdf_url": "https://example.com/x.pdf", "recipient": {"name": "A", "country": "CH"},
-        "postage": "priority", "webhook_url": receiver.url, "signing_key": KEY, "fail": True})
+    response = httpx.post(
+        f"{server.base_url}/letters",
+        json={
+            "letter_id": "fail_1",
+            "pdf_url": "https://example.com/x.pdf",
+            "recipient": {"name": "A", "country": "CH"},
+            "postage": "priority",
+            "webhook_url": receiver.url,
+            "signing_key": KEY,
+            "fail": True,
+        },
+    )
     assert response.status_code == 201
     assert receiver.statuses("fail_1", FINAL)[-1] is LetterStatus.FAILED
 
@@ -124,8 +134,9 @@ def test_idempotent_on_letter_id_and_cancel_until_printing(receiver: Receiver) -
     slow = SandboxServer(port=0, speed=1)  # real time: stays `submitted` for a minute
     slow.start()
     try:
-        provider = SandboxProvider(http=httpx.Client(timeout=2), base_url=slow.base_url, webhook_url=receiver.url,
-                                   signing_key=KEY)
+        provider = SandboxProvider(
+            http=httpx.Client(timeout=2), base_url=slow.base_url, webhook_url=receiver.url, signing_key=KEY
+        )
         receiver.provider = provider
         first = provider.submit(submission())
         assert provider.submit(submission()) == first
