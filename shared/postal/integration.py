@@ -129,7 +129,8 @@ def template_problems(template: Template, provider: ProviderName) -> list[Banner
                     template_id=tid,
                     code="custom_template_unchecked",
                     message=f"the custom PDF has not passed the compatibility check for the {zone.id} window",
-                    fix="run the compatibility check (POST .../check) and fix what it reports",
+                    fix="run the compatibility check for this provider "
+                    f'(POST .../check with {{"provider": "{provider.value}"}}) and fix what it reports',
                 )
             )
         elif not check.ok:
