@@ -1,2 +1,103 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""Letters: send (202, Idempotency-Key), get with history, list with filters, cancel, and price quotes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from postal import deps, letters_service
+from postal.api.app import build_app, header, require_org
+from postal.clock import now_iso
+from postal.letters import CancelOut, LetterIn, LetterPage, LetterView
+from postal.models import LetterStatus, Postage
+from postal.providers.base import PriceQuote
+
+logger = Logger()
+tracer = Tracer()
+app = build_app()
+
+DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"
+
+
+@app.post("/v1/orgs/<org_id>/letters")
+def create_letter(org_id: str, body: LetterIn) -> Response[LetterView]:
+    letter = letters_service.create_letter(
+        deps.records(),
+        deps.letters(),
+        deps.documents(),
+        deps.dispatch_queue(),
+        deps.events(),
+        require_org(app, org_id),
+        body,
+        header(app, "Idempotency-Key"),
+        now_iso(),
+    )
+    return Response(202, content_types.APPLICATION_JSON, letter)
+
+
+@app.get("/v1/orgs/<org_id>/letters")
+def list_letters(
+    org_id: str,
+    status: Annotated[LetterStatus | None, Query()] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    created_from: Annotated[str | None, Query(pattern=DATE, description="ISO date or timestamp, inclusive")] = None,
+    created_to: Annotated[str | None, Query(pattern=DATE, description="ISO date or timestamp, exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> LetterPage:
+    return letters_service.list_letters(
+        deps.letters(),
+        require_org(app, org_id),
+        status=status,
+        customer_id=customer_id,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@app.get("/v1/orgs/<org_id>/letters/<letter_id>")
+def get_letter(org_id: str, letter_id: str) -> LetterView:
+    return letters_service.get_letter(deps.letters(), deps.documents(), require_org(app, org_id), letter_id)
+
+
+@app.post("/v1/orgs/<org_id>/letters/<letter_id>/cancel")
+def cancel_letter(org_id: str, letter_id: str) -> CancelOut:
+    return letters_service.cancel_letter(
+        deps.letters(), deps.providers(), deps.events(), require_org(app, org_id), letter_id, now_iso()
+    )
+
+
+@app.get("/v1/orgs/<org_id>/prices")
+def prices(
+    org_id: str,
+    country: Annotated[str, Query(pattern=r"^[A-Za-z]{2}$")],
+    pages: Annotated[int, Query(ge=1, le=120)] = 1,
+    color: Annotated[bool, Query()] = False,
+    duplex: Annotated[bool, Query()] = False,
+    postage: Annotated[Postage, Query()] = Postage.PRIORITY,
+    volume: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> PriceQuote:
+    return letters_service.quote(
+        deps.records(),
+        deps.providers(),
+        require_org(app, org_id),
+        country=country,
+        pages=pages,
+        color=color,
+        duplex=duplex,
+        postage=postage,
+        volume=volume,
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

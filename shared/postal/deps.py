@@ -5,12 +5,16 @@ from __future__ import annotations
 from functools import cache
 
 import boto3
+import httpx
 from botocore.config import Config
 
 from postal.aws import client, reset_clients
+from postal.connections import ProviderFactory
+from postal.providers.http import build_client
 from postal.settings import get_settings
 from postal.store.documents import DocumentStore
 from postal.store.events import EventPublisher
+from postal.store.letters import LetterStore
 from postal.store.queues import Queue
 from postal.store.records import Records
 from postal.store.secrets import SecretStore
@@ -63,3 +67,22 @@ def reset() -> None:
     for fn in (records, secret_store, cascade_queue, dispatch_queue, events, documents, get_settings):
         fn.cache_clear()
     reset_clients()
+
+
+# ---------------------------------------------------------------------------------------------------- letters
+# Not cached: they are cheap wrappers around the cached boto3 client, so `reset()` needs no knowledge of them.
+
+
+def letters() -> LetterStore:
+    settings = get_settings()
+    return LetterStore(client("dynamodb"), settings.table_name, settings.idempotency_table_name)
+
+
+@cache
+def provider_http() -> httpx.Client:
+    """One httpx client per container for every provider adapter (connection reuse across invocations)."""
+    return build_client()
+
+
+def providers() -> ProviderFactory:
+    return ProviderFactory(records(), secret_store(), get_settings(), provider_http())

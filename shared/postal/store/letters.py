@@ -191,9 +191,25 @@ class LetterStore:
         start = decode_cursor(cursor, expected_pk=str(values[":pk"]))
         if start:
             kwargs["ExclusiveStartKey"] = start
-        resp = self.client.query(**kwargs)
-        letters = [Letter.model_validate(deserialize(i)) for i in resp.get("Items", [])]
-        return letters, encode_cursor(resp.get("LastEvaluatedKey"))
+        # The filter runs after Limit, and the org partition interleaves history items with letters: read on
+        # until the page is full, then continue the next page right after its last letter.
+        kwargs["Limit"] = max(limit * 4, 25)
+        key_names = [
+            "PK",
+            "SK",
+            *{"GSI2": ["GSI2PK", "GSI2SK"], "GSI1": ["GSI1PK", "GSI1SK"]}.get(str(kwargs.get("IndexName")), []),
+        ]
+        found: list[Item] = []
+        while True:
+            resp = self.client.query(**kwargs)
+            for raw in resp.get("Items", []):
+                found.append(deserialize(raw))
+                if len(found) == limit:
+                    last = {k: found[-1][k] for k in key_names}
+                    return [Letter.model_validate(i) for i in found], encode_cursor(serialize(last))
+            if not resp.get("LastEvaluatedKey"):
+                return [Letter.model_validate(i) for i in found], None
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def find_by_provider_id(self, org_id: str, provider: str, provider_letter_id: str) -> str | None:
         """Our letter id for a provider's letter id (GSI3), only within `org_id`."""
