@@ -1,2 +1,52 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""Nightly schedules: `nightly-collection` (due steps, exactly once) and `nightly-reconciliation` (retries)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from postal import collection, deps, letters_service
+from postal.clock import now_iso
+from postal.letters import DocumentRef, LetterIn
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def send_letter(org_id: str, template_id: str, customer_id: str, invoice_id: str, idempotency_key: str) -> str:
+    """A collection letter goes through exactly the same path as `POST /letters` (checks, S3, dispatch queue)."""
+    body = LetterIn(
+        document=DocumentRef(template_id=template_id, customer_id=customer_id, invoice_ids=[invoice_id]), send=True
+    )
+    letter = letters_service.create_letter(
+        deps.records(),
+        deps.letters(),
+        deps.documents(),
+        deps.dispatch_queue(),
+        deps.events(),
+        org_id,
+        body,
+        idempotency_key,
+        now_iso(),
+    )
+    return letter.letter_id
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
+    request = collection.NightlyInput.model_validate(event)
+    summary = collection.run_nightly(
+        deps.records(), deps.events(), send_letter, request, datetime.now(UTC).date(), now_iso()
+    )
+    for org in summary.orgs:
+        logger.info("nightly org done", extra=org.model_dump())
+    metrics.add_metric("StepsRun", MetricUnit.Count, sum(o.ran for o in summary.orgs))
+    metrics.add_metric("StepsFailed", MetricUnit.Count, sum(o.failed for o in summary.orgs))
+    return summary.model_dump(mode="json")

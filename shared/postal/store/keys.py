@@ -62,6 +62,15 @@ def open_tasks_gsi2(org_id: str) -> str:
     return f"ORG#{org_id}#TASKS#open"
 
 
+def step_run_sk(invoice_id: str, step_index: int) -> str:
+    return f"RUN#{invoice_id}#{step_index:03d}"
+
+
+def pending_runs_gsi2(org_id: str) -> str:
+    """Step runs claimed but not finished (sparse): what nightly-reconciliation retries."""
+    return f"ORG#{org_id}#RUNS#pending"
+
+
 # GSI3 (KEYS_ONLY): provider letter id -> our letter; every org (nightly fan-out).
 def provider_letter_gsi3(provider: str, provider_letter_id: str) -> str:
     return f"PROVIDER#{provider}#{provider_letter_id}"

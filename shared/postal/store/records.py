@@ -498,6 +498,112 @@ class Records:
             raise NotFound(f"invoice '{invoice_id}' not found")
         return InvoiceRecord.model_validate(item)
 
+    def due_invoice_ids(self, org_id: str, today: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
+        """Open invoices whose next step is due on or before `today` (sparse GSI2, oldest first)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "GSI2",
+            "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK <= :upto",
+            # "~" sorts after every id character, so the whole of `today` is included.
+            "ExpressionAttributeValues": serialize({":pk": keys.invoices_due_gsi2(org_id), ":upto": f"{today}#~"}),
+            "ProjectionExpression": "invoice_id",
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, expected_pk=keys.invoices_due_gsi2(org_id))
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.client.query(**kwargs)
+        ids = [str(deserialize(i)["invoice_id"]) for i in resp.get("Items", [])]
+        return ids, encode_cursor(resp.get("LastEvaluatedKey"))
+
+    def claim_step(self, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool:
+        """Exactly once per (invoice, step): advance the invoice past the step and record the run, atomically.
+
+        The condition on the invoice's `next_step_index` (and the run's non-existence) means a duplicate schedule
+        firing, a retry or a concurrent run claims nothing. False when someone else already ran this step.
+        """
+        org_pk = keys.org_pk(run["org_id"])
+        item: Item = {"PK": org_pk, "SK": keys.invoice_sk(advanced.invoice_id), **_dump(advanced)}
+        if advanced.status == "open" and advanced.next_due is not None:
+            item["GSI2PK"] = keys.invoices_due_gsi2(run["org_id"])
+            item["GSI2SK"] = f"{advanced.next_due.isoformat()}#{advanced.invoice_id}"
+        run_item = {
+            "PK": org_pk,
+            "SK": keys.step_run_sk(invoice.invoice_id, invoice.next_step_index),
+            "GSI2PK": keys.pending_runs_gsi2(run["org_id"]),
+            "GSI2SK": f"{run['claimed_at']}#{invoice.invoice_id}",
+            **run,
+        }
+        return self._transact_if(
+            [
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": serialize(item),
+                        "ConditionExpression": "next_step_index = :idx AND #s = :open",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": serialize({":idx": invoice.next_step_index, ":open": "open"}),
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": serialize(run_item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+
+    def finish_step_run(self, org_id: str, invoice_id: str, step_index: int, outcome: dict[str, Any]) -> None:
+        """Mark a run done (it leaves the pending partition) with what it did."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_index)}),
+            UpdateExpression="SET #s = :done, outcome = :outcome REMOVE GSI2PK, GSI2SK",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize({":done": "done", ":outcome": outcome}),
+        )
+
+    def fail_step_run(self, org_id: str, invoice_id: str, step_index: int, error: str) -> None:
+        """Keep the run pending with its last error; nightly-reconciliation retries it."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_index)}),
+            UpdateExpression="SET last_error = :err ADD attempts :one",
+            ExpressionAttributeValues=serialize({":err": error, ":one": 1}),
+        )
+
+    def pending_step_runs(self, org_id: str, limit: int) -> list[dict[str, Any]]:
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": keys.pending_runs_gsi2(org_id)}),
+            Limit=limit,
+        )
+        return [deserialize(i) for i in resp.get("Items", [])]
+
+    def get_step_run(self, org_id: str, invoice_id: str, step_index: int) -> dict[str, Any] | None:
+        return self._get(keys.org_pk(org_id), keys.step_run_sk(invoice_id, step_index), consistent=True)
+
+    def ensure_job(self, job: Job) -> Job:
+        """Create the job unless it exists (a second firing of the same nightly run reuses it)."""
+        item = {"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id), **_dump(job)}
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+            return self.get_job(job.org_id, job.job_id, consistent=True)
+        return job
+
+    def add_job_done(self, org_id: str, job_id: str, counter: str, n: int = 1) -> None:
+        """Count `n` finished items on a job outside a transaction (the change itself is idempotent)."""
+        self.client.update_item(**self._job_tick(org_id, job_id, counter, n)["Update"])
+
     # ------------------------------------------------------------------ jobs
     def get_job(self, org_id: str, job_id: str, *, consistent: bool = False) -> Job:
         item = self._get(keys.org_pk(org_id), keys.job_sk(job_id), consistent=consistent)
@@ -652,6 +758,10 @@ class Records:
         if not item:
             raise NotFound(f"task '{task_id}' not found")
         return Task.model_validate(item)
+
+    def find_task(self, org_id: str, task_id: str) -> Task | None:
+        item = self._get(keys.org_pk(org_id), keys.task_sk(task_id))
+        return Task.model_validate(item) if item else None
 
     def list_open_tasks(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
         items, next_cursor = self._query_page(
