@@ -1,0 +1,251 @@
+"""Dispatch: hand one queued letter to the org's provider, exactly once (providers.md §5, PRODUCT.md §2.3, §3).
+
+Per SQS message `{org_id, letter_id}`:
+1. Load the letter; anything past `queued` is a duplicate and is acknowledged. A letter that failed only because
+   the provider was unreachable (dead-lettered) is re-queued: that is what a DLQ redrive is for.
+2. Re-read the integration (consistent read), then claim the letter in ONE transaction that also checks the
+   integration is still `connected` at the generation just read. A disconnect that commits first makes the claim
+   fail: the letter is cancelled (`integration_disconnected`) and nothing reaches the provider.
+3. Submit. Exactly once across crashes: the claim records an attempt, and any later attempt first asks the
+   provider for the letter by our reference (`find_by_reference`); Pingen, the sandbox and the generic API are
+   also idempotent on our letter id.
+4. Record `submitted` with the provider's id (GSI3) in a transaction conditioned on our claim.
+
+Retryable provider faults release the claim and raise (SQS redelivers; after maxReceiveCount the message goes to
+the DLQ). On the last receive the letter is marked `failed` / `provider_unavailable` first, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from aws_lambda_powertools import Logger
+
+from postal.connections import ProviderFactory
+from postal.letters import LetterError, LetterEvent, can_move, error_from_code
+from postal.letters_service import DispatchMessage, Publisher, publish_change
+from postal.models import IntegrationStatus, LetterStatus
+from postal.providers.base import LetterSubmission, ProviderError, ProviderErrorCode, SubmitResult
+from postal.store.documents import DocumentStore
+from postal.store.letters import ClaimOutcome, LetterStore
+from postal.store.records import Records
+
+logger = Logger(child=True)
+
+SOURCE = "postal-comms"
+# template.yaml DispatchQueue: RedrivePolicy.maxReceiveCount and VisibilityTimeout.
+MAX_RECEIVES = 5
+CLAIM_TTL_S = 180
+
+
+class Outcome(StrEnum):
+    SUBMITTED = "submitted"
+    DUPLICATE = "duplicate"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    MISSING = "missing"
+    HELD_ELSEWHERE = "held_elsewhere"
+
+
+class RetryLater(Exception):
+    """Raised so SQS redelivers the message (partial batch failure)."""
+
+
+def _minus(now: str, seconds: int) -> str:
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Dispatcher:
+    """Everything one dispatch needs; `clock` returns ISO timestamps (injectable for tests)."""
+
+    def __init__(
+        self,
+        records: Records,
+        letters: LetterStore,
+        providers: ProviderFactory,
+        documents: DocumentStore,
+        events: Publisher,
+        clock: Callable[[], str],
+    ):
+        self.records = records
+        self.letters = letters
+        self.providers = providers
+        self.documents = documents
+        self.events = events
+        self.clock = clock
+
+    def _now(self) -> str:
+        return self.clock()
+
+    def _change(self, org_id: str, letter_id: str, previous: LetterStatus | None) -> None:
+        letter = self.letters.get(org_id, letter_id)
+        if letter is not None:
+            publish_change(self.events, letter, previous)
+
+    def _cancel_disconnected(self, org_id: str, letter_id: str) -> Outcome:
+        now = self._now()
+        event = LetterEvent(
+            status=LetterStatus.CANCELLED.value, occurred_at=now, source=SOURCE, reason="integration_disconnected"
+        )
+        if self.letters.transition(
+            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason="integration_disconnected"
+        ):
+            self._change(org_id, letter_id, LetterStatus.QUEUED)
+        logger.info("letter cancelled: integration disconnected", extra={"org_id": org_id, "letter_id": letter_id})
+        return Outcome.CANCELLED
+
+    def _fail(self, org_id: str, letter_id: str, error: LetterError) -> None:
+        now = self._now()
+        event = LetterEvent(
+            status=LetterStatus.FAILED.value, occurred_at=now, source=SOURCE, reason=error.code, error_code=error.code
+        )
+        before = self.letters.get(org_id, letter_id)
+        if self.letters.transition(
+            org_id,
+            letter_id,
+            LetterStatus.FAILED,
+            event,
+            at=now,
+            reason=error.code,
+            error=error,
+            remove_fields=("claim_message", "claimed_at"),
+        ):
+            self._change(org_id, letter_id, before.status if before else None)
+
+    def dispatch(self, message: DispatchMessage, *, message_id: str, receive_count: int) -> Outcome:
+        """Process one message; raises `RetryLater` (or any error) to have SQS deliver it again."""
+        org_id, letter_id = message.org_id, message.letter_id
+        try:
+            return self._dispatch(org_id, letter_id, message_id)
+        except ProviderError as exc:
+            error = LetterError(code=exc.code, message=exc.message, fix=exc.fix, details=exc.details)
+            if not exc.retryable:
+                self._fail(org_id, letter_id, error)
+                logger.warning("letter failed", extra={"org_id": org_id, "letter_id": letter_id, "code": exc.code})
+                return Outcome.FAILED
+            self._retry_or_give_up(org_id, letter_id, message_id, receive_count, error)
+            raise RetryLater(exc.code) from exc
+        except RetryLater:
+            raise
+        except Exception as exc:
+            # Our own fault (DynamoDB, S3, a bug): same budget as a provider fault, and the same final record.
+            error = error_from_code(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                "the letter could not be handed over",
+                {"reason": type(exc).__name__},
+            )
+            self._retry_or_give_up(org_id, letter_id, message_id, receive_count, error)
+            raise
+
+    def _retry_or_give_up(
+        self, org_id: str, letter_id: str, message_id: str, receive_count: int, error: LetterError
+    ) -> None:
+        if receive_count >= MAX_RECEIVES:
+            # The message goes to the DLQ after this receive: the letter must say so, never just vanish.
+            last = error_from_code(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                f"the provider could not be reached after {receive_count} attempts: {error.message}",
+                {**error.details, "last_code": error.code, "attempts": receive_count},
+            )
+            self._fail(org_id, letter_id, last)
+            logger.error("letter dead-lettered", extra={"org_id": org_id, "letter_id": letter_id})
+        else:
+            self.letters.release_claim(org_id, letter_id, message_id, error)
+            logger.warning(
+                "dispatch will retry",
+                extra={"org_id": org_id, "letter_id": letter_id, "code": error.code, "receive": receive_count},
+            )
+
+    def _dispatch(self, org_id: str, letter_id: str, message_id: str) -> Outcome:
+        letter = self.letters.get(org_id, letter_id)
+        if letter is None:
+            return Outcome.MISSING
+        if letter.status is LetterStatus.FAILED and not letter.provider_letter_id:
+            now = self._now()
+            event = LetterEvent(status=LetterStatus.QUEUED.value, occurred_at=now, source=SOURCE, reason="redriven")
+            if self.letters.requeue_unreachable(org_id, letter_id, event, at=now):
+                self._change(org_id, letter_id, LetterStatus.FAILED)
+                letter = self.letters.get(org_id, letter_id) or letter
+        if letter.status is not LetterStatus.QUEUED:
+            return Outcome.DUPLICATE
+
+        integration = self.records.get_integration(org_id, consistent=True)
+        if integration.status != IntegrationStatus.CONNECTED:
+            return self._cancel_disconnected(org_id, letter_id)
+        now = self._now()
+        claim = self.letters.claim(
+            org_id,
+            letter_id,
+            generation=integration.generation,
+            message_id=message_id,
+            at=now,
+            stale_before=_minus(now, CLAIM_TTL_S),
+        )
+        if claim is ClaimOutcome.INTEGRATION_CHANGED:
+            current = self.records.get_integration(org_id, consistent=True)
+            if current.status != IntegrationStatus.CONNECTED:
+                return self._cancel_disconnected(org_id, letter_id)
+            raise RetryLater("integration reconnected meanwhile")
+        if claim is ClaimOutcome.UNAVAILABLE:
+            # Another message holds the claim (it is redelivered until it finishes) or the letter moved on.
+            return Outcome.HELD_ELSEWHERE
+
+        provider = self.providers.for_org(org_id)
+        result: SubmitResult | None = None
+        if letter.dispatch_attempts > 0:
+            # An earlier attempt may have reached the provider before it died: never mail twice.
+            result = provider.find_by_reference(letter_id)
+        if result is None:
+            branding = self.records.get_org(org_id).branding
+            submission = LetterSubmission(
+                letter_id=letter_id,
+                org_id=org_id,
+                pdf=self.documents.get(letter.pdf_key),
+                pdf_url=self.documents.download_url(letter.pdf_key),
+                file_name=f"{letter_id}.pdf",
+                recipient=letter.recipient,
+                sender=branding.sender_address if branding else None,
+                postage=letter.postage,
+                color=letter.color,
+                duplex=letter.duplex,
+                address_position=letter.address_position,
+                page_count=letter.page_count,
+            )
+            result = provider.submit(submission)
+        self._record(org_id, letter_id, message_id, provider.name, result)
+        return Outcome.SUBMITTED
+
+    def _record(self, org_id: str, letter_id: str, message_id: str, provider: str, result: SubmitResult) -> None:
+        now = self._now()
+        target = result.status if can_move(LetterStatus.QUEUED, result.status) else LetterStatus.SUBMITTED
+        event = LetterEvent(status=target.value, occurred_at=now, source=provider, raw_status=result.raw_status)
+        if self.letters.record_submitted(
+            org_id,
+            letter_id,
+            target,
+            event,
+            message_id=message_id,
+            provider=provider,
+            provider_letter_id=result.provider_letter_id,
+            at=now,
+            price=result.price,
+            currency=result.currency,
+        ):
+            self._change(org_id, letter_id, LetterStatus.QUEUED)
+            logger.info("letter submitted", extra={"org_id": org_id, "letter_id": letter_id, "provider": provider})
+            return
+        # Not ours any more: a provider webhook got there first, or the letter was cancelled meanwhile. Keep the
+        # provider's id either way so the letter can be followed (and cancelled at the provider).
+        self.letters.set_provider_ref(org_id, letter_id, provider, result.provider_letter_id)
+        letter = self.letters.get(org_id, letter_id)
+        if letter is not None and letter.status is LetterStatus.CANCELLED:
+            try:
+                self.providers.for_org(org_id).cancel(result.provider_letter_id)
+            except ProviderError as exc:
+                logger.error(
+                    "letter cancelled here but not at the provider",
+                    extra={"org_id": org_id, "letter_id": letter_id, "code": exc.code},
+                )

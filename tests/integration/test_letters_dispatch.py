@@ -1,0 +1,250 @@
+"""Dispatch through the real handler under moto, to a real sandbox provider: exactly once, fenced by the integration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import stamina
+
+from local.redrive import redrive
+from local.sandbox_server import SandboxServer
+from postal import deps
+from postal.providers.sandbox import SandboxProvider
+from postal.store.letters import LetterStore
+from tests.apigw import FakeLambdaContext, handler
+from tests.conftest import Api, Aws
+from tests.integration.letters_support import connected_org, deliver, get_letter, queue_depth, send
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+@pytest.fixture
+def submits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SandboxProvider.submit call (letter ids), whatever the outcome."""
+    calls: list[str] = []
+    original = SandboxProvider.submit
+
+    def counting(self: SandboxProvider, submission: Any) -> Any:
+        calls.append(submission.letter_id)
+        return original(self, submission)
+
+    monkeypatch.setattr(SandboxProvider, "submit", counting)
+    return calls
+
+
+def _enqueue(aws: Aws, org_id: str, letter_id: str) -> None:
+    boto3.client("sqs").send_message(
+        QueueUrl=aws.resources.queue_url("DispatchQueue"),
+        MessageBody=f'{{"org_id":"{org_id}","letter_id":"{letter_id}"}}',
+    )
+
+
+def test_dispatch_hands_the_letter_to_the_sandbox(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str]
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    deliver(aws)
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "submitted"
+    assert letter["provider_letter_id"] in sandbox.letters
+    assert [e["status"] for e in letter["events"]][-1] == "submitted"
+    assert submits == [letter_id]
+    assert queue_depth(aws, "DispatchQueue") == 0
+
+
+def test_duplicate_deliveries_send_one_letter(api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str]) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    for _ in range(3):
+        _enqueue(aws, org.org_id, letter_id)
+    deliver(aws)
+    _enqueue(aws, org.org_id, letter_id)  # a late duplicate after the letter was recorded
+    deliver(aws)
+    assert submits == [letter_id]
+    assert len(sandbox.letters) == 1
+
+
+def test_two_concurrent_dispatches_submit_once(
+    api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    calls: list[str] = []
+    original = SandboxProvider.submit
+    second: dict[str, Any] = {}
+
+    def submit_while_another_worker_runs(self: SandboxProvider, submission: Any) -> Any:
+        calls.append(submission.letter_id)
+        if len(calls) == 1:
+            # Worker B gets another message for the same letter while worker A is inside the provider call.
+            event = {
+                "Records": [
+                    {
+                        "messageId": "other-message",
+                        "receiptHandle": "r",
+                        "eventSource": "aws:sqs",
+                        "body": f'{{"org_id":"{org.org_id}","letter_id":"{letter_id}"}}',
+                        "attributes": {"ApproximateReceiveCount": "1"},
+                        "messageAttributes": {},
+                        "md5OfBody": "",
+                        "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+                        "awsRegion": "us-east-1",
+                    }
+                ]
+            }
+            second["result"] = handler("dispatch")(event, FakeLambdaContext())
+        return original(self, submission)
+
+    monkeypatch.setattr(SandboxProvider, "submit", submit_while_another_worker_runs)
+    deliver(aws)
+    assert calls == [letter_id]
+    assert second["result"] == {"batchItemFailures": []}  # B acknowledged: A owns the letter
+    assert len(sandbox.letters) == 1
+
+
+def test_crash_after_the_provider_accepted_does_not_mail_twice(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    original = LetterStore.record_submitted
+    crashes = {"left": 1}
+
+    def crash_once(self: LetterStore, *args: Any, **kwargs: Any) -> bool:
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("injected crash after the provider accepted")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LetterStore, "record_submitted", crash_once)
+    deliver(aws)
+    assert crashes["left"] == 0
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "submitted"
+    assert len(sandbox.letters) == 1  # the retry found the letter by our reference instead of sending again
+    assert submits == [letter_id]
+
+
+def test_dispatch_after_a_committed_disconnect_submits_nothing(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str]
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    # The disconnect commits; its cascade has not run yet when the dispatch message is processed.
+    deps.records().disconnect(org.org_id, _job(org.org_id), at="2030-01-01T00:00:00.000Z")
+    deliver(aws)
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "cancelled"
+    assert letter["status_reason"] == "integration_disconnected"
+    assert submits == []
+
+
+def test_dispatch_racing_a_disconnect_hands_nothing_to_the_provider(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    original = LetterStore.claim
+    reads: list[str] = []
+
+    def disconnect_between_read_and_claim(self: LetterStore, *args: Any, **kwargs: Any) -> Any:
+        # Dispatch has read `connected` (consistent read) and is about to claim: the disconnect commits now.
+        reads.append("claim")
+        deps.records().disconnect(org.org_id, _job(org.org_id), at="2030-01-01T00:00:00.000Z")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LetterStore, "claim", disconnect_between_read_and_claim)
+    deliver(aws)
+    assert reads == ["claim"]
+    assert submits == []
+    assert len(sandbox.letters) == 0
+    assert get_letter(api, org, letter_id)["status"] == "cancelled"
+
+
+def test_retryable_errors_end_failed_in_the_dlq_and_redrive_sends_once(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    real_http = deps.provider_http
+    down = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503, json={})))
+    monkeypatch.setattr(deps, "provider_http", lambda: down)
+    deliver(aws)
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "failed"
+    assert letter["error"]["code"] == "provider_unavailable"
+    assert letter["error"]["fix"]
+    assert queue_depth(aws, "DispatchQueue") == 0
+    assert queue_depth(aws, "DispatchDLQ") == 1
+    # One submit; every later receive first asks the provider for the letter by our reference (also down).
+    assert len(submits) == 1
+
+    monkeypatch.setattr(deps, "provider_http", real_http)  # the provider is back
+    sqs = boto3.client("sqs")
+    assert "moved 1" in redrive(sqs, aws.resources.queue_url("DispatchDLQ"), aws.resources.queue_url("DispatchQueue"))
+    assert queue_depth(aws, "DispatchDLQ") == 0
+    deliver(aws)
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "submitted"
+    assert len(sandbox.letters) == 1
+    assert [e["status"] for e in letter["events"]][-3:] == ["failed", "queued", "submitted"]
+
+
+def test_cancel_before_and_after_submit(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org = connected_org(api)
+    early = send(api, org, key="early").json["letter_id"]
+    reply = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{early}/cancel", key=org.key)
+    assert reply.status == 200, reply.body
+    assert reply.json == {"letter_id": early, "status": "cancelled", "cancelled_at_provider": False}
+    late = send(api, org, key="late").json["letter_id"]
+    deliver(aws)  # `early` is acknowledged as cancelled, `late` is submitted
+    assert len(sandbox.letters) == 1
+    reply = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{late}/cancel", key=org.key)
+    assert reply.status == 200, reply.body
+    assert reply.json["cancelled_at_provider"] is True
+    provider_id = get_letter(api, org, late)["provider_letter_id"]
+    assert sandbox.letters[provider_id].status == "cancelled"
+    # Once printing has started the provider refuses: 409 with its reason.
+    third = send(api, org, key="third").json["letter_id"]
+    deliver(aws)
+    pid = get_letter(api, org, third)["provider_letter_id"]
+    with sandbox._lock:
+        sandbox.letters[pid].status = "printing"
+    deps.letters().transition(org.org_id, third, _status("printing"), _event("printing"), at="2030-01-01T00:00:00Z")
+    refused = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{third}/cancel", key=org.key)
+    assert refused.status == 409
+    assert refused.json["error"]["code"] == "cancel_refused"
+    assert "too late" in refused.json["error"]["message"]
+
+
+def _status(value: str) -> Any:
+    from postal.models import LetterStatus
+
+    return LetterStatus(value)
+
+
+def _event(status: str) -> Any:
+    from postal.letters import LetterEvent
+
+    return LetterEvent(status=status, occurred_at="2030-01-01T00:00:00Z", source="test")
+
+
+def _job(org_id: str) -> Any:
+    from postal.models import Job, JobStatus
+
+    return Job(
+        job_id="job_race",
+        org_id=org_id,
+        kind="disconnect_cascade",
+        status=JobStatus.RUNNING,
+        started_at="2030-01-01T00:00:00.000Z",
+    )
