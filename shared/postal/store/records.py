@@ -768,3 +768,20 @@ class Records:
             index="GSI2", pk_name="GSI2PK", pk=keys.open_tasks_gsi2(org_id), limit=limit, cursor=cursor
         )
         return [Task.model_validate(i) for i in items], next_cursor
+
+    # ------------------------------------------------------------------ returned mail (issue 5)
+    def mark_address_returned(self, org_id: str, customer_id: str, at: str) -> bool:
+        """Flag a customer's billing address as returned (postal steps pause); False for an unknown customer."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer_id)}),
+                UpdateExpression="SET address_state = :returned, address_returned_at = :at",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=serialize({":returned": "returned", ":at": at}),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True

@@ -1,0 +1,148 @@
+"""Provider callbacks (`POST /v1/webhooks/{provider}/{org_id}`): verify, dedupe, apply the state machine.
+
+Every event goes into the letter's history; only a legal forward move changes the status (providers.md §5.1).
+Returned mail marks the customer's address `returned` and opens a `fix_address` task (PRODUCT.md §3).
+"""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
+from postal.connections import ProviderFactory
+from postal.errors import NotFound, Unauthorized
+from postal.letters import LetterEvent, error_from_code
+from postal.letters_service import Publisher, publish_change
+from postal.models import LetterStatus, Task, TaskKind
+from postal.providers.base import InvalidSignature, WebhookEvent
+from postal.store.letters import LetterStore
+from postal.store.records import Records
+
+logger = Logger(child=True)
+
+DEDUPE_TTL_S = 30 * 86400  # longer than any provider's retry schedule
+ESTIMATED_DELIVERY = {("postgrid", "completed")}
+
+
+class WebhookResult(BaseModel):
+    received: int
+    applied: int
+    duplicates: int
+
+
+def _not_found() -> NotFound:
+    # One answer for an unknown org, a never-connected org and a provider mismatch: nothing leaks.
+    return NotFound("no such webhook endpoint", code="not_found")
+
+
+def handle(
+    records: Records,
+    letters: LetterStore,
+    providers: ProviderFactory,
+    events: Publisher,
+    provider_name: str,
+    org_id: str,
+    headers: dict[str, str],
+    raw_body: bytes,
+    now: str,
+) -> WebhookResult:
+    try:
+        secret = providers.secret(org_id)
+    except NotFound as exc:
+        raise _not_found() from exc
+    if secret.get("provider") != provider_name:
+        raise _not_found()
+    adapter = providers.from_secret(org_id, secret)
+    try:
+        parsed = adapter.parse_webhook(headers, raw_body)
+    except InvalidSignature as exc:
+        raise Unauthorized("the webhook signature does not verify", code="invalid_signature") from exc
+    applied = duplicates = 0
+    for event in parsed:
+        if not letters.mark_webhook_event(
+            org_id, provider_name, event.event_id, expires_at=int(time.time()) + DEDUPE_TTL_S
+        ):
+            duplicates += 1
+            continue
+        try:
+            applied += _apply(records, letters, events, org_id, event, now)
+        except Exception:
+            # Processing failed: forget the event so the provider's retry is processed, not deduplicated away.
+            letters.forget_webhook_event(org_id, provider_name, event.event_id)
+            raise
+    return WebhookResult(received=len(parsed), applied=applied, duplicates=duplicates)
+
+
+def _find_letter_id(letters: LetterStore, org_id: str, event: WebhookEvent) -> str | None:
+    if event.letter_id and letters.get(org_id, event.letter_id) is not None:
+        return event.letter_id
+    if event.provider_letter_id:
+        return letters.find_by_provider_id(org_id, event.provider, event.provider_letter_id)
+    return None
+
+
+def _apply(
+    records: Records, letters: LetterStore, events: Publisher, org_id: str, event: WebhookEvent, now: str
+) -> int:
+    letter_id = _find_letter_id(letters, org_id, event)
+    if letter_id is None:
+        # Possibly not recorded yet (the provider answered faster than our dispatch wrote): let it retry.
+        raise NotFound("unknown letter", code="letter_not_found")
+    letter = letters.get(org_id, letter_id)
+    assert letter is not None
+    if event.provider_letter_id and not letter.provider_letter_id:
+        letters.set_provider_ref(org_id, letter_id, event.provider, event.provider_letter_id)
+    occurred = event.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    entry = LetterEvent(
+        status=event.status.value if event.status else event.raw_status,
+        occurred_at=occurred,
+        source=event.provider,
+        raw_status=event.raw_status,
+        reason=event.reason,
+        event_id=event.event_id,
+        error_code=event.error_code,
+    )
+    if event.status is None:
+        letters.record_history(org_id, letter_id, entry.model_copy(update={"applied": False}))
+        return 0
+    error = None
+    if event.status in (LetterStatus.FAILED, LetterStatus.UNDELIVERABLE):
+        default = "undeliverable" if event.status is LetterStatus.UNDELIVERABLE else "rejected_by_provider"
+        error = error_from_code(
+            event.error_code or default,
+            event.reason or event.raw_status,
+            {"provider": event.provider, "raw_status": event.raw_status, **event.details},
+        )
+    fields = {"delivery_estimated": True} if (event.provider, event.raw_status) in ESTIMATED_DELIVERY else None
+    if not letters.transition(
+        org_id, letter_id, event.status, entry, at=now, reason=event.reason, error=error, set_fields=fields
+    ):
+        # Late, duplicate or backwards: history only (providers.md §5.1).
+        letters.record_history(org_id, letter_id, entry.model_copy(update={"applied": False}))
+        return 0
+    updated = letters.get(org_id, letter_id)
+    assert updated is not None
+    publish_change(events, updated, letter.status)
+    if event.status is LetterStatus.UNDELIVERABLE and updated.customer_id:
+        _returned_mail(records, org_id, updated.customer_id, letter_id, now)
+    logger.info(
+        "letter status from provider", extra={"org_id": org_id, "letter_id": letter_id, "status": event.status.value}
+    )
+    return 1
+
+
+def _returned_mail(records: Records, org_id: str, customer_id: str, letter_id: str, now: str) -> None:
+    """Mark the address bad (postal steps pause for the customer) and open one fix-address task per letter."""
+    records.mark_address_returned(org_id, customer_id, now)
+    records.put_task(
+        Task(
+            task_id=f"task_fix_{letter_id}",
+            org_id=org_id,
+            kind=TaskKind.FIX_ADDRESS,
+            customer_id=customer_id,
+            note=f"letter {letter_id} came back undeliverable: correct the billing address",
+            created_at=now,
+        )
+    )
