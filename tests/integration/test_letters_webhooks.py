@@ -1,0 +1,133 @@
+"""Provider webhooks through the real handler: signature, dedupe, forward-only statuses, returned mail."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+
+import pytest
+
+from local.sandbox_server import SandboxServer, webhook_body
+from postal import deps
+from postal.store.events import EventPublisher
+from tests.apigw import Reply
+from tests.conftest import Api, Aws, Org
+from tests.integration.letters_support import connected_org, deliver, get_letter, send
+
+
+def _submitted(api: Api, aws: Aws, key: str = "k1") -> tuple[Org, str, str]:
+    org = connected_org(api)
+    letter_id = send(api, org, key=key).json["letter_id"]
+    deliver(aws)
+    return org, letter_id, get_letter(api, org, letter_id)["provider_letter_id"]
+
+
+def _post(
+    api: Api,
+    org: Org,
+    sandbox: SandboxServer,
+    provider_id: str,
+    status: str,
+    *,
+    event_id: str | None = None,
+    key: str | None = None,
+    provider: str = "sandbox",
+) -> Reply:
+    letter = sandbox.letters[provider_id]
+    letter.status = status
+    body = webhook_body(letter, event_id or str(uuid.uuid4()))
+    secret = deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))
+    signature = hmac.new((key or secret["webhook_signing_key"]).encode(), body, hashlib.sha256).hexdigest()
+    return api(
+        "webhooks",
+        "POST",
+        f"/v1/webhooks/{provider}/{org.org_id}",
+        raw_body=body,
+        headers={"Content-Type": "application/vnd.api+json", "Signature": signature},
+        auth=False,
+    )
+
+
+def test_signed_webhook_moves_the_status_and_publishes(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    reply = _post(api, org, sandbox, pid, "accepted")
+    assert reply.status == 200, reply.body
+    assert reply.json == {"received": 1, "applied": 1, "duplicates": 0}
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "accepted"
+    assert letter["events"][-1]["source"] == "sandbox" and letter["events"][-1]["raw_status"] == "accepted"
+
+
+def test_bad_signature_is_401_and_changes_nothing(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    reply = _post(api, org, sandbox, pid, "sent", key="not-the-key")
+    assert reply.status == 401
+    assert get_letter(api, org, letter_id)["status"] == "submitted"
+
+
+def test_unknown_org_or_provider_mismatch_is_404(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, _, pid = _submitted(api, aws)
+    assert _post(api, org, sandbox, pid, "sent", provider="pingen").status == 404
+    reply = api("webhooks", "POST", "/v1/webhooks/sandbox/org_nope", raw_body=b"{}", auth=False)
+    assert reply.status == 404
+
+
+def test_replayed_event_is_deduplicated(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    first = _post(api, org, sandbox, pid, "accepted", event_id="evt-1")
+    again = _post(api, org, sandbox, pid, "accepted", event_id="evt-1")
+    assert first.json["applied"] == 1
+    assert again.status == 200 and again.json == {"received": 1, "applied": 0, "duplicates": 1}
+    assert [e["status"] for e in get_letter(api, org, letter_id)["events"]].count("accepted") == 1
+
+
+def test_older_event_after_a_newer_one_goes_to_history_only(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    assert _post(api, org, sandbox, pid, "sent").json["applied"] == 1
+    late = _post(api, org, sandbox, pid, "accepted")
+    assert late.json["applied"] == 0
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "sent"
+    accepted = [e for e in letter["events"] if e["status"] == "accepted"]
+    assert accepted and accepted[0]["applied"] is False
+
+
+def test_event_after_a_final_status_is_history_only(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    assert _post(api, org, sandbox, pid, "delivered").json["applied"] == 1
+    assert _post(api, org, sandbox, pid, "printing").json["applied"] == 0
+    assert get_letter(api, org, letter_id)["status"] == "delivered"
+
+
+def test_undeliverable_marks_the_address_and_opens_a_task(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    sandbox.letters[pid].error_code = "undeliverable"
+    assert _post(api, org, sandbox, pid, "undeliverable").json["applied"] == 1
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "undeliverable"
+    assert letter["error"]["code"] == "undeliverable" and letter["error"]["fix"]
+    customer = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key).json
+    assert customer["address_state"] == "returned"
+    tasks = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json
+    fix = [t for t in tasks["items"] if t["kind"] == "fix_address"]
+    assert len(fix) == 1 and fix[0]["customer_id"] == "c1"
+    # A further letter to that customer is refused until the address is fixed.
+    blocked = send(api, org, key="again")
+    assert blocked.status == 409 and blocked.json["error"]["code"] == "address_returned"
+
+
+def test_status_changes_are_published_on_eventbridge(
+    api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published: list[tuple[str, dict[str, object]]] = []
+
+    def record(self: EventPublisher, detail_type: str, detail: dict[str, object]) -> None:
+        published.append((detail_type, detail))
+
+    monkeypatch.setattr(EventPublisher, "publish", record)
+    org, letter_id, pid = _submitted(api, aws)
+    _post(api, org, sandbox, pid, "accepted")
+    statuses = [d["status"] for t, d in published if t == "LetterStatusChanged" and d["letter_id"] == letter_id]
+    assert statuses == ["queued", "submitted", "accepted"]
+    assert all("recipient" not in d and "name" not in d for _, d in published)
