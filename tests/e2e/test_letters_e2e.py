@@ -1,0 +1,88 @@
+"""Issue 5 done-when, over HTTP on the local stack: quote, send to the sandbox, follow it to `sent`, cancel another."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Stack, http
+from tests.unit.documents import pdf_corpus
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+ADDRESS = {
+    "name": "Erika Muster",
+    "lines": ["Bahnhofstrasse 12"],
+    "postal_code": "8001",
+    "city": "Zürich",
+    "country": "CH",
+}
+MAX_WAIT_S = 30
+
+
+def _auth(key: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **extra}
+
+
+def _letter(stack: Stack, org_id: str, key: str, idem: str) -> dict[str, Any]:
+    body = {
+        "recipient": {"address": ADDRESS},
+        "postage": "priority",
+        "send": True,
+        "pdf_base64": base64.b64encode(pdf_corpus.good_letter_cached()).decode(),
+    }
+    reply = http("POST", f"{stack.base_url}/v1/orgs/{org_id}/letters", body, _auth(key, **{"Idempotency-Key": idem}))
+    assert reply.status == 202, reply.body
+    data: dict[str, Any] = reply.json
+    return data
+
+
+def _wait_for(stack: Stack, org_id: str, key: str, letter_id: str, statuses: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + MAX_WAIT_S
+    letter: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        letter = http("GET", f"{stack.base_url}/v1/orgs/{org_id}/letters/{letter_id}", headers=_auth(key)).json
+        if letter["status"] in statuses:
+            return letter
+        time.sleep(0.2)
+    raise AssertionError(f"letter stayed {letter.get('status')} for {MAX_WAIT_S} s: {letter.get('events')}")
+
+
+def test_quote_send_follow_to_sent_and_cancel_another(stack: Stack) -> None:
+    created = http("POST", f"{stack.base_url}/v1/orgs", {"name": "E2E Letters"}, _auth(stack.admin_key))
+    assert created.status == 201, created.body
+    org_id, key = created.json["org"]["org_id"], created.json["api_key"]
+    connect = http(
+        "POST",
+        f"{stack.base_url}/v1/orgs/{org_id}/integrations/postal/connect",
+        {"provider": "sandbox", "credentials": {}, "confirm": True},
+        _auth(key),
+    )
+    assert connect.status == 200, connect.body
+
+    quote = http(
+        "GET", f"{stack.base_url}/v1/orgs/{org_id}/prices?country=CH&pages=1&postage=priority", headers=_auth(key)
+    )
+    assert quote.status == 200, quote.body
+    assert quote.json["source"] == "provider" and float(quote.json["amount"]) > 0
+
+    letter = _letter(stack, org_id, key, "e2e-1")
+    sent = _wait_for(stack, org_id, key, letter["letter_id"], {"sent", "delivered", "failed", "cancelled"})
+    assert sent["status"] == "sent", sent
+    statuses = [e["status"] for e in sent["events"] if e.get("applied", True)]
+    assert statuses[:3] == ["created", "rendered", "queued"]
+    assert {"submitted", "sent"} <= set(statuses)
+    assert sent["provider_letter_id"]
+
+    # Another letter, cancelled while the sandbox still allows it (before printing starts).
+    other = _letter(stack, org_id, key, "e2e-2")
+    cancel = http("POST", f"{stack.base_url}/v1/orgs/{org_id}/letters/{other['letter_id']}/cancel", {}, _auth(key))
+    if cancel.status == 409 and cancel.json["error"]["code"] == "letter_being_submitted":
+        time.sleep(0.5)
+        cancel = http("POST", f"{stack.base_url}/v1/orgs/{org_id}/letters/{other['letter_id']}/cancel", {}, _auth(key))
+    assert cancel.status == 200, cancel.body
+    final = _wait_for(stack, org_id, key, other["letter_id"], {"cancelled"})
+    assert final["status"] == "cancelled"
