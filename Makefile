@@ -76,3 +76,7 @@ deploy: sam-build
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+## redrive: move dead-lettered dispatch messages back to the DispatchQueue (ARGS="--source URL --destination URL")
+redrive: $(VENV)/.installed
+	$(BIN)/python -m local.redrive $(ARGS)

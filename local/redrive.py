@@ -58,6 +58,10 @@ def redrive(sqs: Any, source_url: str, destination_url: str) -> str:
 def _from_stack(stack_name: str) -> tuple[str, str]:
     outputs = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
     values = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    if "DispatchDLQUrl" not in values or "DispatchQueueUrl" not in values:
+        raise SystemExit(
+            f"stack {stack_name} lacks the DispatchDLQUrl/DispatchQueueUrl outputs: pass --source and --destination"
+        )
     return values["DispatchDLQUrl"], values["DispatchQueueUrl"]
 
 
