@@ -61,12 +61,15 @@ def run_page(records: Records, message: CascadeMessage, page_size: int, now: str
 
     for status in UNSUBMITTED_STATUSES:
         letter_ids = records.unsubmitted_letter_ids(org_id, status, limit=page_size)
-        if letter_ids:
-            changed += sum(
-                records.cancel_unsubmitted_letter(org_id, lid, DISCONNECT_REASON, now, job_id) for lid in letter_ids
-            )
+        cancelled = sum(
+            records.cancel_unsubmitted_letter(org_id, lid, DISCONNECT_REASON, now, job_id) for lid in letter_ids
+        )
+        if cancelled:
+            changed += cancelled
             records.set_job_phase(org_id, job_id, "letters")
             return PageResult(more=True, changed=changed, phase="letters")
+        # Nothing cancellable left in this status: what remains is held by a dispatch that was fenced before the
+        # disconnect (it submits, or re-checks the integration and cancels the letter itself).
 
     records.finish_job(org_id, job_id, now)
     return PageResult(more=False, changed=changed, phase="done")

@@ -170,6 +170,30 @@ def test_dispatch_racing_a_disconnect_hands_nothing_to_the_provider(
     assert get_letter(api, org, letter_id)["status"] == "cancelled"
 
 
+def test_a_letter_claimed_before_the_disconnect_is_left_to_dispatch_by_the_cascade(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    original = LetterStore.claim
+
+    def disconnect_and_cascade_after_the_claim(self: LetterStore, *args: Any, **kwargs: Any) -> Any:
+        claimed = original(self, *args, **kwargs)  # fenced by `connected`: the hand-over happens before
+        reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+        assert reply.status == 202
+        aws.drain("CascadeQueue", "disconnect_cascade")  # the whole cascade runs while dispatch is submitting
+        return claimed
+
+    monkeypatch.setattr(LetterStore, "claim", disconnect_and_cascade_after_the_claim)
+    deliver(aws)
+    assert len(submits) == 1
+    assert get_letter(api, org, letter_id)["status"] == "submitted"
+    job_id = deps.records().get_integration(org.org_id).last_job_id
+    job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json
+    assert job["status"] == "completed"
+    assert job["counts"]["letters"] == 0
+
+
 def test_retryable_errors_end_failed_in_the_dlq_and_redrive_sends_once(
     api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -699,7 +699,8 @@ class Records:
         return self.count(index="GSI2", pk_name="GSI2PK", pk=keys.letters_by_status_gsi2(org_id, status))
 
     def cancel_unsubmitted_letter(self, org_id: str, letter_id: str, reason: str, at: str, job_id: str) -> bool:
-        """Cancel a letter that no provider has yet, with its history entry; a no-op once it moved on."""
+        """Cancel a letter no provider has yet, with its history entry; a no-op once it moved on or while a
+        dispatch holds it."""
         pk = keys.org_pk(org_id)
         return self._transact_if(
             [
@@ -709,7 +710,10 @@ class Records:
                         "Key": serialize({"PK": pk, "SK": keys.letter_sk(letter_id)}),
                         "UpdateExpression": "SET #s = :cancelled, status_reason = :reason, updated_at = :at, "
                         "GSI2PK = :gsi2, GSI2SK = :gsi2sk",
-                        "ConditionExpression": "#s IN (:created, :rendered, :queued)",
+                        # A letter dispatch claimed (its claim was fenced by `connected`) was handed over before the
+                        # disconnect committed: dispatch owns it, the cascade leaves it alone.
+                        "ConditionExpression": "#s IN (:created, :rendered, :queued) "
+                        "AND attribute_not_exists(claim_message)",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": serialize(
                             {
