@@ -27,6 +27,7 @@ def send_letter(org_id: str, template_id: str, customer_id: str, invoice_id: str
         deps.records(),
         deps.letters(),
         deps.documents(),
+        deps.idempotency_keys(),
         deps.dispatch_queue(),
         deps.events(),
         org_id,

@@ -29,13 +29,14 @@ app = build_app()
     "with paper_invoice. With an `Idempotency-Key`, a retry of the same request returns the same document.",
 )
 def render_document(org_id: str, body: service.DocumentIn) -> Response[service.StoredDocument]:
-    document = service.render_to_s3(
+    document = service.create_document(
         deps.records(),
         deps.documents(),
+        deps.idempotency_keys(),
         require_org(app, org_id),
         body,
         now_iso(),
-        idempotency_key=header(app, "Idempotency-Key"),
+        header(app, "Idempotency-Key"),
     )
     return Response(201, content_types.APPLICATION_JSON, document)
 

@@ -30,6 +30,7 @@ def create_letter(org_id: str, body: LetterIn) -> Response[LetterView]:
         deps.records(),
         deps.letters(),
         deps.documents(),
+        deps.idempotency_keys(),
         deps.dispatch_queue(),
         deps.events(),
         require_org(app, org_id),

@@ -14,6 +14,7 @@ from postal.providers.http import build_client
 from postal.settings import get_settings
 from postal.store.documents import DocumentStore
 from postal.store.events import EventPublisher
+from postal.store.idempotency import IdempotencyKeys
 from postal.store.letters import LetterStore
 from postal.store.queues import Queue
 from postal.store.records import Records
@@ -74,8 +75,12 @@ def reset() -> None:
 
 
 def letters() -> LetterStore:
-    settings = get_settings()
-    return LetterStore(client("dynamodb"), settings.table_name, settings.idempotency_table_name)
+    return LetterStore(client("dynamodb"), get_settings().table_name)
+
+
+def idempotency_keys() -> IdempotencyKeys:
+    """`Idempotency-Key` records for every create (letters, documents)."""
+    return IdempotencyKeys(client("dynamodb"), get_settings().idempotency_table_name)
 
 
 @cache

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
+from postal import idempotency
 from postal.addresses import require_valid
 from postal.clock import new_id
 from postal.connections import ProviderFactory
@@ -36,7 +36,6 @@ from postal.letters import (
     LetterPage,
     LetterView,
     ProviderUnavailable,
-    request_hash,
     require_postage_available,
     require_send,
     status_event_detail,
@@ -45,14 +44,12 @@ from postal.models import Address, AddressState, IntegrationStatus, LetterStatus
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.prices import price_table
 from postal.store.documents import DocumentStore
-from postal.store.letters import IdempotencyHit, LetterStore
+from postal.store.letters import LetterStore
 from postal.store.records import NotConnected, Records
 
 logger = Logger(child=True)
 
 SOURCE = "postal-comms"
-IDEMPOTENCY_TTL_S = 24 * 3600
-MAX_IDEMPOTENCY_KEY = 255
 # A claim older than the DispatchQueue's visibility timeout belongs to a dispatch that is gone.
 CLAIM_TTL_S = 180
 
@@ -150,6 +147,7 @@ def create_letter(
     records: Records,
     letters: LetterStore,
     documents: DocumentStore,
+    keys: idempotency.KeyStore,
     queue: Sender,
     events: Publisher,
     org_id: str,
@@ -159,12 +157,8 @@ def create_letter(
 ) -> LetterView:
     """Check, store and queue one letter (202). A replayed `Idempotency-Key` returns the letter it created."""
     require_send(body)
-    if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
-        raise BadRequest(
-            f"sending a letter needs an Idempotency-Key header (1-{MAX_IDEMPOTENCY_KEY} characters)",
-            code="idempotency_key_required",
-            fix="send a unique Idempotency-Key per letter; repeat it when you retry the same request",
-        )
+    idem_key = idempotency.validate_key(idempotency_key, required=True, what="sending a letter")
+    assert idem_key is not None
     integration = require_connected(records, org_id)
     provider = integration.provider
     assert provider is not None
@@ -185,17 +179,8 @@ def create_letter(
             )
         page_count = result.page_count
 
-    hit, letter_id = letters.reserve_idempotency_key(
-        org_id, idempotency_key, request_hash(body), new_id("let"), expires_at=int(time.time()) + IDEMPOTENCY_TTL_S
-    )
-    if hit is IdempotencyHit.DIFFERENT_BODY:
-        raise ValidationFailed(
-            "this Idempotency-Key was already used for a different request",
-            code="idempotency_key_reused",
-            details={"letter_id": letter_id},
-            fix="use a new Idempotency-Key for a new letter; repeat a key only with the identical body",
-        )
-    if hit is IdempotencyHit.SAME:
+    is_new, letter_id = idempotency.claim(keys, "letters", org_id, idem_key, body, new_id("let"))
+    if not is_new:
         existing = letters.get(org_id, letter_id)
         if existing is not None:
             if existing.status is LetterStatus.QUEUED:
@@ -220,7 +205,7 @@ def create_letter(
                 template_id=doc.template_id, customer_id=doc.customer_id, invoice_ids=doc.invoice_ids, body=doc.body
             ),
             now,
-            document_id=letter_id,
+            s3_key=pdf_key(org_id, letter_id),
         )
         key, sha256, page_count = stored.s3_key, stored.sha256, stored.page_count
 

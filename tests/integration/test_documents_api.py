@@ -195,7 +195,7 @@ def test_idempotency_key_returns_the_same_document_and_refuses_another_body(api:
     assert len(listed.get("Versions", [])) == 1  # rendered and written once
 
     other = api("documents_api", "POST", path, key=org.key, body={**body, "template_id": "rem"}, headers=headers)
-    assert other.status == 409, other.body
+    assert other.status == 422, other.body
     assert other.json["error"]["code"] == "idempotency_key_reused"
     # Keys are per org: another org's identical key is unrelated.
     org2 = new_org(api, aws)

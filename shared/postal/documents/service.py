@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
+from postal import idempotency
 from postal.addresses import require_valid
 from postal.clock import new_id
 from postal.documents.check import CheckResult, PdfLimits, check_pdf
@@ -215,25 +216,17 @@ def render_to_s3(
     body: DocumentIn,
     now: str,
     *,
-    document_id: str | None = None,
-    idempotency_key: str | None = None,
+    s3_key: str | None = None,
 ) -> StoredDocument:
     """Render a template for a customer (and invoices) and store the PDF in S3; returns it with a download URL.
 
-    With an `idempotency_key`, a repeated request (same key, same body, same UTC day) returns the document already
-    stored instead of rendering another one; the same key with another body is a 409.
+    `s3_key` (from `create_document`'s idempotency claim) fixes where the PDF goes; by default a new document id.
 
     Raises `NotFound` (template, customer, invoice), `ValidationFailed` (no or invalid billing address, invoices
     missing or of another customer, an address that does not fit the window), `Conflict` (custom layouts, which are
     the org's own PDFs and are not rendered here; reminders for invoices that are no longer open).
     """
     created = _parse_now(now)
-    fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    if idempotency_key is not None:
-        document_id = idempotent_document_id(org_id, idempotency_key)
-        replay = _replay(store, document_key(org_id, created, document_id), fingerprint, org_id)
-        if replay is not None:
-            return replay
     org = records.get_org(org_id)
     template = records.get_template(org_id, body.template_id)
     if template.layout == Layout.CUSTOM:
@@ -262,8 +255,8 @@ def render_to_s3(
         )
     )
 
-    document_id = document_id or new_id("doc")
-    key = document_key(org_id, created, document_id)
+    key = s3_key or document_key(org_id, created, new_id("doc"))
+    document_id = key.rsplit("/", 1)[1].removesuffix(".pdf")
     invoice_ids = [inv.invoice_id for inv in invoices]
     # Ids, hashes and counts only: names and addresses are personal data and stay inside the PDF.
     metadata = {
@@ -280,7 +273,6 @@ def render_to_s3(
         "language": template.language.value,
         "paper": rendered.paper,
         "created-at": now,
-        "request-sha256": fingerprint,
     }
     if fee is not None:
         metadata["paper-invoice-fee"] = f"{fee.amount} {fee.currency}"
@@ -310,31 +302,35 @@ def render_to_s3(
     )
 
 
-MAX_IDEMPOTENCY_KEY = 255
+def create_document(
+    records: Records,
+    store: DocumentStore,
+    keys: idempotency.KeyStore,
+    org_id: str,
+    body: DocumentIn,
+    now: str,
+    idempotency_key: str | None,
+) -> StoredDocument:
+    """`POST .../documents`: render once per `Idempotency-Key`; a retry returns the document already stored."""
+    key = idempotency.validate_key(idempotency_key, required=False, what="rendering a document")
+    if key is None:
+        return render_to_s3(records, store, org_id, body, now)
+    fresh = document_key(org_id, _parse_now(now), new_id("doc"))
+    is_new, s3_key = idempotency.claim(keys, "documents", org_id, key, body, fresh)
+    if not is_new:
+        replay = _replay(store, s3_key, org_id)
+        if replay is not None:
+            return replay
+        # The first attempt died before storing the PDF: finish it under the key it reserved.
+    return render_to_s3(records, store, org_id, body, now, s3_key=s3_key)
 
 
-def idempotent_document_id(org_id: str, idempotency_key: str) -> str:
-    """The document id an `Idempotency-Key` always maps to (per org), so a retry lands on the same S3 key."""
-    if not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
-        raise BadRequest(
-            f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters", code="invalid_idempotency_key"
-        )
-    digest = hashlib.sha256(f"{org_id}\n{idempotency_key}".encode()).hexdigest()
-    return f"doc_{digest[:32]}"
-
-
-def _replay(store: DocumentStore, key: str, fingerprint: str, org_id: str) -> StoredDocument | None:
+def _replay(store: DocumentStore, key: str, org_id: str) -> StoredDocument | None:
     """The stored document for a repeated idempotent request, or None when there is none yet."""
     head = store.head(key)
     if head is None:
         return None
     meta = head.metadata
-    if meta.get("request-sha256") != fingerprint:
-        raise Conflict(
-            "this Idempotency-Key was already used with a different request",
-            code="idempotency_key_reused",
-            fix="use a new Idempotency-Key for a different document",
-        )
     fee_amount, _, fee_currency = meta.get("paper-invoice-fee", "").partition(" ")
     kind = TemplateKind(meta["kind"])
     document_id = meta["document-id"]
@@ -661,13 +657,16 @@ def check_template(
         preview_key=stored_preview,
     )
     updated = records.set_template_check(org_id, template_id, check)
-    provider = body.provider or (
-        integration.provider if integration.status == IntegrationStatus.CONNECTED else None
-    )
+    provider = body.provider or (integration.provider if integration.status == IntegrationStatus.CONNECTED else None)
     logger.info(
         "template checked",
-        extra={"org_id": org_id, "template_id": template_id, "zone_id": zone.id, "ok": result.ok,
-               "problems": len(result.problems)},
+        extra={
+            "org_id": org_id,
+            "template_id": template_id,
+            "zone_id": zone.id,
+            "ok": result.ok,
+            "problems": len(result.problems),
+        },
     )
     return _check_view(updated, check, result, provider, store, stored_preview)
 

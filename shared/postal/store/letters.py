@@ -49,19 +49,12 @@ class ClaimOutcome(StrEnum):
     UNAVAILABLE = "unavailable"  # not queued any more, or claimed by another message
 
 
-class IdempotencyHit(StrEnum):
-    NEW = "new"
-    SAME = "same"
-    DIFFERENT_BODY = "different_body"
-
-
 class LetterStore:
     """DynamoDB access for letters. `client` is a boto3 DynamoDB client."""
 
-    def __init__(self, client: Any, table: str, idempotency_table: str):
+    def __init__(self, client: Any, table: str):
         self.client = client
         self.table = table
-        self.idempotency_table = idempotency_table
 
     # ------------------------------------------------------------------ items
     def letter_item(self, letter: Letter) -> Item:
@@ -454,31 +447,6 @@ class LetterStore:
         return True
 
     # ------------------------------------------------------------------ idempotency and webhook dedupe
-    def reserve_idempotency_key(
-        self, org_id: str, key: str, body_hash: str, letter_id: str, *, expires_at: int
-    ) -> tuple[IdempotencyHit, str]:
-        """Reserve `Idempotency-Key` for a new letter id; a replay gets the letter id it reserved first."""
-        record_id = f"letters#{org_id}#{key}"
-        try:
-            self.client.put_item(
-                TableName=self.idempotency_table,
-                Item=serialize(
-                    {"id": record_id, "request_hash": body_hash, "letter_id": letter_id, "expiration": expires_at}
-                ),
-                ConditionExpression="attribute_not_exists(id)",
-            )
-            return IdempotencyHit.NEW, letter_id
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise translate(exc) from exc
-        resp = self.client.get_item(
-            TableName=self.idempotency_table, Key=serialize({"id": record_id}), ConsistentRead=True
-        )
-        item = deserialize(resp.get("Item") or {})
-        if item.get("request_hash") != body_hash:
-            return IdempotencyHit.DIFFERENT_BODY, str(item.get("letter_id", ""))
-        return IdempotencyHit.SAME, str(item["letter_id"])
-
     def mark_webhook_event(self, org_id: str, provider: str, event_id: str, *, expires_at: int) -> bool:
         """First sight of a provider event: True; a replay: False (conditional put, TTL `expires_at`)."""
         try:
