@@ -6,8 +6,6 @@ conditions, so the same rule decides in memory and in the database.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -229,12 +227,6 @@ def require_postage_available(postage: Postage, country: str) -> None:
             details=[{"field": "postage", "country": country.upper(), "postage": postage.value}],
             fix="choose priority or registered postage for this destination",
         )
-
-
-def request_hash(body: LetterIn) -> str:
-    """A stable fingerprint of a create request: the same Idempotency-Key with another body is refused."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def error_from_code(code: str | None, message: str, details: dict[str, Any] | None = None) -> LetterError:
