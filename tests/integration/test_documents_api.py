@@ -13,8 +13,13 @@ from pypdf import PdfReader
 
 from tests.conftest import Api, Aws, Org
 
-ADDRESS = {"name": "Jana Müller", "lines": ["Unter den Linden 1"], "postal_code": "10117", "city": "Berlin",
-           "country": "DE"}
+ADDRESS = {
+    "name": "Jana Müller",
+    "lines": ["Unter den Linden 1"],
+    "postal_code": "10117",
+    "city": "Berlin",
+    "country": "DE",
+}
 FEE = {"amount": "2.50", "currency": "EUR"}
 
 
@@ -37,16 +42,29 @@ def setup_org(api: Api, org: Org, *, paper_invoice: bool = False, address: dict[
     if address is not None:
         customer["billing_address"] = address
     put(api, org, "customers/c1", customer)
-    put(api, org, "invoices/i1", {
-        "customer_id": "c1", "number": "INV-2024-001", "issue_date": "2024-05-01", "due_date": "2024-05-31",
-        "open_amount": "119.00",
-        "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "100.00", "vat_rate": "19"}],
-    })
+    put(
+        api,
+        org,
+        "invoices/i1",
+        {
+            "customer_id": "c1",
+            "number": "INV-2024-001",
+            "issue_date": "2024-05-01",
+            "due_date": "2024-05-31",
+            "open_amount": "119.00",
+            "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "100.00", "vat_rate": "19"}],
+        },
+    )
 
 
 def render(api: Api, org: Org, **body: Any) -> Any:
-    return api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", key=org.key,
-               body={"customer_id": "c1", "invoice_ids": ["i1"], **body})
+    return api(
+        "documents_api",
+        "POST",
+        f"/v1/orgs/{org.org_id}/documents",
+        key=org.key,
+        body={"customer_id": "c1", "invoice_ids": ["i1"], **body},
+    )
 
 
 def pdf_text(aws: Aws, key: str) -> str:
@@ -69,8 +87,9 @@ def test_invoice_and_reminder_render_to_s3_with_sse_metadata_and_a_presigned_url
         reply = render(api, org, template_id=template_id)
         assert reply.status == 201, reply.body
         doc = reply.json
-        assert re.fullmatch(rf"orgs/{org.org_id}/documents/\d{{4}}/\d{{2}}/\d{{2}}/{doc['document_id']}\.pdf",
-                            doc["s3_key"])
+        assert re.fullmatch(
+            rf"orgs/{org.org_id}/documents/\d{{4}}/\d{{2}}/\d{{2}}/{doc['document_id']}\.pdf", doc["s3_key"]
+        )
         head = s3.head_object(Bucket=bucket(aws), Key=doc["s3_key"])
         assert head["ServerSideEncryption"] == "AES256"
         assert head["ContentType"] == "application/pdf"
@@ -156,8 +175,13 @@ def test_another_orgs_key_is_404_and_writes_nothing(api: Api, aws: Aws) -> None:
     org = new_org(api, aws)
     setup_org(api, org)
     other = api.new_org("Other AG")
-    reply = api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", key=other.key,
-                body={"template_id": "inv", "customer_id": "c1", "invoice_ids": ["i1"]})
+    reply = api(
+        "documents_api",
+        "POST",
+        f"/v1/orgs/{org.org_id}/documents",
+        key=other.key,
+        body={"template_id": "inv", "customer_id": "c1", "invoice_ids": ["i1"]},
+    )
     assert reply.status == 404, reply.body
     listed = boto3.client("s3").list_objects_v2(Bucket=bucket(aws), Prefix=f"orgs/{org.org_id}/documents/")
     assert listed.get("KeyCount", 0) == 0
@@ -165,8 +189,13 @@ def test_another_orgs_key_is_404_and_writes_nothing(api: Api, aws: Aws) -> None:
 
 def test_bad_body_is_422_and_no_key_is_401(api: Api, aws: Aws) -> None:
     org = new_org(api, aws)
-    reply = api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", key=org.key,
-                body={"template_id": "inv", "customer_id": "c1", "surprise": 1})
+    reply = api(
+        "documents_api",
+        "POST",
+        f"/v1/orgs/{org.org_id}/documents",
+        key=org.key,
+        body={"template_id": "inv", "customer_id": "c1", "surprise": 1},
+    )
     assert reply.status == 422
     assert api("documents_api", "POST", f"/v1/orgs/{org.org_id}/documents", body={}).status == 401
 
@@ -200,5 +229,9 @@ def test_idempotency_key_returns_the_same_document_and_refuses_another_body(api:
     # Keys are per org: another org's identical key is unrelated.
     org2 = new_org(api, aws)
     setup_org(api, org2)
-    assert api("documents_api", "POST", f"/v1/orgs/{org2.org_id}/documents", key=org2.key, body=body,
-               headers=headers).status == 201
+    assert (
+        api(
+            "documents_api", "POST", f"/v1/orgs/{org2.org_id}/documents", key=org2.key, body=body, headers=headers
+        ).status
+        == 201
+    )

@@ -29,18 +29,34 @@ def custom_template(api: Api, org: Org, template_id: str = "tpl", **fields: Any)
 
 
 def upload(api: Api, org: Org, data: bytes, template_id: str = "tpl", key: str | None = None) -> Any:
-    return api("template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/{template_id}/pdf",
-               key=key or org.key, raw_body=data, headers={"Content-Type": "application/pdf"})
+    return api(
+        "template_checks",
+        "POST",
+        f"/v1/orgs/{org.org_id}/templates/{template_id}/pdf",
+        key=key or org.key,
+        raw_body=data,
+        headers={"Content-Type": "application/pdf"},
+    )
 
 
 def check(api: Api, org: Org, template_id: str = "tpl", body: dict[str, Any] | None = None) -> Any:
-    return api("template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/{template_id}/check",
-               key=org.key, body=body if body is not None else {"provider": "sandbox"})
+    return api(
+        "template_checks",
+        "POST",
+        f"/v1/orgs/{org.org_id}/templates/{template_id}/check",
+        key=org.key,
+        body=body if body is not None else {"provider": "sandbox"},
+    )
 
 
 def preview(api: Api, org: Org) -> Any:
-    return api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/connect", key=org.key,
-               body={"provider": "sandbox", "credentials": {}, "confirm": False})
+    return api(
+        "integration_api",
+        "POST",
+        f"/v1/orgs/{org.org_id}/integrations/postal/connect",
+        key=org.key,
+        body={"provider": "sandbox", "credentials": {}, "confirm": False},
+    )
 
 
 def test_good_pdf_uploaded_checked_ok_unblocks_connect(api: Api) -> None:
@@ -164,18 +180,21 @@ def test_a_check_for_another_window_does_not_count(api: Api) -> None:
 def test_upload_url_then_register(api: Api) -> None:
     org = api.new_org()
     custom_template(api, org)
-    ticket = api("template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/pdf", key=org.key,
-                 body={"upload": True})
+    ticket = api(
+        "template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/pdf", key=org.key, body={"upload": True}
+    )
     assert ticket.status == 200, ticket.body
     t = ticket.json
     assert t["method"] == "PUT"
     assert t["s3_key"].startswith(f"uploads/{org.org_id}/tpl/")
     assert "X-Amz-Signature" in t["upload_url"]
     # What the client does with the URL, done with the SDK here (moto does not serve HTTP in-process).
-    boto3.client("s3").put_object(Bucket=bucket(), Key=t["s3_key"], Body=pdf_corpus.good_letter(),
-                                  ContentType="application/pdf")
-    registered = api("template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/pdf", key=org.key,
-                     body=t["register_body"])
+    boto3.client("s3").put_object(
+        Bucket=bucket(), Key=t["s3_key"], Body=pdf_corpus.good_letter(), ContentType="application/pdf"
+    )
+    registered = api(
+        "template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/pdf", key=org.key, body=t["register_body"]
+    )
     assert registered.status == 200, registered.body
     assert registered.json["custom_pdf"]["s3_key"].startswith(f"orgs/{org.org_id}/templates/tpl/")
     assert check(api, org).json["ok"] is True
@@ -189,12 +208,18 @@ def test_register_refuses_keys_outside_the_templates_upload_prefix(api: Api) -> 
     foreign = f"uploads/{other.org_id}/tpl/upl_x.pdf"
     boto3.client("s3").put_object(Bucket=bucket(), Key=foreign, Body=pdf_corpus.good_letter())
     for key in (foreign, f"uploads/{org.org_id}/tpl/../../{other.org_id}/tpl/upl_x.pdf"):
-        reply = api("template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/pdf", key=org.key,
-                    body={"s3_key": key})
+        reply = api(
+            "template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/pdf", key=org.key, body={"s3_key": key}
+        )
         assert reply.status == 422, reply.body
         assert reply.json["error"]["code"] == "invalid_upload_key"
-    missing = api("template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/pdf", key=org.key,
-                  body={"s3_key": f"uploads/{org.org_id}/tpl/upl_nothing.pdf"})
+    missing = api(
+        "template_checks",
+        "POST",
+        f"/v1/orgs/{org.org_id}/templates/tpl/pdf",
+        key=org.key,
+        body={"s3_key": f"uploads/{org.org_id}/tpl/upl_nothing.pdf"},
+    )
     assert missing.status == 404
 
 
@@ -241,10 +266,13 @@ def test_wrong_content_type_is_415_and_bad_json_is_400(api: Api) -> None:
     org = api.new_org()
     custom_template(api, org)
     path = f"/v1/orgs/{org.org_id}/templates/tpl/pdf"
-    assert api("template_checks", "POST", path, key=org.key, raw_body=b"x",
-               headers={"Content-Type": "image/png"}).status == 415
-    bad = api("template_checks", "POST", path, key=org.key, raw_body=b"{nope",
-              headers={"Content-Type": "application/json"})
+    assert (
+        api("template_checks", "POST", path, key=org.key, raw_body=b"x", headers={"Content-Type": "image/png"}).status
+        == 415
+    )
+    bad = api(
+        "template_checks", "POST", path, key=org.key, raw_body=b"{nope", headers={"Content-Type": "application/json"}
+    )
     assert bad.status == 400
     both = api("template_checks", "POST", path, key=org.key, body={"upload": True, "s3_key": "x"})
     assert both.status == 422
@@ -266,8 +294,13 @@ def test_another_orgs_key_is_404(api: Api) -> None:
     other = api.new_org("Other AG")
     custom_template(api, org)
     assert upload(api, org, pdf_corpus.good_letter(), key=other.key).status == 404
-    reply = api("template_checks", "POST", f"/v1/orgs/{org.org_id}/templates/tpl/check", key=other.key,
-                body={"provider": "sandbox"})
+    reply = api(
+        "template_checks",
+        "POST",
+        f"/v1/orgs/{org.org_id}/templates/tpl/check",
+        key=other.key,
+        body={"provider": "sandbox"},
+    )
     assert reply.status == 404
     template = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/templates/tpl", key=org.key).json
     assert template.get("custom_pdf") is None
