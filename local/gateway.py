@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import importlib
 import json
 import logging
@@ -41,8 +42,6 @@ LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invoke limit, request and 
 INTEGRATION_TIMEOUT_S = 29  # API Gateway REST integration timeout
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
 
-# Content types API Gateway must pass as base64 (the deployed Api would need them as BinaryMediaTypes).
-_BINARY_TYPES = re.compile(r"^(application/(pdf|octet-stream|zip)|image/.*|multipart/form-data)", re.IGNORECASE)
 
 # API Gateway's built-in gateway responses, used when the template does not override them.
 _DEFAULT_RESPONSES: dict[str, tuple[int, str, str]] = {
@@ -63,9 +62,10 @@ class FunctionError(Exception):
     is its normal way to say no and is not worth a traceback per request.
     """
 
-    def __init__(self, message: str, detail: str = "") -> None:
+    def __init__(self, message: str, detail: str = "", error_message: str | None = None) -> None:
         super().__init__(message)
         self.detail = detail or message
+        self.error_message = error_message  # the exception's own message, as Lambda reports `errorMessage`
 
 
 # ------------------------------------------------------------------------------------------------- Lambda runtime
@@ -124,7 +124,7 @@ class LambdaRuntime:
                 result = self.handler(logical_id)(json.loads(payload), context)
             except Exception as exc:
                 detail = f"{logical_id} raised:\n{traceback.format_exc()}"
-                raise FunctionError(f"{type(exc).__name__}: {exc}", detail) from exc
+                raise FunctionError(f"{type(exc).__name__}: {exc}", detail, error_message=str(exc)) from exc
             elapsed = time.monotonic() - started
         if elapsed > spec.timeout:
             detail = f"{logical_id} ran {elapsed:.1f} s, over its Timeout of {spec.timeout} s: Lambda would kill it"
@@ -296,6 +296,11 @@ class Gateway:
             s.short_name: (spec.logical_id, s) for spec in runtime.functions.values() for s in spec.schedules
         }
         self.authorizers = template.authorizers()
+        api = next(iter(template.of_type("AWS::Serverless::Api").values()))
+        # The Api's BinaryMediaTypes (`~1` is SAM's escape for `/`): exactly what the deployed Api passes as base64.
+        self.binary_media_types = tuple(
+            str(t).replace("~1", "/").lower() for t in api.get("Properties", {}).get("BinaryMediaTypes", [])
+        )
         self.responses = template.gateway_responses()
         self._auth_cache: dict[tuple[str, ...], AuthResult] = {}
         self._auth_lock = threading.Lock()
@@ -352,6 +357,11 @@ class Gateway:
                 return error_response(405, "method_not_allowed", f"{method} is not allowed on {path}")
             return error_response(404, "not_found", f"no route for {method} {path}")
         return self._proxy(route, path_parameters, request)
+
+    def is_binary(self, content_type: str | None) -> bool:
+        """Whether a media type is one of the Api's BinaryMediaTypes (wildcards like `image/*` allowed)."""
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        return bool(media) and any(fnmatch.fnmatchcase(media, pattern) for pattern in self.binary_media_types)
 
     def _gateway_response(self, kind: str) -> Response:
         status, body, error_type = _DEFAULT_RESPONSES[kind]
@@ -439,7 +449,7 @@ class Gateway:
                 result = self.runtime.invoke(authorizer.function, auth_event)
             except FunctionError as exc:
                 # A Lambda error whose message is exactly "Unauthorized" is API Gateway's 401 convention.
-                if str(exc).endswith(": Unauthorized"):
+                if exc.error_message == "Unauthorized":
                     return self._gateway_response("UNAUTHORIZED")
                 log.error("%s", exc.detail)
                 return self._gateway_response("AUTHORIZER_FAILURE")
@@ -476,7 +486,7 @@ class Gateway:
         content_type = request.header("Content-Type") or ""
         try:
             text = request.body.decode("utf-8")
-            binary = bool(_BINARY_TYPES.match(content_type))
+            binary = self.is_binary(content_type)
         except UnicodeDecodeError:
             text, binary = "", True
         event["body"] = (base64.b64encode(request.body).decode() if binary else text) if request.body else None
@@ -490,7 +500,8 @@ class Gateway:
         if time.monotonic() - started > INTEGRATION_TIMEOUT_S:
             return self._gateway_response("INTEGRATION_TIMEOUT")
         try:
-            response = _decode_proxy_response(result)
+            first_accept = (request.header("Accept") or "").split(",", 1)[0]
+            response = _decode_proxy_response(result, binary_ok=self.is_binary(first_accept))
         except (KeyError, TypeError, ValueError) as exc:
             log.error("%s returned a malformed proxy response: %s", route.function, exc)
             return self._gateway_response("INTEGRATION_FAILURE")
@@ -571,14 +582,18 @@ class Gateway:
         }
 
 
-def _decode_proxy_response(result: Any) -> Response:
-    """A Lambda proxy result -> HTTP response; API Gateway rejects anything else as malformed (502)."""
+def _decode_proxy_response(result: Any, *, binary_ok: bool = False) -> Response:
+    """A Lambda proxy result -> HTTP response; API Gateway rejects anything else as malformed (502).
+
+    A base64 body is decoded only when the request's first Accept type is a binary media type, as API Gateway
+    does; otherwise the client gets the base64 text.
+    """
     if not isinstance(result, dict):
         raise TypeError(f"expected an object, got {type(result).__name__}")
     body = result.get("body") or ""
     if not isinstance(body, str):
         raise TypeError("body must be a string")
-    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    data = base64.b64decode(body) if result.get("isBase64Encoded") and binary_ok else body.encode()
     multi = {k.lower(): [str(v) for v in values] for k, values in (result.get("multiValueHeaders") or {}).items()}
     # As API Gateway: a header present in multiValueHeaders takes its values from there only.
     headers = [(k, str(v)) for k, v in (result.get("headers") or {}).items() if k.lower() not in multi]
@@ -597,20 +612,48 @@ class _HttpHandler(BaseHTTPRequestHandler):
     server_version = "postal-local"
     timeout = 60  # idle keep-alive connections must not pin a thread forever
 
+    def _read_body(self) -> tuple[bytes, Response | None]:
+        """The request body (Content-Length or chunked), or the gateway's error response for a bad one."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                line = self.rfile.readline(66).split(b";", 1)[0].strip()
+                try:
+                    chunk = int(line, 16)
+                except ValueError:
+                    return b"", error_response(400, "bad_request", "malformed chunked body")
+                if chunk == 0:
+                    while self.rfile.readline(1024).strip():  # trailers, up to the blank line
+                        pass
+                    return b"".join(chunks), None
+                size += chunk
+                if size > MAX_REQUEST_BYTES:
+                    return b"", self.gateway._gateway_response("REQUEST_TOO_LARGE")
+                chunks.append(self.rfile.read(chunk))
+                self.rfile.readline(3)  # the CRLF after each chunk
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.isdigit():
+            return b"", error_response(400, "bad_request", "invalid Content-Length")
+        length = int(raw)
+        if length > MAX_REQUEST_BYTES:
+            return b"", self.gateway._gateway_response("REQUEST_TOO_LARGE")
+        return (self.rfile.read(length) if length else b""), None
+
     def _serve(self) -> None:
         started = time.monotonic()
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            response = self.gateway._gateway_response("REQUEST_TOO_LARGE")
-            self.close_connection = True  # the unread body must not be parsed as the next request
+        body, problem = self._read_body()
+        if problem is not None:
+            response = problem
+            self.close_connection = True  # an unread or unreadable body must not be parsed as the next request
         else:
             request = Request(
                 method=self.command,
                 path=url.path,
                 query=url.query,
                 headers=list(self.headers.items()),
-                body=self.rfile.read(length) if length else b"",
+                body=body,
                 source_ip=self.client_address[0],
             )
             try:
