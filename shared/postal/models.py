@@ -136,21 +136,6 @@ class InvoiceStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Invoice(Strict):
-    """An invoice as the documents renderer needs it."""
-
-    invoice_id: Identifier
-    customer_id: Identifier
-    number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    issue_date: date
-    due_date: date
-    currency: CurrencyCode = "EUR"
-    lines: list[InvoiceLine] = Field(default_factory=list, max_length=200)
-    open_amount: Decimal
-    payment_reference: Annotated[str, StringConstraints(max_length=64)] | None = None
-    status: InvoiceStatus = InvoiceStatus.OPEN
-
-
 class Branding(Strict):
     """What an org prints on its paper: name, sender address, optional logo, footer with bank details."""
 
@@ -291,7 +276,15 @@ class InvoiceIn(Strict):
     status: InvoiceStatus = InvoiceStatus.OPEN
 
 
-class InvoiceRecord(InvoiceIn):
+class Invoice(InvoiceIn):
+    """An invoice as documents render it: the API's fields plus its id."""
+
+    invoice_id: Identifier
+
+
+class InvoiceRecord(Invoice):
+    """The state the service keeps per invoice (collection progress included)."""
+
     model_config = ConfigDict(extra="ignore")
 
     invoice_id: str
