@@ -289,3 +289,15 @@ def test_letter_renders_body_and_unknown_zone_is_refused() -> None:
 
     with pytest.raises(NotFound):
         render_document(request(zone_id="nope"))
+
+
+@pytest.mark.parametrize("bold", [False, True])
+@pytest.mark.parametrize("size", [7.0, 9.5, 10.0, 14.0])
+def test_fast_string_width_equals_fpdf2s(bold: bool, size: float) -> None:
+    from postal.documents.render import _Page
+
+    page = _Page(request(), get_zone("pingen-left"))
+    page.new_page()
+    page.font(size, bold=bold)
+    for s in ["", "Łukasz Øre Françoise Ĳssel Müller", "Rechnung 2026-001 · 1.234,56 €", "ΑΒΓ Жук", "W" * 40]:
+        assert page.string_width(s) == pytest.approx(page.pdf.get_string_width(s), abs=1e-9)
