@@ -18,7 +18,6 @@ from postal.models import (
     Job,
     JobStatus,
     Layout,
-    PostalIntegration,
     ProviderName,
     Strict,
     Template,
@@ -251,7 +250,3 @@ def disconnect(records: Records, queue: Sender, org_id: str, now: str) -> Job:
     records.disconnect(org_id, job, at=now)
     queue.send(CascadeMessage(org_id=org_id, job_id=job.job_id))
     return job
-
-
-def is_post_allowed(integration: PostalIntegration) -> bool:
-    return integration.status == IntegrationStatus.CONNECTED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -92,11 +92,3 @@ def translate(exc: ClientError, message: str = "the item changed concurrently") 
     if code in {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}:
         return TooManyRequests("the service is busy, retry shortly", code="throttled")
     return exc
-
-
-def query_all(client: Any, **kwargs: Any) -> Iterator[Item]:
-    """Every item of a query, page by page (for bounded partitions only)."""
-    paginator = client.get_paginator("query")
-    for page in paginator.paginate(**kwargs):
-        for raw in page.get("Items", []):
-            yield deserialize(raw)

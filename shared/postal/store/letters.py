@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from postal.letters import FINAL, Letter, LetterError, LetterEvent, predecessors
+from postal.letters import Letter, LetterError, LetterEvent, predecessors
 from postal.models import IntegrationStatus, LetterStatus
 from postal.providers.base import ProviderErrorCode
 from postal.store import keys
@@ -468,7 +468,3 @@ class LetterStore:
         self.client.delete_item(
             TableName=self.table, Key=serialize({"PK": keys.org_pk(org_id), "SK": webhook_sk(provider, event_id)})
         )
-
-
-def is_final(status: LetterStatus) -> bool:
-    return status in FINAL

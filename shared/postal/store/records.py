@@ -611,22 +611,6 @@ class Records:
             raise NotFound(f"job '{job_id}' not found")
         return Job.model_validate(item)
 
-    def update_job(self, job: Job) -> None:
-        """Progress only moves forward: a stale worker cannot overwrite a later page's numbers."""
-        item = {"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id), **_dump(job)}
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=serialize(item),
-                ConditionExpression="attribute_exists(PK) AND #d <= :done AND #s = :running",
-                ExpressionAttributeNames={"#d": "done", "#s": "status"},
-                ExpressionAttributeValues=serialize({":done": job.done, ":running": JobStatus.RUNNING.value}),
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return
-            raise translate(exc) from exc
-
     def running_job(self, org_id: str, job_id: str | None) -> Job | None:
         if not job_id:
             return None
