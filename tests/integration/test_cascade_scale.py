@@ -1,4 +1,4 @@
-"""The disconnect cascade for a thousand post customers, through the real handler and queue under moto.
+"""The disconnect cascade for two thousand post customers, through the real handler and queue under moto.
 
 Not timed (bench/bench_cascade.py measures throughput and memory at 100,000): it checks that the cascade pages
 (about N/page_size pages of at most page_size customers, never one giant page), changes and counts every post
@@ -33,7 +33,7 @@ from postal.store.dynamo import serialize
 from postal.store.records import Records
 from tests.conftest import Aws
 
-POST, OTHER, PAGE = 1000, 100, 100
+POST, OTHER, PAGE = 2000, 200, 200
 
 pytestmark = pytest.mark.slow
 
