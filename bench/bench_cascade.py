@@ -10,11 +10,10 @@ empty, then verifies the outcome. Only the cascade is timed and traced.
 
 Three things in moto are not like DynamoDB and are dealt with here, never in the service code:
 - `transact_write_items` deep-copies the whole table before every transaction (to roll back), which makes each
-  cascade change O(table size): about 0.6 s per change at 3,000 items, 3 s at 20,000. `item_level_rollback()`
-  snapshots only the items a transaction names and restores those on failure (same outcome, O(1)).
-- moto keeps every model object it ever created (each `Item` copy of every query, update and transaction) in a
-  class-level list for its dashboard: memory that grows with the number of operations. `forget_moto_instances()`
-  empties that list after the load and after each page.
+  cascade transaction O(table size). `tests.moto_patches.item_level_rollback()` snapshots only the items a
+  transaction names and restores those on failure (same outcome).
+- moto keeps every model object it ever created in a class-level list for its dashboard (memory that grows with
+  the number of operations); `tests.moto_patches.forget_moto_instances()` empties it after the load and each page.
 - Every Query reads and sorts the whole table (and sizes every item of the partition): a GSI page and the
   templates query on the org partition cost O(table) under moto, O(page) on DynamoDB. The "scan s" column is
   the time spent in those queries; a larger `--page-size` runs fewer of them.
@@ -29,7 +28,6 @@ allows). The cascade's memory is bounded when a page's peak minus the query peak
 from __future__ import annotations
 
 import argparse
-import copy
 import cProfile
 import gc
 import json
@@ -49,12 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import moto.dynamodb.models as moto_dynamodb
 from moto import mock_aws
-from moto.core.model_instances import reset_model_data
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
 
 from local.cfn import Template as CfnTemplate
 from local.cfn import load_template
@@ -78,6 +71,7 @@ from postal.orgs import create_org
 from postal.store.dynamo import Item, serialize
 from postal.store.records import Records
 from tests.apigw import FakeLambdaContext, sqs_event
+from tests.moto_patches import forget_moto_instances, item_level_rollback
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -88,70 +82,6 @@ STEPS_WITH_POST = 2
 
 
 # ---------------------------------------------------------------------------------------------- moto
-@contextmanager
-def item_level_rollback() -> Iterator[None]:
-    """Make moto's `transact_write_items` back up only the items it touches instead of deep-copying every table.
-
-    moto copies each table named by a transaction before running it and puts the copy back on failure. Here the
-    table copy is skipped (the copy handed back is the live table, so moto's own "restore" changes nothing) and
-    the wrapper restores the items the transaction names, from copies taken before it ran. The outcome of a
-    cancelled transaction is the same: every item it names is as before, nothing else was touched.
-    """
-    original = DynamoDBBackend.transact_write_items
-    real_copy = moto_dynamodb.copy
-
-    class _NoTableCopy:
-        @staticmethod
-        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    def snapshot(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Table, Any, Any, Any]]:
-        saved: list[tuple[Table, Any, Any, Any]] = []
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.tables[op["TableName"]]
-            source = op["Key"] if "Key" in op else op["Item"]
-            key = {table.hash_key_attr: source[table.hash_key_attr]}
-            if table.range_key_attr:
-                key[table.range_key_attr] = source[table.range_key_attr]
-            before = self.get_item(table.name, key)
-            hash_key = DynamoType(key[table.hash_key_attr])
-            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            saved.append((table, hash_key, range_key, copy.deepcopy(before)))
-        return saved
-
-    def transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        try:
-            saved = snapshot(self, transact_items)
-        except Exception:  # an unusual request: moto's own full-table backup, and its own error
-            return original(self, transact_items)
-        moto_dynamodb.copy = _NoTableCopy  # type: ignore[assignment]
-        try:
-            original(self, transact_items)
-        except Exception:
-            for table, hash_key, range_key, before in reversed(saved):
-                if table.range_key_attr:
-                    partition = table.items[hash_key]
-                    if before is None:
-                        partition.pop(range_key, None)
-                    else:
-                        partition[range_key] = before
-                elif before is None:
-                    table.items.pop(hash_key, None)
-                else:
-                    table.items[hash_key] = before
-            raise
-        finally:
-            moto_dynamodb.copy = real_copy
-        return None
-
-    DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-
-
 @contextmanager
 def moto_stack(page_size: int) -> Iterator[Resources]:
     """In-process moto with every resource of template.yaml and the functions' environment (as tests do)."""
@@ -168,22 +98,13 @@ def moto_stack(page_size: int) -> Iterator[Resources]:
         resources = provision(CfnTemplate(load_template()))
         os.environ.update(resources.function_environment())
         os.environ["CASCADE_PAGE_SIZE"] = str(page_size)
+        os.environ["CASCADE_SETTLE_SECONDS"] = "0"  # moto's GSIs are consistent
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one "cascade page" line per page otherwise
         deps.reset()
         try:
             yield resources
         finally:
             deps.reset()
-
-
-def forget_moto_instances() -> None:
-    """Drop moto's registry of every model object it ever created (kept for its server dashboard only).
-
-    Each `BaseModel` instance (every DynamoDB `Item` moto copies for a query result, a transaction or an update,
-    every SQS message) is appended to a class-level list until moto resets: memory that grows with the number of
-    operations, whoever runs them. The backends keep their own state; only that list is emptied.
-    """
-    reset_model_data()
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -438,7 +359,8 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
                 records.post_customer_ids(org_id, limit=page_size)
                 records.list_templates(org_id)
 
-        expected_pages = math.ceil(customers / page_size) + 1  # + the page that finds nothing left and finishes
+        # + the page that finds nothing left, and the settle page that looks again and finishes
+        expected_pages = math.ceil(customers / page_size) + 2
         to_trace = sampled_pages(expected_pages, trace_samples) if trace_samples else set()
         page_peaks: dict[int, float] = {}
         marks = iter(range(1, 11))
@@ -475,7 +397,7 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         maxrss_before, rss_before = _maxrss_mb(), _proc_status_mb("VmRSS") or 0.0
         hwm_reset = _reset_rss_high_water_mark()
         profiler = cProfile.Profile() if profile else None
-        with timers.wrap(Records, ["post_customer_ids", "list_templates", "count", "clear_customer_post"]):
+        with timers.wrap(Records, ["post_customer_ids", "list_templates", "count", "clear_customers_post"]):
             if profiler:
                 profiler.enable()
             cascade_start = time.perf_counter()
@@ -506,7 +428,7 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
             cascade_s=cascade_s,
             pages=pages,
             scan_s=timers.seconds.get("post_customer_ids", 0.0) + timers.seconds.get("list_templates", 0.0),
-            tx_s=timers.seconds.get("clear_customer_post", 0.0),
+            tx_s=timers.seconds.get("clear_customers_post", 0.0),
             count_s=timers.seconds.get("count", 0.0),
             traced_pages=len(page_peaks),
             page_peak_mb=max(later) if later else None,
@@ -564,9 +486,9 @@ def print_table(rows: list[Row]) -> None:
             f"{f'{r.maxrss_before_mb:.0f} / {r.maxrss_after_mb:.0f}':>22} {rss:>24}"
         )
     print(
-        "scan s: moto's O(table) GSI1 page + templates queries; tx s: the per-customer transactions; count s: the\n"
-        "job total (COUNT, first page only); peak MB p1 / pN: tracemalloc peak of page 1 (impact count included) /\n"
-        "the largest of the other traced pages; query MB: the peak of one page's two moto queries alone."
+        "scan s: moto's O(table) GSI1 page + templates queries; tx s: the customers' transactions (99 each);\n"
+        "count s: the job total (COUNT, first page only); peak MB p1 / pN: tracemalloc peak of page 1 (impact count\n"
+        "included) / the largest of the other traced pages; query MB: the peak of one page's two moto queries alone."
     )
 
 
@@ -589,7 +511,7 @@ def run_child(size: int, args: argparse.Namespace) -> Row:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000, help="post customers of the large run")
-    parser.add_argument("--page-size", type=int, default=500, help="CASCADE_PAGE_SIZE (template default: 500)")
+    parser.add_argument("--page-size", type=int, default=2000, help="CASCADE_PAGE_SIZE (template default: 2000)")
     parser.add_argument("--other", type=int, default=None, help="email customers besides (default: 1%% of N)")
     parser.add_argument(
         "--trace-pages",

@@ -53,6 +53,7 @@ def _function_environment(resources: Resources, base_url: str, sandbox_url: str 
     """Globals + functions' variables (resolved), with the local overrides on top."""
     env = resources.function_environment()
     env.update(POWERTOOLS_TRACE_DISABLED="true", PUBLIC_BASE_URL=base_url, POSTAL_LOCAL="1")
+    env["CASCADE_SETTLE_SECONDS"] = os.environ.get("CASCADE_SETTLE_SECONDS", "1")  # moto's GSIs are consistent
     if sandbox_url:
         env["SANDBOX_URL"] = sandbox_url
     return env

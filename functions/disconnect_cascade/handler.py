@@ -22,10 +22,20 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     message = CascadeMessage.model_validate_json(record.body)
-    result = cascade.run_page(deps.records(), message, get_settings().cascade_page_size, now_iso())
-    logger.info("cascade page", extra={"org_id": message.org_id, "job_id": message.job_id, **result.model_dump()})
-    if result.more:
-        deps.cascade_queue().send(message)
+    settings = get_settings()
+    result = cascade.run_page(
+        deps.records(),
+        message,
+        settings.cascade_page_size,
+        now_iso(),
+        settle_seconds=settings.cascade_settle_seconds,
+    )
+    logger.info(
+        "cascade page",
+        extra={"org_id": message.org_id, "job_id": message.job_id, **result.model_dump(exclude={"next"})},
+    )
+    if result.next:
+        deps.cascade_queue().send(result.next, delay_seconds=result.delay_seconds)
     elif result.phase == "done":
         deps.events().publish("PostalIntegrationDisconnected", {"org_id": message.org_id, "job_id": message.job_id})
 

@@ -82,6 +82,8 @@ class Sender(Protocol):
 class CascadeMessage(BaseModel):
     org_id: str
     job_id: str
+    # True once the cascade has waited out GSI propagation after finding nothing left (cascade.run_page).
+    settled: bool = False
 
 
 def _fmt(mm: float) -> str:

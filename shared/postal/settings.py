@@ -29,7 +29,10 @@ class Settings(BaseModel):
     postgrid_api_url: str = Field(default="https://api.postgrid.com", alias="POSTGRID_API_URL")
     mysendingbox_api_url: str = Field(default="https://api.mysendingbox.fr", alias="MYSENDINGBOX_API_URL")
     sandbox_url: str = Field(default="", alias="SANDBOX_URL")
-    cascade_page_size: int = Field(default=500, alias="CASCADE_PAGE_SIZE", ge=1, le=5000)
+    cascade_page_size: int = Field(default=2000, alias="CASCADE_PAGE_SIZE", ge=1, le=5000)
+    # How long the cascade waits, once it finds nothing left, before it looks again and finishes: longer than a
+    # GSI takes to show a write made just before the disconnect (SQS allows up to 900).
+    cascade_settle_seconds: int = Field(default=10, alias="CASCADE_SETTLE_SECONDS", ge=0, le=900)
     presign_seconds: int = Field(default=300, alias="PRESIGN_SECONDS", ge=30, le=3600)
 
     @classmethod

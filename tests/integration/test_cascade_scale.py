@@ -4,9 +4,9 @@ Not timed (bench/bench_cascade.py measures throughput and memory at 100,000): it
 (about N/page_size pages of at most page_size customers, never one giant page), changes and counts every post
 customer exactly once, and leaves every other customer alone.
 
-moto deep-copies the whole table before every transaction, which makes each cascade change O(table); the bench's
-`item_level_rollback()` backs up only the items a transaction names instead (same outcome on failure), and the
-first test pins that outcome down.
+moto deep-copies the whole table before every transaction, which makes each cascade transaction O(table);
+`tests.moto_patches.item_level_rollback()` backs up only the items a transaction names instead (same outcome on
+failure), and the first test pins that outcome down.
 """
 
 from __future__ import annotations
@@ -18,13 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from bench.bench_cascade import (
-    STEPS_WITH_POST,
-    TEMPLATES_WITH_POST,
-    forget_moto_instances,
-    item_level_rollback,
-    seed_org,
-)
+from bench.bench_cascade import STEPS_WITH_POST, TEMPLATES_WITH_POST, seed_org
 from postal import deps, integration
 from postal.clock import now_iso
 from postal.models import Channel, Job, JobStatus
@@ -32,6 +26,7 @@ from postal.store import keys
 from postal.store.dynamo import serialize
 from postal.store.records import Records
 from tests.conftest import Aws
+from tests.moto_patches import forget_moto_instances, item_level_rollback
 
 POST, OTHER, PAGE = 2000, 200, 200
 
@@ -53,7 +48,7 @@ def test_item_level_rollback_undoes_a_cancelled_transaction_like_moto(aws: Aws, 
     records.disconnect(org_id, job, at=now)
 
     # A change whose condition fails counts nothing: the job tick after it is rolled back.
-    assert records.clear_customer_post(org_id, "e0000000", now, job.job_id) is False
+    assert records.clear_customers_post(org_id, ["e0000000"], now, job.job_id) == 0
     assert records.get_job(org_id, job.job_id, consistent=True).done == 0
 
     # An update that succeeded is rolled back when a later item of the same transaction fails.
@@ -70,7 +65,7 @@ def test_item_level_rollback_undoes_a_cancelled_transaction_like_moto(aws: Aws, 
     assert records.count_post_customers(org_id) == 2
 
     # And a transaction that succeeds keeps both of its changes.
-    assert records.clear_customer_post(org_id, "c0000001", now, job.job_id) is True
+    assert records.clear_customers_post(org_id, ["c0000001"], now, job.job_id) == 1
     assert records.get_customer(org_id, "c0000001").preference is None
     assert records.get_job(org_id, job.job_id, consistent=True).counts == {"customers": 1}
 
@@ -98,8 +93,8 @@ def test_cascade_pages_through_thousands_of_post_customers(
     pages = aws.drain("CascadeQueue", "disconnect_cascade")  # one message in flight at a time: rounds == pages
 
     full_pages = math.ceil(POST / PAGE)
-    assert pages == full_pages + 1  # the last page finds no one left and finishes the job
-    assert page_reads == [PAGE] * full_pages + [0]
+    assert pages == full_pages + 2  # a page finds no one left; the settle page looks again and finishes the job
+    assert page_reads == [PAGE] * full_pages + [0, 0]
 
     done = records.get_job(org_id, job.job_id, consistent=True)
     assert done.status == JobStatus.COMPLETED

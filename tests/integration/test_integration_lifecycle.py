@@ -310,27 +310,29 @@ def test_reconnect_is_refused_while_the_cascade_runs(api: Api, aws: Aws) -> None
 
 
 def test_cascade_interrupted_half_way_and_retried_gives_the_same_result(api: Api, aws: Aws, monkeypatch) -> None:
+    monkeypatch.setenv("CASCADE_PAGE_SIZE", "200")  # one page of 130 customers: two transactions (99 + 31)
+    deps.reset()
     org = api.new_org()
     _configure_post_everywhere(api, org, customers=130)
     insert_letter(org, "l1", "queued")
     api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
 
-    # Crash the worker after it changed some customers: the message is not deleted and comes back.
+    # Crash the worker after the page's first transaction committed: the message is not deleted and comes back.
     from postal.store.records import Records
 
-    real = Records.clear_customer_post
-    calls = {"n": 0}
+    real = Records._commit_counted
+    calls: list[int] = []
 
-    def crashing(self: Records, org_id: str, customer_id: str, at: str, job_id: str) -> bool:
-        calls["n"] += 1
-        if calls["n"] == 70:
+    def crashing(self: Records, org_id: str, job_id: str, counter: str, changes: list) -> int:
+        calls.append(len(changes))
+        if counter == "customers" and len(calls) == 2:
             raise RuntimeError("worker died")
-        return real(self, org_id, customer_id, at, job_id)
+        return real(self, org_id, job_id, counter, changes)
 
-    monkeypatch.setattr(Records, "clear_customer_post", crashing)
+    monkeypatch.setattr(Records, "_commit_counted", crashing)
     aws.drain("CascadeQueue", "disconnect_cascade")
-    assert calls["n"] >= 70
-    monkeypatch.setattr(Records, "clear_customer_post", real)
+    assert calls[:3] == [99, 31, 31]  # the retried page finds only the 31 left
+    monkeypatch.setattr(Records, "_commit_counted", real)
     aws.drain("CascadeQueue", "disconnect_cascade")  # duplicate delivery of the last message: a no-op
     job_id = deps.records().get_integration(org.org_id).last_job_id
     job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json

@@ -7,6 +7,7 @@ disconnect and a write that sets `post` can never both win.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +40,8 @@ from postal.store.dynamo import (
     serialize_value,
     translate,
 )
+
+TRANSACTION_LIMIT = 100  # items in one TransactWriteItems
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -147,6 +150,48 @@ class Records:
                 "ExpressionAttributeValues": serialize({":n": n}),
             }
         }
+
+    def _transact_counted(self, org_id: str, job_id: str, counter: str, changes: list[list[dict[str, Any]]]) -> int:
+        """Commit many conditional changes with their count on the job, as few transactions as the limit allows.
+
+        Each change is a group of transaction items whose first is conditional (the others go with it). A change
+        whose condition fails is dropped and the rest retried, so the job counts exactly the changes that
+        committed, each once, however often a page runs. Returns that number.
+        """
+        changed = 0
+        chunk: list[list[dict[str, Any]]] = []
+        size = 1  # the job tick
+        for change in changes:
+            if size + len(change) > TRANSACTION_LIMIT:
+                changed += self._commit_counted(org_id, job_id, counter, chunk)
+                chunk, size = [], 1
+            chunk.append(change)
+            size += len(change)
+        if chunk:
+            changed += self._commit_counted(org_id, job_id, counter, chunk)
+        return changed
+
+    def _commit_counted(self, org_id: str, job_id: str, counter: str, changes: list[list[dict[str, Any]]]) -> int:
+        pending = changes
+        while pending:  # each round drops at least one change, so it ends
+            items = [item for change in pending for item in change]
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[*items, self._job_tick(org_id, job_id, counter, len(pending))]
+                )
+            except ClientError as exc:
+                if not is_conditional_failure(exc):
+                    raise translate(exc) from exc
+                reasons = exc.response["CancellationReasons"]
+                starts = itertools.accumulate((len(change) for change in pending), initial=0)
+                pending = [
+                    change
+                    for change, start in zip(pending, starts, strict=False)
+                    if reasons[start].get("Code") != "ConditionalCheckFailed"
+                ]
+                continue
+            return len(pending)
+        return 0
 
     def _transact_if(self, items: list[dict[str, Any]]) -> bool:
         """Run a transaction whose first item is conditional; False (no change) when the condition fails."""
@@ -418,21 +463,27 @@ class Records:
     def count_post_customers(self, org_id: str) -> int:
         return self.count(index="GSI1", pk_name="GSI1PK", pk=keys.post_customers_gsi1(org_id))
 
-    def clear_customer_post(self, org_id: str, customer_id: str, at: str, job_id: str) -> bool:
-        """Clear a post preference (and its GSI1 entry) only if it is still post, counted on the job."""
-        return self._transact_if(
+    def clear_customers_post(self, org_id: str, customer_ids: list[str], at: str, job_id: str) -> int:
+        """Clear the post preference (and its GSI1 entry) of those still post, counted on the job; the number
+        cleared. Up to 99 customers a transaction."""
+        return self._transact_counted(
+            org_id,
+            job_id,
+            "customers",
             [
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer_id)}),
-                        "UpdateExpression": "REMOVE preference, GSI1PK, GSI1SK SET updated_at = :at",
-                        "ConditionExpression": "preference = :post",
-                        "ExpressionAttributeValues": serialize({":post": "post", ":at": at}),
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer_id)}),
+                            "UpdateExpression": "REMOVE preference, GSI1PK, GSI1SK SET updated_at = :at",
+                            "ConditionExpression": "preference = :post",
+                            "ExpressionAttributeValues": serialize({":post": "post", ":at": at}),
+                        }
                     }
-                },
-                self._job_tick(org_id, job_id, "customers"),
-            ]
+                ]
+                for customer_id in dict.fromkeys(customer_ids)  # one operation per item in a transaction
+            ],
         )
 
     # ------------------------------------------------------------------ collection steps
@@ -682,56 +733,61 @@ class Records:
     def count_letters(self, org_id: str, status: str) -> int:
         return self.count(index="GSI2", pk_name="GSI2PK", pk=keys.letters_by_status_gsi2(org_id, status))
 
-    def cancel_unsubmitted_letter(self, org_id: str, letter_id: str, reason: str, at: str, job_id: str) -> bool:
-        """Cancel a letter no provider has yet, with its history entry; a no-op once it moved on or while a
-        dispatch holds it."""
-        pk = keys.org_pk(org_id)
-        return self._transact_if(
-            [
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": serialize({"PK": pk, "SK": keys.letter_sk(letter_id)}),
-                        "UpdateExpression": "SET #s = :cancelled, status_reason = :reason, updated_at = :at, "
-                        "GSI2PK = :gsi2, GSI2SK = :gsi2sk",
-                        # A letter dispatch claimed (its claim was fenced by `connected`) was handed over before the
-                        # disconnect committed: dispatch owns it, the cascade leaves it alone.
-                        "ConditionExpression": "#s IN (:created, :rendered, :queued) "
-                        "AND attribute_not_exists(claim_message)",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": serialize(
-                            {
-                                ":cancelled": "cancelled",
-                                ":reason": reason,
-                                ":at": at,
-                                ":gsi2": keys.letters_by_status_gsi2(org_id, "cancelled"),
-                                ":gsi2sk": f"{at}#{letter_id}",
-                                ":created": "created",
-                                ":rendered": "rendered",
-                                ":queued": "queued",
-                            }
-                        ),
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": serialize(
-                            {
-                                "PK": pk,
-                                "SK": f"{keys.letter_sk(letter_id)}#EVENT#{at}#cancelled",
-                                "letter_id": letter_id,
-                                "status": "cancelled",
-                                "reason": reason,
-                                "source": "postal-comms",
-                                "occurred_at": at,
-                            }
-                        ),
-                    }
-                },
-                self._job_tick(org_id, job_id, "letters"),
-            ]
+    def cancel_unsubmitted_letters(self, org_id: str, letter_ids: list[str], reason: str, at: str, job_id: str) -> int:
+        """Cancel letters no provider has yet, each with its history entry, counted on the job; the number
+        cancelled. A letter that moved on, or that a dispatch holds, is left alone. Up to 49 letters a transaction."""
+        return self._transact_counted(
+            org_id,
+            job_id,
+            "letters",
+            [self._cancel_letter_items(org_id, lid, reason, at) for lid in dict.fromkeys(letter_ids)],
         )
+
+    def _cancel_letter_items(self, org_id: str, letter_id: str, reason: str, at: str) -> list[dict[str, Any]]:
+        pk = keys.org_pk(org_id)
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": serialize({"PK": pk, "SK": keys.letter_sk(letter_id)}),
+                    "UpdateExpression": "SET #s = :cancelled, status_reason = :reason, updated_at = :at, "
+                    "GSI2PK = :gsi2, GSI2SK = :gsi2sk",
+                    # A letter dispatch claimed (its claim was fenced by `connected`) was handed over before the
+                    # disconnect committed: dispatch owns it, the cascade leaves it alone.
+                    "ConditionExpression": "#s IN (:created, :rendered, :queued) "
+                    "AND attribute_not_exists(claim_message)",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": serialize(
+                        {
+                            ":cancelled": "cancelled",
+                            ":reason": reason,
+                            ":at": at,
+                            ":gsi2": keys.letters_by_status_gsi2(org_id, "cancelled"),
+                            ":gsi2sk": f"{at}#{letter_id}",
+                            ":created": "created",
+                            ":rendered": "rendered",
+                            ":queued": "queued",
+                        }
+                    ),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": serialize(
+                        {
+                            "PK": pk,
+                            "SK": f"{keys.letter_sk(letter_id)}#EVENT#{at}#cancelled",
+                            "letter_id": letter_id,
+                            "status": "cancelled",
+                            "reason": reason,
+                            "source": "postal-comms",
+                            "occurred_at": at,
+                        }
+                    ),
+                }
+            },
+        ]
 
     # ------------------------------------------------------------------ tasks
     def put_task(self, task: Task) -> None:
