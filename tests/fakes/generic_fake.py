@@ -15,54 +15,30 @@ import httpx
 
 from postal.providers.base import InvalidSignature
 from postal.providers.generic import sign, verify
-from tests.fakes.pingen_fake import Fault
+from tests.fakes.common import FakeApi
 
 
 @dataclass
-class GenericFake:
+class GenericFake(FakeApi):
     secret: str = "generic-shared-secret-0123456789"
-    calls: list[tuple[str, str]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
     letters: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_key: dict[str, str] = field(default_factory=dict)
-
-    def count(self, method: str, path_part: str) -> int:
-        """How many requests matched method and a path substring."""
-        return sum(1 for m, p in self.calls if m == method and path_part in p)
 
     def callback(self, body: dict[str, Any], *, at: int | None = None) -> tuple[dict[str, str], bytes]:
         """Headers and raw body of a signed status callback, as the print house would send it."""
         raw = json.dumps(body).encode()
         return {"Postal-Signature": sign(self.secret, raw, at if at is not None else int(time.time()))}, raw
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append((request.method, request.url.path))
-        fault = next(
-            (f for f in self.faults if f.times > 0 and f.method == request.method and f.path in request.url.path), None
+    def _fault(self, status: int, message: str, headers: dict[str, str]) -> httpx.Response:
+        return httpx.Response(
+            status, json={"error": {"code": "provider_unavailable", "message": message}}, headers=headers
         )
-        if fault:
-            fault.times -= 1
-            if fault.kind == "timeout":
-                raise httpx.ReadTimeout("injected", request=request)
-            if fault.kind in ("429", "500", "503"):
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return httpx.Response(
-                    int(fault.kind),
-                    json={"error": {"code": "provider_unavailable", "message": "injected"}},
-                    headers=headers,
-                )
+
+    def _route(self, request: httpx.Request) -> httpx.Response:
         try:
             verify(self.secret, request.headers.get("postal-signature"), request.content, now=time.time())
         except InvalidSignature as exc:
             return httpx.Response(401, json={"error": {"code": "bad_signature", "message": str(exc)}})
-        response = self._route(request)
-        if fault and fault.kind == "drop_after_accept":
-            raise httpx.ReadTimeout("response lost", request=request)
-        if fault and fault.kind == "crash_after_accept":
-            return httpx.Response(500, json={"error": {"code": "provider_unavailable", "message": "crashed"}})
-        return response
-
-    def _route(self, request: httpx.Request) -> httpx.Response:
         parts = [p for p in request.url.path.split("/") if p][1:]  # drop the endpoint's own path segment
         if parts == ["letters"] and request.method == "POST":
             key = request.headers.get("idempotency-key")

@@ -14,41 +14,18 @@ from typing import Any
 
 import httpx
 
-from tests.fakes.pingen_fake import Fault
-from tests.fakes.postgrid_fake import parse_multipart
+from tests.fakes.common import FakeApi, parse_multipart
 
 POSTAGE_TYPES = {"ecopli", "verte", "prioritaire", "lr", "lrar"}
 
 
 @dataclass
-class MySendingBoxFake:
+class MySendingBoxFake(FakeApi):
     api_key: str = "test_msb_123"
-    calls: list[tuple[str, str]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
     letters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def count(self, method: str, path_part: str) -> int:
-        """How many requests matched method and a path substring."""
-        return sum(1 for m, p in self.calls if m == method and path_part in p)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append((request.method, request.url.path))
-        fault = next(
-            (f for f in self.faults if f.times > 0 and f.method == request.method and f.path in request.url.path), None
-        )
-        if fault:
-            fault.times -= 1
-            if fault.kind == "timeout":
-                raise httpx.ReadTimeout("injected", request=request)
-            if fault.kind in ("429", "500", "503"):
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return self._error(int(fault.kind), "injected", headers)
-        response = self._route(request)
-        if fault and fault.kind == "crash_after_accept":
-            return self._error(500, "crashed after accepting")
-        if fault and fault.kind == "drop_after_accept":
-            raise httpx.ReadTimeout("response lost", request=request)
-        return response
+    def _fault(self, status: int, message: str, headers: dict[str, str]) -> httpx.Response:
+        return self._error(status, message, headers)
 
     @staticmethod
     def _error(status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:

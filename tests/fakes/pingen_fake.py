@@ -16,6 +16,10 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from tests.fakes.common import FakeApi, Fault
+
+__all__ = ["Fault", "PingenFake"]  # Fault: the adapter tests import it from here
+
 JSONAPI = "application/vnd.api+json"
 STORAGE_HOST = "storage.fake-pingen.test"
 PRODUCTS = {"fast", "cheap", "bulk", "premium", "registered"}
@@ -23,29 +27,11 @@ LIMITS = {"name": 45, "street": 40, "number": 10, "pobox": 45, "zip": 8, "city":
 
 
 @dataclass
-class Fault:
-    """Inject `kind` on the next `times` requests matching method and path substring.
-
-    kinds: "429" (with retry_after), "500", "503", "timeout" (ReadTimeout before handling), "connect"
-    (ConnectError), "crash_after_accept" (handle the request, then answer 500), "drop_after_accept" (handle it,
-    then raise ReadTimeout: the response is lost).
-    """
-
-    method: str
-    path: str
-    kind: str
-    times: int = 1
-    retry_after: str | None = None
-
-
-@dataclass
-class PingenFake:
+class PingenFake(FakeApi):
     client_id: str = "client-1"
     client_secret: str = "secret-1"
     organisation_id: str = "org-1"
     expires_in: int = 3600
-    calls: list[tuple[str, str]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     letters: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -53,10 +39,6 @@ class PingenFake:
     price: str = "1.25"
 
     # --- helpers for tests --------------------------------------------------------------------------------
-    def count(self, method: str, path_part: str) -> int:
-        """How many requests matched method and a path substring."""
-        return sum(1 for m, p in self.calls if m == method and path_part in p)
-
     def expire_tokens(self) -> None:
         """Revoke every issued token: the next API call gets 401."""
         self.tokens.clear()
@@ -65,29 +47,8 @@ class PingenFake:
         self.letters[letter_id]["attributes"]["status"] = status
 
     # --- transport --------------------------------------------------------------------------------------------
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append((request.method, request.url.path))
-        fault = self._take_fault(request)
-        if fault and fault.kind == "timeout":
-            raise httpx.ReadTimeout("injected", request=request)
-        if fault and fault.kind == "connect":
-            raise httpx.ConnectError("injected", request=request)
-        if fault and fault.kind in ("429", "500", "503"):
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            return self._errors(int(fault.kind), "injected", "Injected fault", headers=headers)
-        response = self._route(request)
-        if fault and fault.kind == "crash_after_accept":
-            return self._errors(500, "server_error", "crashed after accepting")
-        if fault and fault.kind == "drop_after_accept":
-            raise httpx.ReadTimeout("response lost", request=request)
-        return response
-
-    def _take_fault(self, request: httpx.Request) -> Fault | None:
-        for fault in self.faults:
-            if fault.times > 0 and fault.method == request.method and fault.path in request.url.path:
-                fault.times -= 1
-                return fault
-        return None
+    def _fault(self, status: int, message: str, headers: dict[str, str]) -> httpx.Response:
+        return self._errors(status, "server_error", message, headers=headers)
 
     def _errors(
         self, status: int, code: str, detail: str, pointer: str | None = None, headers: dict[str, str] | None = None

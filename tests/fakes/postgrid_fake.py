@@ -9,68 +9,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.policy import HTTP
 from typing import Any
 
 import httpx
 
-from tests.fakes.pingen_fake import Fault
+from tests.fakes.common import FakeApi, parse_multipart
 
 MAILING_CLASSES = {"first_class", "standard_class", "express", "certified", "certified_return_receipt", "registered"}
 LETTERS = "/print-mail/v1/letters"
 
 
-def parse_multipart(request: httpx.Request) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
-    """(fields, files) of a multipart/form-data request; files map name -> (filename, content type, bytes)."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise ValueError(f"expected multipart/form-data, got {content_type!r}")
-    message = message_from_bytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + request.content, policy=HTTP)
-    fields: dict[str, str] = {}
-    files: dict[str, tuple[str, str, bytes]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        assert isinstance(name, str)
-        assert isinstance(payload, bytes)
-        filename = part.get_filename()
-        if filename:
-            files[name] = (filename, part.get_content_type(), payload)
-        else:
-            fields[name] = payload.decode()
-    return fields, files
-
-
 @dataclass
-class PostGridFake:
+class PostGridFake(FakeApi):
     api_key: str = "test_sk_abc123"
-    calls: list[tuple[str, str]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
     letters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def count(self, method: str, path_part: str) -> int:
-        """How many requests matched method and a path substring."""
-        return sum(1 for m, p in self.calls if m == method and path_part in p)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append((request.method, request.url.path))
-        fault = next(
-            (f for f in self.faults if f.times > 0 and f.method == request.method and f.path in request.url.path), None
-        )
-        if fault:
-            fault.times -= 1
-            if fault.kind == "timeout":
-                raise httpx.ReadTimeout("injected", request=request)
-            if fault.kind in ("429", "500", "503"):
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return self._error(int(fault.kind), "server_error", "injected", headers)
-        response = self._route(request)
-        if fault and fault.kind == "crash_after_accept":
-            return self._error(500, "server_error", "crashed after accepting")
-        if fault and fault.kind == "drop_after_accept":
-            raise httpx.ReadTimeout("response lost", request=request)
-        return response
+    def _fault(self, status: int, message: str, headers: dict[str, str]) -> httpx.Response:
+        return self._error(status, "server_error", message, headers)
 
     def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(

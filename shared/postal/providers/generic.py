@@ -29,15 +29,14 @@ from postal.providers.base import (
     PriceRequest,
     ProviderError,
     ProviderErrorCode,
-    ProviderLetter,
     SubmitResult,
     WebhookEvent,
 )
-from postal.providers.http import ProviderHttp, RetryPolicy, credentials_rejected, json_body, request_id
+from postal.providers.canonical import CANONICAL_CODES, CanonicalJsonAdapter, canonical_code
+from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
 
 SIGNATURE_HEADER = "Postal-Signature"
 TOLERANCE_S = 300
-CANONICAL_CODES = frozenset(v for k, v in vars(ProviderErrorCode).items() if k.isupper())
 # Statuses a provider may report; ours-only statuses (created, rendered, queued) are refused.
 PROVIDER_STATUSES = frozenset(LetterStatus) - {LetterStatus.CREATED, LetterStatus.RENDERED, LetterStatus.QUEUED}
 
@@ -63,7 +62,7 @@ def verify(secret: str, header: str | None, raw_body: bytes, *, now: float, tole
         raise InvalidSignature(f"{SIGNATURE_HEADER} does not match")
 
 
-class GenericProvider:
+class GenericProvider(CanonicalJsonAdapter):
     """An org's own print house behind our generic contract, at `endpoint_url` (https)."""
 
     name = "generic"
@@ -104,18 +103,12 @@ class GenericProvider:
         response = self._http.request(
             method, f"{self._base}{path}", safe=True, content=raw or None, headers=headers, params=params
         )
-        if response.status_code in (401, 403):
-            raise credentials_rejected(
-                self.name, response, f"The print house refused our signature (HTTP {response.status_code})."
-            )
-        return response
+        return self._authorised(response, "The print house refused our signature")
 
     def _error(self, response: httpx.Response) -> ProviderError:
         """`{"error":{"code","message","fix"}}` with a canonical code; anything else is `rejected_by_provider`."""
         error = json_body(response).get("error") or {}
-        code = str(error.get("code") or "")
-        if code not in CANONICAL_CODES:
-            code = ProviderErrorCode.REJECTED_BY_PROVIDER
+        code = canonical_code(error.get("code"))
         return ProviderError(
             code,
             str(error.get("message") or f"The print house answered HTTP {response.status_code}."),
@@ -123,12 +116,7 @@ class GenericProvider:
                 error.get("fix") or "Read the print house's reason; change the letter or options, then send again."
             ),
             retryable=code == ProviderErrorCode.PROVIDER_UNAVAILABLE,
-            details={
-                "provider": self.name,
-                "status": response.status_code,
-                "request_id": request_id(response),
-                "provider_code": error.get("code"),
-            },
+            details=error_details(self.name, response, provider_code=error.get("code")),
         )
 
     @staticmethod
@@ -162,45 +150,15 @@ class GenericProvider:
             "address_position": submission.address_position,
         }
         response = self._call("POST", "/letters", body, idempotency_key=submission.letter_id)
-        if response.status_code not in (200, 201):
-            raise self._error(response)
-        return self._result(json_body(response))
-
-    def find_by_reference(self, letter_id: str) -> SubmitResult | None:
-        """GET /letters?letter_id=…: the letter the print house holds for our id (404: none)."""
-        response = self._call("GET", "/letters", params={"letter_id": letter_id})
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise self._error(response)
-        return self._result(json_body(response))
-
-    def get(self, provider_letter_id: str) -> ProviderLetter:
-        """GET /letters/{id}."""
-        response = self._call("GET", f"/letters/{provider_letter_id}")
-        if response.status_code != 200:
-            raise self._error(response)
-        body = json_body(response)
-        raw = str(body.get("status") or "")
-        return ProviderLetter(
-            provider_letter_id=provider_letter_id,
-            status=self._status(raw),
-            raw_status=raw,
-            tracking_number=body.get("tracking_number"),
-        )
+        return self._result(json_body(self._expect(response, 200, 201)))
 
     def cancel(self, provider_letter_id: str) -> None:
         """POST /letters/{id}/cancel; 409 once the letter is printing."""
-        response = self._call("POST", f"/letters/{provider_letter_id}/cancel", {})
-        if response.status_code not in (200, 202, 204):
-            raise self._error(response)
+        self._expect(self._call("POST", f"/letters/{provider_letter_id}/cancel", {}), 200, 202, 204)
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """POST /quotes: the print house's price per letter."""
-        response = self._call("POST", "/quotes", request.model_dump(mode="json"))
-        if response.status_code != 200:
-            raise self._error(response)
-        body = json_body(response)
+        body = json_body(self._expect(self._call("POST", "/quotes", request.model_dump(mode="json")), 200))
         amount = Decimal(str(body["amount"]))
         return PriceQuote(
             amount=amount, currency=str(body["currency"]), total=amount * request.volume, source="provider"

@@ -1,4 +1,5 @@
-"""The one way adapters talk HTTP: an httpx client with timeouts, and a small retry budget (stamina).
+"""The one way adapters talk HTTP: an httpx client with timeouts, a small retry budget (stamina), and the checks
+every adapter makes on its provider's answers (`HttpAdapter`).
 
 Retry policy (why it looks like this):
 - A small budget (3 attempts, jittered exponential backoff from 250 ms): the SQS queue and its DLQ are the real
@@ -185,6 +186,11 @@ class ProviderHttp:
         )
 
 
+def error_details(provider: str, response: httpx.Response, **extra: Any) -> dict[str, Any]:
+    """The `details` of an error mapped from a provider's response: provider, HTTP status, request id, then `extra`."""
+    return {"provider": provider, "status": response.status_code, "request_id": request_id(response), **extra}
+
+
 def credentials_rejected(provider: str, response: httpx.Response, message: str) -> ProviderError:
     """401/403 from a provider: not transient, the org must reconnect with valid credentials."""
     return ProviderError(
@@ -192,12 +198,7 @@ def credentials_rejected(provider: str, response: httpx.Response, message: str) 
         message,
         fix=f"Reconnect the {provider} integration with valid credentials.",
         retryable=False,
-        details={
-            "provider": provider,
-            "status": response.status_code,
-            "request_id": request_id(response),
-            "reason": "credentials_rejected",
-        },
+        details=error_details(provider, response, reason="credentials_rejected"),
     )
 
 
@@ -213,3 +214,26 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
 def is_ambiguous(error: ProviderError) -> bool:
     """True when a mutation may or may not have been applied (look it up before repeating it)."""
     return bool(error.details.get("ambiguous"))
+
+
+class HttpAdapter:
+    """What every adapter does with its provider's answers: map a refusal with its own `_error`, and check a status
+    with `_expect` or the credentials with `_authorised`."""
+
+    name: str
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        """The provider's refusal (its own error body) as a canonical `ProviderError`."""
+        raise NotImplementedError
+
+    def _expect(self, response: httpx.Response, *statuses: int) -> httpx.Response:
+        """`response` when its status is one of `statuses`; otherwise `_error(response)` is raised."""
+        if response.status_code not in statuses:
+            raise self._error(response)
+        return response
+
+    def _authorised(self, response: httpx.Response, refused: str) -> httpx.Response:
+        """`response`, unless it is a 401/403: then `credentials_rejected` is raised as "<refused> (HTTP <status>)."."""
+        if response.status_code in (401, 403):
+            raise credentials_rejected(self.name, response, f"{refused} (HTTP {response.status_code}).")
+        return response

@@ -2,7 +2,7 @@
 
 Exactly-once: no idempotency key was found (§3.4). Every letter carries our `letter_id` in `metadata` and
 `description`; `submit` lists letters filtered by that metadata first, creates only when none is found, and after
-an ambiguous create (5xx, timeout, dropped response) looks up again before repeating.
+an ambiguous create (5xx, timeout, dropped response) looks up again before repeating (`LookupFirstAdapter`).
 
 Webhooks are unsigned (§3.4): the HTTP layer must check a per-org secret token in the webhook URL with
 `verify_url_token`, and should confirm state with `get` before acting on it.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,20 +27,11 @@ from postal.providers.base import (
     PriceRequest,
     ProviderError,
     ProviderErrorCode,
-    ProviderLetter,
     SubmitResult,
     WebhookEvent,
 )
-from postal.providers.http import (
-    ProviderHttp,
-    RetryPolicy,
-    credentials_rejected,
-    is_ambiguous,
-    json_body,
-    request_id,
-)
-
-logger = logging.getLogger(__name__)
+from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
+from postal.providers.lookup_first import LookupFirstAdapter, reference_description
 
 BASE_URL = "https://api.mysendingbox.fr"
 # MySendingBox wants a country *name* (§3.2); its examples use "France". English names are assumed for other
@@ -161,10 +151,12 @@ def _recipient_fields(address: Address) -> dict[str, str]:
     return {f"to[{key}]": value for key, value in fields.items() if value}
 
 
-class MySendingBoxProvider:
+class MySendingBoxProvider(LookupFirstAdapter):
     """MySendingBox over httpx. `test_` keys never print; both modes share the host."""
 
     name = "mysendingbox"
+    letters_path = "/letters"
+    tracking_field = "tracking_number"
 
     def __init__(
         self, *, api_key: str, http: httpx.Client, base_url: str = BASE_URL, policy: RetryPolicy | None = None
@@ -179,11 +171,7 @@ class MySendingBoxProvider:
         response = self._http.request(
             method, f"{self._base}{path}", safe=safe, auth=self._auth, headers={"Accept": "application/json"}, **kwargs
         )
-        if response.status_code in (401, 403):
-            raise credentials_rejected(
-                self.name, response, f"MySendingBox refused the API key (HTTP {response.status_code})."
-            )
-        return response
+        return self._authorised(response, "MySendingBox refused the API key")
 
     def _error(self, response: httpx.Response) -> ProviderError:
         """`{"error":{"message"}}` to a canonical code (§3.4, §5.3)."""
@@ -203,8 +191,12 @@ class MySendingBoxProvider:
             code,
             f"MySendingBox rejected the request: {message}",
             fix=FIXES[code],
-            details={"provider": self.name, "status": response.status_code, "request_id": request_id(response)},
+            details=error_details(self.name, response),
         )
+
+    @staticmethod
+    def _map(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | None]:
+        return map_letter(letter)
 
     def _result(self, letter: dict[str, Any]) -> SubmitResult:
         status, raw, _ = map_letter(letter)
@@ -226,36 +218,13 @@ class MySendingBoxProvider:
             "postage_type": postage_type(submission.postage, submission.recipient.country),
             "both_sides": "true" if submission.duplex else "false",
             "address_placement": ADDRESS_PLACEMENT,
-            "description": f"postal-comms letter {submission.letter_id}",
-            "metadata[letter_id]": submission.letter_id,
-            "metadata[org_id]": submission.org_id,
         }
-        files = {"source_file": (submission.file_name, submission.pdf, "application/pdf")}
-        last: ProviderError | None = None
-        for _ in range(self._policy.attempts):
-            existing = self.find_by_reference(submission.letter_id)
-            if existing:
-                return existing
-            try:
-                response = self._call("POST", "/letters", safe=False, data=data, files=files)
-            except ProviderError as exc:
-                if not is_ambiguous(exc):
-                    raise
-                last = exc
-                logger.warning("mysendingbox: create was ambiguous, looking up before repeating it")
-                continue
-            if response.status_code not in (200, 201):
-                raise self._error(response)
-            return self._result(json_body(response))
-        assert last is not None
-        raise last
+        return self._lookup_or_create(submission, data, pdf_field="source_file")
 
     def find_by_reference(self, letter_id: str) -> SubmitResult | None:
         """The letter whose metadata carries our letter_id (filtered by the API, then checked exactly)."""
         response = self._call("GET", "/letters", safe=True, params={"metadata[letter_id]": letter_id, "limit": 10})
-        if response.status_code != 200:
-            raise self._error(response)
-        body = json_body(response)
+        body = json_body(self._expect(response, 200))
         items = body.get("letters") or body.get("data") or []
         matches = [
             item
@@ -263,30 +232,10 @@ class MySendingBoxProvider:
             if isinstance(item, dict)
             and (
                 (item.get("metadata") or {}).get("letter_id") == letter_id
-                or item.get("description") == f"postal-comms letter {letter_id}"
+                or item.get("description") == reference_description(letter_id)
             )
         ]
         return self._result(matches[0]) if matches else None
-
-    def get(self, provider_letter_id: str) -> ProviderLetter:
-        """The letter's current status, derived from its flags, events and tracking events."""
-        response = self._call("GET", f"/letters/{provider_letter_id}", safe=True)
-        if response.status_code != 200:
-            raise self._error(response)
-        letter = json_body(response)
-        status, raw, _ = map_letter(letter)
-        return ProviderLetter(
-            provider_letter_id=provider_letter_id,
-            status=status,
-            raw_status=raw,
-            tracking_number=letter.get("tracking_number"),
-        )
-
-    def cancel(self, provider_letter_id: str) -> None:
-        """DELETE /letters/{id}; refused once the letter is in production."""
-        response = self._call("DELETE", f"/letters/{provider_letter_id}", safe=True)
-        if response.status_code not in (200, 204):
-            raise self._error(response)
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """POST /letters/price; `total` in the answer is the price of one letter."""
@@ -298,9 +247,7 @@ class MySendingBoxProvider:
             "address_country": country_name(request.country),
         }
         response = self._call("POST", "/letters/price", safe=True, data=data)  # a quote creates nothing
-        if response.status_code != 200:
-            raise self._error(response)
-        amount = Decimal(str(json_body(response)["total"]))
+        amount = Decimal(str(json_body(self._expect(response, 200))["total"]))
         return PriceQuote(amount=amount, currency="EUR", total=amount * request.volume, source="provider")
 
     def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> list[WebhookEvent]:  # noqa: ARG002

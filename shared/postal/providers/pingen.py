@@ -33,7 +33,15 @@ from postal.providers.base import (
     SubmitResult,
     WebhookEvent,
 )
-from postal.providers.http import ProviderHttp, RetryPolicy, credentials_rejected, json_body, request_id
+from postal.providers.http import (
+    HttpAdapter,
+    ProviderHttp,
+    RetryPolicy,
+    credentials_rejected,
+    error_details,
+    json_body,
+    request_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +239,18 @@ def parse_jsonapi_webhook(raw_body: bytes) -> JsonApiWebhook:
     )
 
 
+def read_signed_webhook(signing_key: str, headers: dict[str, str], raw_body: bytes, *, sender: str) -> JsonApiWebhook:
+    """Verify the `Signature` header over the raw body, then parse it; `InvalidSignature` when either fails.
+
+    `sender` names the webhook's sender in the message ("signed body is not a <sender> webhook")."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    verify_hex_signature(signing_key, raw_body, lowered.get("signature"))
+    try:
+        return parse_jsonapi_webhook(raw_body)
+    except ValueError as exc:
+        raise InvalidSignature(f"signed body is not a {sender} webhook") from exc
+
+
 def _split_street(line: str) -> tuple[str, str]:
     """'Bahnhofstrasse 12a' -> ('Bahnhofstrasse', '12a'); a line without a trailing number keeps it all."""
     head, _, tail = line.rpartition(" ")
@@ -268,7 +288,7 @@ def registered_recipient(address: Address) -> dict[str, str]:
     return recipient
 
 
-class PingenProvider:
+class PingenProvider(HttpAdapter):
     """Pingen v2 over httpx. One instance per org connection; tokens are cached per container."""
 
     name = "pingen"
@@ -321,9 +341,7 @@ class PingenProvider:
                 response,
                 f"Pingen refused the client credentials (HTTP {response.status_code}, scope '{self._scope}').",
             )
-        if response.status_code != 200:
-            raise self._error(response)
-        body = json_body(response)
+        body = json_body(self._expect(response, 200))
         self._tokens.put(self._token_key, str(body["access_token"]), float(body.get("expires_in", 0)))
         return str(body["access_token"])
 
@@ -372,13 +390,9 @@ class PingenProvider:
             str((e.get("source") or {}).get("pointer") or (e.get("source") or {}).get("parameter") or "")
             for e in errors
         ]
-        details = {
-            "provider": self.name,
-            "status": response.status_code,
-            "request_id": request_id(response),
-            "provider_code": first.get("code"),
-            "pointers": [p for p in pointers if p],
-        }
+        details = error_details(
+            self.name, response, provider_code=first.get("code"), pointers=[p for p in pointers if p]
+        )
         status = response.status_code
         if status in (401, 403):
             return credentials_rejected(self.name, response, f"Pingen refused the request: {detail}")
@@ -418,9 +432,7 @@ class PingenProvider:
         if submission.postage in (Postage.REGISTERED, Postage.REGISTERED_WITH_RECEIPT):
             # Only for registered: other products can fail validation on long ZIPs in meta_data (§1.3).
             attributes["meta_data"] = {"recipient": registered_recipient(submission.recipient)}
-        upload = self._api_call("GET", "/file-upload")
-        if upload.status_code != 200:
-            raise self._error(upload)
+        upload = self._expect(self._api_call("GET", "/file-upload"), 200)
         upload_attrs = json_body(upload)["data"]["attributes"]
         # The presigned URL carries its own authorisation: a bearer token here would be rejected (and leaked).
         put = self._http.request(
@@ -442,8 +454,7 @@ class PingenProvider:
             idempotency_key=submission.letter_id,
             body={"data": {"type": "letters", "attributes": attributes}},
         )
-        if response.status_code not in (200, 201):
-            raise self._error(response)
+        self._expect(response, 200, 201)
         if response.headers.get("idempotent-replayed"):
             logger.info("pingen: letter replayed for an idempotency key (request_id=%s)", request_id(response))
         data = json_body(response)["data"]
@@ -470,9 +481,7 @@ class PingenProvider:
     def get(self, provider_letter_id: str) -> ProviderLetter:
         """The letter's current status at Pingen."""
         response = self._api_call("GET", f"/organisations/{self._org}/deliveries/letters/{provider_letter_id}")
-        if response.status_code != 200:
-            raise self._error(response)
-        attrs = json_body(response)["data"].get("attributes") or {}
+        attrs = json_body(self._expect(response, 200))["data"].get("attributes") or {}
         raw = str(attrs.get("status") or "")
         return ProviderLetter(
             provider_letter_id=provider_letter_id,
@@ -496,8 +505,7 @@ class PingenProvider:
                 fix="Nothing to undo: the letter is already in production or sent.",
                 details=error.details,
             )
-        if response.status_code not in (200, 202, 204):
-            raise self._error(response)
+        self._expect(response, 200, 202, 204)
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """Ask the price calculator; pages are listed as one `paper_types` entry each (unconfirmed, §1.5)."""
@@ -529,12 +537,7 @@ class PingenProvider:
         """Verify `Signature` (HMAC-SHA256 of the raw body) and map the event (§1.6, §5.1)."""
         if not self._signing_key:
             raise InvalidSignature("no webhook signing key configured for Pingen")
-        lowered = {k.lower(): v for k, v in headers.items()}
-        verify_hex_signature(self._signing_key, raw_body, lowered.get("signature"))
-        try:
-            hook = parse_jsonapi_webhook(raw_body)
-        except ValueError as exc:
-            raise InvalidSignature("signed body is not a Pingen webhook") from exc
+        hook = read_signed_webhook(self._signing_key, headers, raw_body, sender="Pingen")
         if hook.data_type == "webhook_issues":
             status, error_code = ISSUE_MAP.get(hook.code, (None, None))
         else:

@@ -2,7 +2,8 @@
 
 Exactly-once: PostGrid letters take no idempotency key (§2.6). Every letter carries our `letter_id` in
 `metadata` and `description`; `submit` searches for it first and creates only when nothing is found, and an
-ambiguous create (5xx, timeout, dropped response) is never blindly repeated: the search runs again first.
+ambiguous create (5xx, timeout, dropped response) is never blindly repeated: the search runs again first
+(`LookupFirstAdapter`).
 Caveat: if PostGrid's search index lagged behind a create, a repeat could still duplicate; verify in staging.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,21 +27,12 @@ from postal.providers.base import (
     PriceRequest,
     ProviderError,
     ProviderErrorCode,
-    ProviderLetter,
     SubmitResult,
     WebhookEvent,
 )
-from postal.providers.http import (
-    ProviderHttp,
-    RetryPolicy,
-    credentials_rejected,
-    is_ambiguous,
-    json_body,
-    request_id,
-)
+from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
+from postal.providers.lookup_first import LookupFirstAdapter
 from postal.providers.prices import price_table
-
-logger = logging.getLogger(__name__)
 
 BASE_URL = "https://api.postgrid.com"
 LETTERS = "/print-mail/v1/letters"
@@ -128,10 +119,12 @@ def _contact(prefix: str, address: Address) -> dict[str, str]:
     return {f"{prefix}[{key}]": value for key, value in fields.items() if value}
 
 
-class PostGridProvider:
+class PostGridProvider(LookupFirstAdapter):
     """PostGrid over httpx. The key's prefix says the mode: `test_` never prints, `live_` does."""
 
     name = "postgrid"
+    letters_path = LETTERS
+    tracking_field = "trackingNumber"
 
     def __init__(
         self,
@@ -159,11 +152,7 @@ class PostGridProvider:
             headers={"x-api-key": self._key, "Accept": "application/json"},
             **kwargs,
         )
-        if response.status_code in (401, 403):
-            raise credentials_rejected(
-                self.name, response, f"PostGrid refused the API key (HTTP {response.status_code})."
-            )
-        return response
+        return self._authorised(response, "PostGrid refused the API key")
 
     def _error(self, response: httpx.Response) -> ProviderError:
         """`{"error":{"type","message"}}` to a canonical code (§2.6, §5.3)."""
@@ -184,13 +173,12 @@ class PostGridProvider:
             code,
             f"PostGrid rejected the request: {message}",
             fix=FIXES[code],
-            details={
-                "provider": self.name,
-                "status": response.status_code,
-                "request_id": request_id(response),
-                "provider_code": kind,
-            },
+            details=error_details(self.name, response, provider_code=kind),
         )
+
+    @staticmethod
+    def _map(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | None]:
+        return map_letter(letter)
 
     def _result(self, letter: dict[str, Any]) -> SubmitResult:
         status, raw, _ = map_letter(letter)
@@ -216,35 +204,12 @@ class PostGridProvider:
             "doubleSided": "true" if submission.duplex else "false",
             "size": "a4" if country == "GB" else "us_letter",
             "mailingClass": mailing_class(submission.postage, country),
-            "description": f"postal-comms letter {submission.letter_id}",
-            "metadata[letter_id]": submission.letter_id,
-            "metadata[org_id]": submission.org_id,
         }
-        files = {"pdf": (submission.file_name, submission.pdf, "application/pdf")}
-        last: ProviderError | None = None
-        for _ in range(self._policy.attempts):
-            existing = self.find_by_reference(submission.letter_id)
-            if existing:
-                return existing
-            try:
-                response = self._call("POST", LETTERS, safe=False, data=data, files=files)
-            except ProviderError as exc:
-                if not is_ambiguous(exc):
-                    raise
-                last = exc
-                logger.warning("postgrid: create was ambiguous, searching before repeating it")
-                continue
-            if response.status_code not in (200, 201):
-                raise self._error(response)
-            return self._result(json_body(response))
-        assert last is not None
-        raise last
+        return self._lookup_or_create(submission, data, pdf_field="pdf")
 
     def find_by_reference(self, letter_id: str) -> SubmitResult | None:
         """The newest PostGrid letter whose metadata carries our letter_id (searched, then checked exactly)."""
-        response = self._call("GET", LETTERS, safe=True, params={"search": letter_id, "limit": 10})
-        if response.status_code != 200:
-            raise self._error(response)
+        response = self._expect(self._call("GET", LETTERS, safe=True, params={"search": letter_id, "limit": 10}), 200)
         matches = [
             item
             for item in json_body(response).get("data") or []
@@ -254,26 +219,6 @@ class PostGridProvider:
             return None
         matches.sort(key=lambda item: str(item.get("createdAt") or ""), reverse=True)
         return self._result(matches[0])
-
-    def get(self, provider_letter_id: str) -> ProviderLetter:
-        """The letter's current status at PostGrid."""
-        response = self._call("GET", f"{LETTERS}/{provider_letter_id}", safe=True)
-        if response.status_code != 200:
-            raise self._error(response)
-        letter = json_body(response)
-        status, raw, _ = map_letter(letter)
-        return ProviderLetter(
-            provider_letter_id=provider_letter_id,
-            status=status,
-            raw_status=raw,
-            tracking_number=letter.get("trackingNumber"),
-        )
-
-    def cancel(self, provider_letter_id: str) -> None:
-        """DELETE; PostGrid allows it only while the letter is `ready`."""
-        response = self._call("DELETE", f"{LETTERS}/{provider_letter_id}", safe=True)
-        if response.status_code not in (200, 204):
-            raise self._error(response)
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """From the configured price table: PostGrid has no price endpoint (§2.3)."""

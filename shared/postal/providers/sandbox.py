@@ -20,26 +20,17 @@ from postal.providers.base import (
     PriceQuote,
     PriceRequest,
     ProviderError,
-    ProviderErrorCode,
-    ProviderLetter,
     SubmitResult,
     WebhookEvent,
 )
-from postal.providers.http import ProviderHttp, RetryPolicy, json_body, request_id
-from postal.providers.pingen import parse_jsonapi_webhook, verify_hex_signature
+from postal.providers.canonical import CANONICAL_CODES, CanonicalJsonAdapter, canonical_code
+from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
+from postal.providers.pingen import read_signed_webhook
 
 DEFAULT_URL = "http://127.0.0.1:4010"
-CANONICAL_CODES = frozenset(v for k, v in vars(ProviderErrorCode).items() if k.isupper())
 
 
-def _status(raw: str) -> LetterStatus | None:
-    try:
-        return LetterStatus(raw)
-    except ValueError:
-        return None
-
-
-class SandboxProvider:
+class SandboxProvider(CanonicalJsonAdapter):
     """The local sandbox provider; `webhook_url`/`signing_key` tell it where and how to call back."""
 
     name = "sandbox"
@@ -64,26 +55,24 @@ class SandboxProvider:
 
     def _error(self, response: httpx.Response) -> ProviderError:
         error = json_body(response).get("error") or {}
-        code = str(error.get("code") or "")
-        if code not in CANONICAL_CODES:
-            code = ProviderErrorCode.REJECTED_BY_PROVIDER
         return ProviderError(
-            code,
+            canonical_code(error.get("code")),
             f"Sandbox: {error.get('message') or f'HTTP {response.status_code}'}",
             fix="Change the letter as the message says (sandbox), then send again.",
-            details={
-                "provider": self.name,
-                "status": response.status_code,
-                "request_id": request_id(response),
-                "provider_code": error.get("code"),
-            },
+            details=error_details(self.name, response, provider_code=error.get("code")),
         )
 
     @staticmethod
-    def _result(body: dict[str, Any]) -> SubmitResult:
+    def _status(raw: str) -> LetterStatus | None:
+        try:
+            return LetterStatus(raw)
+        except ValueError:
+            return None
+
+    def _result(self, body: dict[str, Any]) -> SubmitResult:
         raw = str(body.get("status") or "submitted")
         return SubmitResult(
-            provider_letter_id=str(body["id"]), status=_status(raw) or LetterStatus.SUBMITTED, raw_status=raw
+            provider_letter_id=str(body["id"]), status=self._status(raw) or LetterStatus.SUBMITTED, raw_status=raw
         )
 
     def submit(self, submission: LetterSubmission) -> SubmitResult:
@@ -103,39 +92,15 @@ class SandboxProvider:
         else:
             body["pdf_base64"] = base64.b64encode(submission.pdf).decode()
         response = self._call("POST", "/letters", json=body)
-        if response.status_code not in (200, 201):
-            raise self._error(response)
-        return self._result(json_body(response))
-
-    def find_by_reference(self, letter_id: str) -> SubmitResult | None:
-        """GET /letters?letter_id=…; None on 404."""
-        response = self._call("GET", "/letters", params={"letter_id": letter_id})
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise self._error(response)
-        return self._result(json_body(response))
-
-    def get(self, provider_letter_id: str) -> ProviderLetter:
-        """GET /letters/{id}."""
-        response = self._call("GET", f"/letters/{provider_letter_id}")
-        if response.status_code != 200:
-            raise self._error(response)
-        raw = str(json_body(response).get("status") or "")
-        return ProviderLetter(provider_letter_id=provider_letter_id, status=_status(raw), raw_status=raw)
+        return self._result(json_body(self._expect(response, 200, 201)))
 
     def cancel(self, provider_letter_id: str) -> None:
         """POST /letters/{id}/cancel; `rejected_by_provider` once printing has started."""
-        response = self._call("POST", f"/letters/{provider_letter_id}/cancel", json={})
-        if response.status_code != 200:
-            raise self._error(response)
+        self._expect(self._call("POST", f"/letters/{provider_letter_id}/cancel", json={}), 200)
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """POST /prices."""
-        response = self._call("POST", "/prices", json=request.model_dump(mode="json"))
-        if response.status_code != 200:
-            raise self._error(response)
-        body = json_body(response)
+        body = json_body(self._expect(self._call("POST", "/prices", json=request.model_dump(mode="json")), 200))
         return PriceQuote(
             amount=Decimal(body["amount"]), currency=body["currency"], total=Decimal(body["total"]), source="provider"
         )
@@ -144,12 +109,7 @@ class SandboxProvider:
         """Verify the Pingen-style `Signature` and read the canonical status the sandbox reports."""
         if not self._signing_key:
             raise InvalidSignature("no webhook signing key configured for the sandbox")
-        lowered = {k.lower(): v for k, v in headers.items()}
-        verify_hex_signature(self._signing_key, raw_body, lowered.get("signature"))
-        try:
-            hook = parse_jsonapi_webhook(raw_body)
-        except ValueError as exc:
-            raise InvalidSignature("signed body is not a sandbox webhook") from exc
+        hook = read_signed_webhook(self._signing_key, headers, raw_body, sender="sandbox")
         error_code = hook.letter_attributes.get("error_code")
         return [
             WebhookEvent(
@@ -157,7 +117,7 @@ class SandboxProvider:
                 event_id=f"{hook.event_id}:{hook.letter_id}",
                 provider_letter_id=hook.letter_id,
                 letter_id=hook.letter_attributes.get("letter_id"),
-                status=_status(hook.code),
+                status=self._status(hook.code),
                 raw_status=hook.code,
                 occurred_at=hook.occurred_at,
                 reason=hook.reason,

@@ -1,0 +1,94 @@
+"""Exactly-once without an idempotency key: look the letter up before creating it (PostGrid, MySendingBox).
+
+Every letter carries our `letter_id` in its metadata and description; `submit` looks it up first and creates only
+when nothing is found, and an ambiguous create (5xx, timeout, dropped response) is never blindly repeated: the
+lookup runs again first. Both providers also keep each letter at `<letters path>/{id}`: GET reads it, DELETE
+cancels it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from postal.models import LetterStatus
+from postal.providers.base import LetterSubmission, ProviderError, ProviderLetter, SubmitResult
+from postal.providers.http import HttpAdapter, RetryPolicy, is_ambiguous, json_body
+
+logger = logging.getLogger(__name__)
+
+
+def reference_description(letter_id: str) -> str:
+    """The description every letter is created with: it names our letter_id, so a lookup can match it."""
+    return f"postal-comms letter {letter_id}"
+
+
+class LookupFirstAdapter(HttpAdapter):
+    """Base of the PostGrid and MySendingBox adapters: lookup-or-create, `get` and `cancel` by the provider's id.
+
+    A subclass sets `letters_path` (the letters collection) and `tracking_field` (the letter's tracking number), and
+    implements `_call`, `_error`, `_map`, `_result` and `find_by_reference`.
+    """
+
+    letters_path: str
+    tracking_field: str
+    _policy: RetryPolicy
+
+    def _call(self, method: str, path: str, *, safe: bool, **kwargs: Any) -> httpx.Response:
+        """One request to the provider; `safe`: repeating it cannot create a second letter."""
+        raise NotImplementedError
+
+    def _map(self, letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | None]:
+        """(canonical status, raw status, error code) of one of the provider's letter objects."""
+        raise NotImplementedError
+
+    def _result(self, letter: dict[str, Any]) -> SubmitResult:
+        raise NotImplementedError
+
+    def find_by_reference(self, letter_id: str) -> SubmitResult | None:
+        raise NotImplementedError
+
+    def _lookup_or_create(self, submission: LetterSubmission, data: dict[str, str], *, pdf_field: str) -> SubmitResult:
+        """The letter the provider holds for the submission's letter_id, else a new one: POST `letters_path` as
+        multipart with `data`, our references (description, metadata[letter_id], metadata[org_id]) and the PDF as
+        `pdf_field`."""
+        data = {
+            **data,
+            "description": reference_description(submission.letter_id),
+            "metadata[letter_id]": submission.letter_id,
+            "metadata[org_id]": submission.org_id,
+        }
+        files = {pdf_field: (submission.file_name, submission.pdf, "application/pdf")}
+        last: ProviderError | None = None
+        for _ in range(self._policy.attempts):
+            existing = self.find_by_reference(submission.letter_id)
+            if existing:
+                return existing
+            try:
+                response = self._call("POST", self.letters_path, safe=False, data=data, files=files)
+            except ProviderError as exc:
+                if not is_ambiguous(exc):
+                    raise
+                last = exc
+                logger.warning("%s: create was ambiguous, looking up before repeating it", self.name)
+                continue
+            return self._result(json_body(self._expect(response, 200, 201)))
+        assert last is not None
+        raise last
+
+    def get(self, provider_letter_id: str) -> ProviderLetter:
+        """The letter's current status at the provider, as `_map` reads it."""
+        letter = json_body(self._expect(self._call("GET", f"{self.letters_path}/{provider_letter_id}", safe=True), 200))
+        status, raw, _ = self._map(letter)
+        return ProviderLetter(
+            provider_letter_id=provider_letter_id,
+            status=status,
+            raw_status=raw,
+            tracking_number=letter.get(self.tracking_field),
+        )
+
+    def cancel(self, provider_letter_id: str) -> None:
+        """DELETE the letter: PostGrid allows it only while `ready`, MySendingBox until the letter is in production."""
+        self._expect(self._call("DELETE", f"{self.letters_path}/{provider_letter_id}", safe=True), 200, 204)
