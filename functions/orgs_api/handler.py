@@ -1,4 +1,4 @@
-"""Organisations and their API keys; the health check."""
+"""Organisations (create, idempotently), their API keys (rotate); the health check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import deps, orgs
-from postal.api.app import build_app, require_admin, require_org
+from postal.api.app import build_app, header, require_admin, require_org
 from postal.clock import now_iso
 from postal.models import Org, OrgIn
 
@@ -26,9 +26,25 @@ def health() -> dict[str, str]:
 
 @app.post("/v1/orgs")
 def create_org(body: OrgIn) -> Response[orgs.CreatedOrg]:
+    """Creates an org (admin key) and returns it with its API key, shown this once (only its hash is kept). With
+    an `Idempotency-Key`, a retry never creates a second org: it answers 409 `org_already_created` with the org id
+    (rotate the key if the first response was lost); the same key with another body is a 422."""
     require_admin(app)
-    created = orgs.create_org(deps.records(), body, now_iso())
+    created = orgs.create_org(
+        deps.records(),
+        body,
+        now_iso(),
+        keys=deps.idempotency_keys(),
+        idempotency_key=header(app, "Idempotency-Key"),
+    )
     return Response(201, content_types.APPLICATION_JSON, created)
+
+
+@app.post("/v1/orgs/<org_id>/api-key")
+def rotate_api_key(org_id: str) -> orgs.RotatedKey:
+    """Replaces the org's API key (admin key, or the org's own key) and returns the new one, shown this once. The
+    old key is revoked at once; a gateway that cached its authorization may accept it for up to 5 minutes more."""
+    return orgs.rotate_api_key(deps.records(), require_org(app, org_id), now_iso())
 
 
 @app.get("/v1/orgs/<org_id>")

@@ -82,3 +82,19 @@ def test_admin_creates_an_org_whose_key_reaches_it(stack: Stack) -> None:
     reply = http("GET", f"{stack.base_url}/v1/orgs/{org_id}", headers={"Authorization": f"Bearer {key}"})
     assert reply.status == 200, reply.body
     assert reply.json["org_id"] == org_id
+
+
+def test_a_retried_org_create_is_409_and_a_rotated_key_replaces_the_first(stack: Stack) -> None:
+    admin = {"Authorization": f"Bearer {stack.admin_key}", "Idempotency-Key": "e2e-create-rotate"}
+    created = http("POST", f"{stack.base_url}/v1/orgs", body={"name": "Rotate GmbH"}, headers=admin)
+    assert created.status == 201, created.body
+    org_id = created.json["org"]["org_id"]
+    retried = http("POST", f"{stack.base_url}/v1/orgs", body={"name": "Rotate GmbH"}, headers=admin)
+    assert (retried.status, retried.json["error"]["details"]) == (409, {"org_id": org_id})
+
+    # The first response was "lost": the admin rotates the key, and the new one reaches the org.
+    rotated = http("POST", f"{stack.base_url}/v1/orgs/{org_id}/api-key", headers=admin)
+    assert rotated.status == 200, rotated.body
+    new_key = rotated.json["api_key"]
+    reply = http("GET", f"{stack.base_url}/v1/orgs/{org_id}", headers={"Authorization": f"Bearer {new_key}"})
+    assert reply.status == 200, reply.body

@@ -210,6 +210,7 @@ class Records:
         items = [
             {"PK": pk, "SK": keys.ORG_SK, "GSI3PK": keys.ALL_ORGS_GSI3, "GSI3SK": org.org_id, **_dump(org)},
             {"PK": keys.api_key_pk(key_hash), "SK": "APIKEY", "org_id": org.org_id, "created_at": org.created_at},
+            {"PK": pk, "SK": keys.ORG_API_KEY_SK, "key_hash": key_hash, "created_at": org.created_at},
             {"PK": pk, "SK": keys.INTEGRATION_SK, **_dump(PostalIntegration(org_id=org.org_id))},
         ]
         try:
@@ -231,10 +232,55 @@ class Records:
             raise translate(exc) from exc
 
     def get_org(self, org_id: str) -> Org:
-        item = self._get(keys.org_pk(org_id), keys.ORG_SK)
-        if not item:
+        org = self.find_org(org_id)
+        if org is None:
             raise NotFound(f"organisation '{org_id}' not found")
-        return Org.model_validate(item)
+        return org
+
+    def find_org(self, org_id: str) -> Org | None:
+        item = self._get(keys.org_pk(org_id), keys.ORG_SK, consistent=True)
+        return Org.model_validate(item) if item else None
+
+    def rotate_api_key(self, org_id: str, new_hash: str, at: str) -> None:
+        """Replace the org's API key: the new key's item, the org's pointer to it and the old key's removal commit
+        together, conditioned on the pointer still naming the old key (two rotations cannot both win)."""
+        pk = keys.org_pk(org_id)
+        pointer = self._get(pk, keys.ORG_API_KEY_SK, consistent=True)
+        if pointer is None:
+            self.get_org(org_id)  # 404 when there is no such org
+            raise Conflict(f"organisation '{org_id}' has no rotatable API key", code="api_key_not_rotatable")
+        old_hash = str(pointer["key_hash"])
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": serialize(
+                                {"PK": keys.api_key_pk(new_hash), "SK": "APIKEY", "org_id": org_id, "created_at": at}
+                            ),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": serialize({"PK": pk, "SK": keys.ORG_API_KEY_SK}),
+                            "UpdateExpression": "SET key_hash = :new, rotated_at = :at",
+                            "ConditionExpression": "key_hash = :old",
+                            "ExpressionAttributeValues": serialize({":new": new_hash, ":old": old_hash, ":at": at}),
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": serialize({"PK": keys.api_key_pk(old_hash), "SK": "APIKEY"}),
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            raise translate(exc, "the API key was rotated concurrently; retry") from exc
 
     def org_for_key(self, key_hash: str) -> str | None:
         item = self._get(keys.api_key_pk(key_hash), "APIKEY")

@@ -1,0 +1,111 @@
+"""Creating orgs with an Idempotency-Key, and rotating an org's API key, through the real handlers under moto."""
+
+from __future__ import annotations
+
+import pytest
+
+from postal import deps
+from postal.store import keys
+from postal.store.records import Records
+from tests.conftest import Api, Aws
+
+
+def _create(api: Api, aws: Aws, name: str, key: str | None) -> tuple[int, dict]:
+    headers = {"Idempotency-Key": key} if key else None
+    reply = api("orgs_api", "POST", "/v1/orgs", key=aws.admin_key, body={"name": name}, headers=headers)
+    return reply.status, reply.json
+
+
+def test_a_replayed_create_never_makes_a_second_org(api: Api, aws: Aws) -> None:
+    status, first = _create(api, aws, "Acme GmbH", "create-acme")
+    assert status == 201
+    org_id = first["org"]["org_id"]
+
+    status, replay = _create(api, aws, "Acme GmbH", "create-acme")
+    assert status == 409
+    assert replay["error"]["code"] == "org_already_created"
+    assert replay["error"]["details"] == {"org_id": org_id}
+    assert f"/v1/orgs/{org_id}/api-key" in replay["error"]["fix"]
+    assert "api_key" not in replay  # the key is shown once, never stored to be shown again
+
+    status, other_body = _create(api, aws, "Other GmbH", "create-acme")
+    assert (status, other_body["error"]["code"]) == (422, "idempotency_key_reused")
+
+    # The first key still works; without a key, every call creates an org.
+    assert api("orgs_api", "GET", f"/v1/orgs/{org_id}", key=first["api_key"]).status == 200
+    ids = {_create(api, aws, "Acme GmbH", None)[1]["org"]["org_id"] for _ in range(2)}
+    assert len(ids) == 2 and org_id not in ids
+
+
+def test_a_replay_finishes_a_create_that_crashed_after_reserving_the_key(
+    api: Api, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Records.create_org
+
+    def crashing(self: Records, org, key_hash: str) -> None:
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(Records, "create_org", crashing)
+    with pytest.raises(RuntimeError):
+        _create(api, aws, "Acme GmbH", "create-acme")
+    monkeypatch.setattr(Records, "create_org", real)
+
+    status, created = _create(api, aws, "Acme GmbH", "create-acme")
+    assert status == 201
+    assert api("orgs_api", "GET", f"/v1/orgs/{created['org']['org_id']}", key=created["api_key"]).status == 200
+    assert _create(api, aws, "Acme GmbH", "create-acme")[0] == 409
+
+
+def test_a_bad_idempotency_key_is_400(api: Api, aws: Aws) -> None:
+    status, body = _create(api, aws, "Acme GmbH", "x" * 300)
+    assert (status, body["error"]["code"]) == (400, "invalid_idempotency_key")
+
+
+def test_rotating_the_key_revokes_the_old_one(api: Api, aws: Aws) -> None:
+    org = api.new_org()
+    reply = api("orgs_api", "POST", f"/v1/orgs/{org.org_id}/api-key", key=org.key)
+    assert reply.status == 200
+    new_key = reply.json["api_key"]
+    assert new_key != org.key and reply.json["org_id"] == org.org_id
+
+    assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=new_key).status == 200
+    assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=org.key).status == 401
+
+    # The admin can rotate it too (the org lost its key), and each rotation revokes the one before.
+    reply = api("orgs_api", "POST", f"/v1/orgs/{org.org_id}/api-key", key=aws.admin_key)
+    assert reply.status == 200
+    assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=new_key).status == 401
+    assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=reply.json["api_key"]).status == 200
+
+
+def test_an_org_cannot_rotate_another_orgs_key_and_unknown_orgs_are_404(api: Api, aws: Aws) -> None:
+    a, b = api.new_org("A"), api.new_org("B")
+    reply = api("orgs_api", "POST", f"/v1/orgs/{a.org_id}/api-key", key=b.key)
+    assert (reply.status, reply.json["error"]["code"]) == (404, "not_found")
+    assert api("orgs_api", "GET", f"/v1/orgs/{a.org_id}", key=a.key).status == 200
+
+    reply = api("orgs_api", "POST", "/v1/orgs/org_missing/api-key", key=aws.admin_key)
+    assert (reply.status, reply.json["error"]["code"]) == (404, "not_found")
+
+
+def test_two_rotations_racing_cannot_both_win(api: Api, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = api.new_org()
+    records = deps.records()
+    real_get = Records._get
+    rotated = {"done": False}
+
+    def rotate_in_between(self: Records, pk: str, sk: str, *, consistent: bool = False):
+        item = real_get(self, pk, sk, consistent=consistent)
+        if (pk, sk) == (keys.org_pk(org.org_id), keys.ORG_API_KEY_SK) and not rotated[
+            "done"
+        ]:  # another rotation commits after this one read the pointer
+            rotated["done"] = True
+            monkeypatch.setattr(Records, "_get", real_get)
+            records.rotate_api_key(org.org_id, "f" * 64, "2026-11-23T00:00:00Z")
+        return item
+
+    monkeypatch.setattr(Records, "_get", rotate_in_between)
+    reply = api("orgs_api", "POST", f"/v1/orgs/{org.org_id}/api-key", key=aws.admin_key)
+    assert (reply.status, reply.json["error"]["code"]) == (409, "concurrent_modification")
+    assert records.org_for_key("f" * 64) == org.org_id  # the rotation that won is intact
+    assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=org.key).status == 401
