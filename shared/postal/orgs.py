@@ -46,7 +46,7 @@ def create_org(
     if key is not None and keys is not None:
         is_new, org_id = idempotency.claim(keys, "orgs", ADMIN_SCOPE, key, body, org_id)
         replay = not is_new
-        if replay and records.find_org(org_id) is not None:
+        if replay and records.find_org(org_id, consistent=True) is not None:
             raise _already_created(org_id)
     org = Org(org_id=org_id, created_at=now, **body.model_dump())
     api_key = new_api_key()

@@ -237,8 +237,8 @@ class Records:
             raise NotFound(f"organisation '{org_id}' not found")
         return org
 
-    def find_org(self, org_id: str) -> Org | None:
-        item = self._get(keys.org_pk(org_id), keys.ORG_SK, consistent=True)
+    def find_org(self, org_id: str, *, consistent: bool = False) -> Org | None:
+        item = self._get(keys.org_pk(org_id), keys.ORG_SK, consistent=consistent)
         return Org.model_validate(item) if item else None
 
     def rotate_api_key(self, org_id: str, new_hash: str, at: str) -> None:
