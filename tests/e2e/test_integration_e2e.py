@@ -1,5 +1,5 @@
 """Issue 3 done-when, over HTTP on the local stack: connect gating with its banner, post refused while
-disconnected, channel resolution, the disconnect cascade through the stack's own SQS delivery, job progress, and a
+disconnected, the channel resolution truth table (connected, then disconnected), the disconnect cascade through the stack's own SQS delivery, job progress, and a
 re-connect that restores nothing."""
 
 from __future__ import annotations
@@ -113,3 +113,46 @@ def test_disconnect_cascade_runs_on_the_stack_and_reconnect_restores_nothing(org
     assert org("GET", "/customers/c7").json["preference"] is None
     assert org("GET", "/templates/reminder").json["default_channel"] == "email"
     assert channel(org, "c7", "reminder") == ("email", "template_default")
+
+
+CHANNELS = ("email", "sms", "post")
+
+
+def _expected(pref: str | None, default: str, connected: bool) -> tuple[str, str]:
+    """PRODUCT.md §2.2, restated: the preference wins; post exists only while connected (a disconnect clears post
+    preferences and turns post defaults into email)."""
+    if pref is not None and (pref != "post" or connected):
+        return pref, "customer_preference"
+    if default == "post" and not connected:
+        return "email", "template_default"
+    return default, "template_default"
+
+
+def test_resolution_truth_table_over_http_connected_then_disconnected(org: Client) -> None:
+    assert connect(org).status == 200
+    for default in CHANNELS:
+        reply = org("PUT", f"/templates/t-{default}", {"kind": "reminder", "default_channel": default})
+        assert reply.status == 200, reply.body
+    prefs: list[str | None] = [None, *CHANNELS]
+    for pref in prefs:
+        body = {"name": "Jana", "billing_address": ADDRESS, "email": "jana@example.com", "phone": "+49 30 1234567"}
+        reply = org("PUT", f"/customers/p-{pref or 'none'}", {**body, **({"preference": pref} if pref else {})})
+        assert reply.status == 200, reply.body
+
+    def table() -> dict[tuple[str | None, str], tuple[str, str]]:
+        return {(p, d): channel(org, f"p-{p or 'none'}", f"t-{d}") for p in prefs for d in CHANNELS}
+
+    expected_connected = {(p, d): _expected(p, d, True) for p in prefs for d in CHANNELS}
+    assert table() == expected_connected
+
+    started = org("POST", "/integrations/postal/disconnect")
+    assert started.status == 202
+    expected_disconnected = {(p, d): _expected(p, d, False) for p in prefs for d in CHANNELS}
+    assert table() == expected_disconnected  # at once, whatever the cascade has reached
+    deadline, job = time.monotonic() + 30, started.json
+    while job["status"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = org("GET", f"/jobs/{started.json['job_id']}").json
+    assert job["status"] == "completed", job
+    assert table() == expected_disconnected  # and the same once it has reverted the stored values
+    assert len(expected_connected) + len(expected_disconnected) == 4 * 3 * 2
