@@ -1,7 +1,9 @@
-"""Letters: send (202, Idempotency-Key), get with history, list with filters, cancel, and price quotes."""
+"""Letters: send (202, Idempotency-Key), get with history, list with filters, cancel, and price quotes (one letter,
+or a whole nightly run)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -13,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from postal import deps, letters_service
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
+from postal.collection import RunQuote
 from postal.letters import CancelOut, LetterIn, LetterPage, LetterView
 from postal.models import LetterStatus, Postage
 from postal.providers.base import PriceQuote
@@ -95,6 +98,20 @@ def prices(
         duplex=duplex,
         postage=postage,
         volume=volume,
+    )
+
+
+@app.get("/v1/orgs/<org_id>/prices/nightly")
+def nightly_run_price(
+    org_id: str,
+    run_date: Annotated[date | None, Query(alias="date", description="The run's date (default: today, UTC)")] = None,
+) -> RunQuote:
+    """Prices what the nightly run of that date would post, before anything is sent: each due step that resolves
+    to post is rendered as the run renders it to count its pages, and the letters are priced by the connected
+    provider, grouped by destination and page count at the group's volume. Due steps that would not become a
+    letter (no usable address, a custom layout, ...) are listed with the reason. Up to 500 due invoices."""
+    return letters_service.quote_run(
+        deps.records(), deps.providers(), require_org(app, org_id), run_date or datetime.now(UTC).date(), now_iso()
     )
 
 

@@ -8,15 +8,19 @@ run that failed half-way stays pending until `nightly-reconciliation` retries it
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from postal.catalog import next_due
 from postal.channels import resolve_channel
-from postal.errors import DomainError
+from postal.documents.service import DocumentIn, render_for
+from postal.errors import DomainError, ValidationFailed
+from postal.letters import LetterIn
 from postal.models import (
     Channel,
     CollectionStep,
@@ -29,9 +33,12 @@ from postal.models import (
     TaskKind,
     TemplateKind,
 )
+from postal.providers.base import PriceQuote, PriceRequest
 from postal.store.records import Records
 
 PAGE = 100
+# A run quote renders every letter of the run to count its pages (~10 ms each) inside one API call (29 s).
+MAX_QUOTED_INVOICES = 500
 
 
 class NightlyInput(BaseModel):
@@ -267,3 +274,133 @@ def run_nightly(
         else:
             summary.orgs.append(reconcile_org(records, events, send_letter, org_id, now))
     return summary
+
+
+# ---------------------------------------------------------------------------------------------- run quote
+class QuotedLetter(BaseModel):
+    invoice_id: str
+    customer_id: str
+    step_index: int
+    template_id: str
+    country: str
+    pages: int
+
+
+class NotQuoted(BaseModel):
+    """A due post step that would not become a letter tonight, and why (the run opens a task for it instead)."""
+
+    invoice_id: str
+    step_index: int
+    code: str
+    message: str
+
+
+class PriceGroup(BaseModel):
+    country: str
+    pages: int
+    letters: int
+    amount: Decimal = Field(description="Price per letter at this group's volume")
+    currency: str
+    total: Decimal
+
+
+class RunQuote(BaseModel):
+    """What tonight's run would post, priced before anything is sent (PRODUCT.md §3)."""
+
+    run_date: date
+    due: int = Field(description="Invoices with a step due")
+    letters: int
+    totals: dict[str, Decimal] = Field(description="Total per currency")
+    groups: list[PriceGroup] = Field(description="Letters priced together by destination and page count")
+    items: list[QuotedLetter]
+    not_quoted: list[NotQuoted]
+
+
+def quote_run(
+    records: Records, quote: Callable[[PriceRequest], PriceQuote], org_id: str, run_date: date, now: str
+) -> RunQuote:
+    """Price the letters the nightly run of `run_date` would send: each due step that resolves to post is rendered
+    (as the run renders it) to count its pages, then the letters are priced by the org's provider, grouped by
+    destination and page count at the group's volume, with the postage and print options the run uses."""
+    steps, _ = records.get_steps(org_id)
+    due: list[str] = []
+    cursor: str | None = None
+    while True:
+        ids, cursor = records.due_invoice_ids(org_id, run_date.isoformat(), PAGE, cursor)
+        due.extend(ids)
+        if len(due) > MAX_QUOTED_INVOICES:
+            raise ValidationFailed(
+                f"more than {MAX_QUOTED_INVOICES} invoices are due on {run_date}: too many to quote in one call",
+                code="run_too_large_to_quote",
+                fix="quote single letters with GET .../prices (country, pages, options)",
+            )
+        if not cursor:
+            break
+    items: list[QuotedLetter] = []
+    not_quoted: list[NotQuoted] = []
+    for invoice_id in due:
+        invoice = records.get_invoice(org_id, invoice_id)
+        index = invoice.next_step_index
+        if invoice.status != "open" or index >= len(steps):
+            continue
+        step = steps[index]
+        if step.action in (StepAction.MANUAL_INTERVENTION, StepAction.LETTER_TASK):
+            continue
+        try:
+            if Channel.POST not in channels_for(records, org_id, invoice, step):
+                continue
+            document = render_for(
+                records,
+                org_id,
+                DocumentIn(template_id=step.template_id, customer_id=invoice.customer_id, invoice_ids=[invoice_id]),
+                now,
+            )
+        except DomainError as exc:
+            not_quoted.append(NotQuoted(invoice_id=invoice_id, step_index=index, code=exc.code, message=exc.message))
+            continue
+        assert document.customer.billing_address is not None  # render_for refuses a customer without one
+        items.append(
+            QuotedLetter(
+                invoice_id=invoice_id,
+                customer_id=invoice.customer_id,
+                step_index=index,
+                template_id=step.template_id,
+                country=document.customer.billing_address.country,
+                pages=document.rendered.page_count,
+            )
+        )
+    options = LetterIn.model_fields  # the run sends with LetterIn's defaults (collection.handler.send_letter)
+    groups = []
+    for (country, pages), count in sorted(Counter((i.country, i.pages) for i in items).items()):
+        price = quote(
+            PriceRequest(
+                country=country,
+                pages=pages,
+                color=options["color"].default,
+                duplex=options["duplex"].default,
+                postage=options["postage"].default,
+                volume=count,
+            )
+        )
+        groups.append(
+            PriceGroup(
+                country=country,
+                pages=pages,
+                letters=count,
+                amount=price.amount,
+                currency=price.currency,
+                total=price.total,
+            )
+        )
+    totals: dict[str, Decimal] = {}
+    for group in groups:
+        totals[group.currency] = totals.get(group.currency, Decimal(0)) + group.total
+    return RunQuote(
+        run_date=run_date,
+        due=len(due),
+        letters=len(items),
+        totals=totals,
+        groups=groups,
+        items=items,
+        not_quoted=not_quoted,
+    )

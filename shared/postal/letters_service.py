@@ -9,16 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from postal import idempotency
+from postal import collection, idempotency
 from postal.addresses import require_valid
 from postal.clock import new_id
+from postal.collection import RunQuote
 from postal.connections import ProviderFactory
 from postal.documents.check import check_pdf
 from postal.documents.service import DocumentIn, render_to_s3
@@ -379,6 +380,20 @@ def quote(
         return providers.for_org(org_id).quote(request)
     except ProviderError as exc:
         raise provider_error(exc) from exc
+
+
+def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:
+    """The price of what the nightly run of `run_date` would post, from the connected provider."""
+    require_connected(records, org_id)
+    provider = providers.for_org(org_id)
+
+    def price(request: PriceRequest) -> PriceQuote:
+        try:
+            return provider.quote(request)
+        except ProviderError as exc:
+            raise provider_error(exc) from exc
+
+    return collection.quote_run(records, price, org_id, run_date, now)
 
 
 def _iso_before(now: str, seconds: int) -> str:

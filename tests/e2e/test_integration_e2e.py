@@ -1,6 +1,6 @@
 """Issue 3 done-when, over HTTP on the local stack: connect gating with its banner, post refused while
-disconnected, the channel resolution truth table (connected, then disconnected), the disconnect cascade through the stack's own SQS delivery, job progress, and a
-re-connect that restores nothing."""
+disconnected, the channel resolution truth table (connected, then disconnected), the disconnect cascade through
+the stack's own SQS delivery, job progress, and a re-connect that restores nothing."""
 
 from __future__ import annotations
 

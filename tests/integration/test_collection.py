@@ -154,3 +154,64 @@ def test_a_failed_step_stays_pending_and_reconciliation_finishes_it(api: Api, or
     assert (fixed["due"], fixed["ran"]) == (1, 1)
     run = deps.records().get_step_run(org.org_id, "inv-1", 1)
     assert run is not None and run["status"] == "done"
+
+
+def _invoice(customer_id: str, number: str) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "number": number,
+        "issue_date": "2026-10-01",
+        "due_date": "2026-11-01",
+        "currency": "EUR",
+        "open_amount": "120.00",
+        "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "100.00", "vat_rate": "20"}],
+    }
+
+
+def test_a_nightly_run_is_priced_before_it_sends_and_sends_what_was_priced(api: Api, org: Org, sandbox) -> None:
+    fr = {**ADDRESS, "name": "Jean Dupont", "lines": ["12 rue de Rivoli"], "postal_code": "75001", "city": "Paris"}
+    put(api, org, "/customers/c2", {"name": "Jean Dupont", "billing_address": {**fr, "country": "FR"}})
+    put(api, org, "/customers/c3", {"name": "Jana Müller", "billing_address": ADDRESS})
+    put(api, org, "/customers/c4", {"name": "No Address", "email": "no@example.com"})
+    for customer, number in [("c2", "inv-2"), ("c3", "inv-3"), ("c4", "inv-4")]:
+        put(api, org, f"/invoices/{number}", _invoice(customer, number))
+    nightly(org=org)  # step 0 (email) for all four; step 1 (post) is due on the 8th too
+    put(api, org, "/customers/c4", {"name": "No Address", "email": "no@example.com", "preference": "post"})
+
+    path = f"/v1/orgs/{org.org_id}/prices/nightly"
+    reply = api("letters_api", "GET", path, key=org.key, query={"date": "2026-11-08"})
+    assert reply.status == 200, reply.body
+    quote = reply.json
+    assert (quote["run_date"], quote["due"], quote["letters"]) == ("2026-11-08", 4, 3)
+    assert [(g["country"], g["pages"], g["letters"]) for g in quote["groups"]] == [("DE", 1, 2), ("FR", 1, 1)]
+    assert [(n["invoice_id"], n["code"]) for n in quote["not_quoted"]] == [("inv-4", "missing_billing_address")]
+    for group in quote["groups"]:  # each group is the provider's own quote at the group's volume
+        single = api(
+            "letters_api",
+            "GET",
+            f"/v1/orgs/{org.org_id}/prices",
+            key=org.key,
+            query={"country": group["country"], "pages": str(group["pages"]), "volume": str(group["letters"])},
+        ).json
+        assert (group["amount"], group["total"], group["currency"]) == (
+            single["amount"],
+            single["total"],
+            single["currency"],
+        )
+    assert float(quote["totals"]["EUR"]) == sum(float(g["total"]) for g in quote["groups"])
+
+    # Quoting sent nothing and claimed nothing; the run then sends exactly the quoted letters.
+    assert api("letters_api", "GET", f"/v1/orgs/{org.org_id}/letters", key=org.key).json["letters"] == []
+    assert result_for(nightly(org=org), org)["ran"] == 4
+    letters = api("letters_api", "GET", f"/v1/orgs/{org.org_id}/letters", key=org.key).json["letters"]
+    quoted = {(i["customer_id"], i["pages"]) for i in quote["items"]}
+    assert {(letter["customer_id"], letter["page_count"]) for letter in letters} == quoted
+
+
+def test_a_run_quote_needs_the_integration_and_a_valid_date(api: Api, org: Org) -> None:
+    path = f"/v1/orgs/{org.org_id}/prices/nightly"
+    bad = api("letters_api", "GET", path, key=org.key, query={"date": "2026-13-40"})
+    assert bad.status == 422, bad.body
+    api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+    reply = api("letters_api", "GET", path, key=org.key, query={"date": "2026-11-08"})
+    assert (reply.status, reply.json["error"]["code"]) == (409, "integration_not_connected")

@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -30,7 +31,7 @@ from postal.addresses import require_valid
 from postal.clock import new_id
 from postal.documents.check import CheckResult, PdfLimits, check_pdf
 from postal.documents.preview import render_preview_png
-from postal.documents.render import DocumentKind, DocumentRequest, render_document
+from postal.documents.render import DocumentKind, DocumentRequest, RenderedDocument, render_document
 from postal.documents.zones import Zone, get_zone, zone_for
 from postal.errors import (
     BadRequest,
@@ -209,24 +210,25 @@ def paper_invoice_fee(org: Org, customer: Customer, kind: TemplateKind) -> Money
     return None
 
 
-def render_to_s3(
-    records: Records,
-    store: DocumentStore,
-    org_id: str,
-    body: DocumentIn,
-    now: str,
-    *,
-    s3_key: str | None = None,
-) -> StoredDocument:
-    """Render a template for a customer (and invoices) and store the PDF in S3; returns it with a download URL.
+@dataclass(frozen=True)
+class RenderedFor:
+    """A document rendered for one customer, with what it was rendered from."""
 
-    `s3_key` (from `create_document`'s idempotency claim) fixes where the PDF goes; by default a new document id.
+    template: Template
+    customer: Customer
+    invoices: list[InvoiceRecord]
+    zone: Zone
+    fee: Money | None
+    rendered: RenderedDocument
+
+
+def render_for(records: Records, org_id: str, body: DocumentIn, now: str) -> RenderedFor:
+    """Render a template for a customer (and invoices), in memory.
 
     Raises `NotFound` (template, customer, invoice), `ValidationFailed` (no or invalid billing address, invoices
     missing or of another customer, an address that does not fit the window), `Conflict` (custom layouts, which are
     the org's own PDFs and are not rendered here; reminders for invoices that are no longer open).
     """
-    created = _parse_now(now)
     org = records.get_org(org_id)
     template = records.get_template(org_id, body.template_id)
     if template.layout == Layout.CUSTOM:
@@ -240,7 +242,6 @@ def render_to_s3(
     invoices = _invoices(records, org_id, body, template.kind)
     zone = zone_for_template(org, records.get_integration(org_id), template)
     fee = paper_invoice_fee(org, customer, template.kind)
-
     rendered = render_document(
         DocumentRequest(
             kind=DocumentKind(template.kind.value),
@@ -251,13 +252,33 @@ def render_to_s3(
             invoices=[Invoice.model_validate(inv.model_dump(include=set(Invoice.model_fields))) for inv in invoices],
             paper_invoice_fee=fee,
             body=body.body,
-            document_date=body.document_date or created.date(),
+            document_date=body.document_date or _parse_now(now).date(),
         )
     )
+    return RenderedFor(template=template, customer=customer, invoices=invoices, zone=zone, fee=fee, rendered=rendered)
+
+
+def render_to_s3(
+    records: Records,
+    store: DocumentStore,
+    org_id: str,
+    body: DocumentIn,
+    now: str,
+    *,
+    s3_key: str | None = None,
+) -> StoredDocument:
+    """Render a template for a customer (and invoices) and store the PDF in S3; returns it with a download URL.
+
+    `s3_key` (from `create_document`'s idempotency claim) fixes where the PDF goes; by default a new document id.
+    Raises what `render_for` raises.
+    """
+    created = _parse_now(now)
+    done = render_for(records, org_id, body, now)
+    template, customer, zone, fee, rendered = done.template, done.customer, done.zone, done.fee, done.rendered
 
     key = s3_key or document_key(org_id, created, new_id("doc"))
     document_id = key.rsplit("/", 1)[1].removesuffix(".pdf")
-    invoice_ids = [inv.invoice_id for inv in invoices]
+    invoice_ids = [inv.invoice_id for inv in done.invoices]
     # Ids, hashes and counts only: names and addresses are personal data and stay inside the PDF.
     metadata = {
         "document-id": document_id,
