@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from postal import deps, orgs
 from postal.api.app import build_app, header, require_admin, require_org
 from postal.clock import now_iso
-from postal.models import Org, OrgIn
+from postal.models import Org, OrgIn, OrgPatch
 
 logger = Logger()
 tracer = Tracer()
@@ -38,6 +38,13 @@ def create_org(body: OrgIn) -> Response[orgs.CreatedOrg]:
         idempotency_key=header(app, "Idempotency-Key"),
     )
     return Response(201, content_types.APPLICATION_JSON, created)
+
+
+@app.patch("/v1/orgs/<org_id>")
+def update_org(org_id: str, body: OrgPatch) -> Org:
+    """Changes the org's settings (name, branding, paper invoice fee, window standard, returned-mail fallback):
+    the fields given replace the stored ones, `null` removes an optional one, the others stay."""
+    return orgs.update_org(deps.records(), require_org(app, org_id), body, now_iso())
 
 
 @app.post("/v1/orgs/<org_id>/api-key")

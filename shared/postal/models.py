@@ -163,11 +163,35 @@ class PaperInvoiceMode(StrEnum):
     INSTEAD_OF_EMAIL = "instead_of_email"
 
 
+class ReturnedMailFallback(StrEnum):
+    """What happens besides the fix-address task when a letter comes back (PRODUCT.md §3)."""
+
+    NONE = "none"
+    EMAIL = "email"  # a CommunicationDue event asks the AR platform to email the customer instead
+
+
+OrgName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+RETURNED_MAIL_FALLBACK_DOC = "On returned mail, also ask the AR platform to email the customer ('email')"
+
+
 class OrgIn(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    name: OrgName
     branding: Branding | None = None
     paper_invoice_fee: Money | None = None
     window_standard: str | None = Field(default=None, description="Window standard id for rendered documents")
+    returned_mail_fallback: ReturnedMailFallback = Field(
+        default=ReturnedMailFallback.NONE, description=RETURNED_MAIL_FALLBACK_DOC
+    )
+
+
+class OrgPatch(Strict):
+    """`PATCH /v1/orgs/{org_id}`: the fields given replace the stored ones; `null` removes an optional one."""
+
+    name: OrgName | None = None
+    branding: Branding | None = None
+    paper_invoice_fee: Money | None = None
+    window_standard: str | None = None
+    returned_mail_fallback: ReturnedMailFallback | None = Field(default=None, description=RETURNED_MAIL_FALLBACK_DOC)
 
 
 class Org(BaseModel):
@@ -176,7 +200,9 @@ class Org(BaseModel):
     branding: Branding | None = None
     paper_invoice_fee: Money | None = None
     window_standard: str | None = None
+    returned_mail_fallback: ReturnedMailFallback = ReturnedMailFallback.NONE
     created_at: str
+    updated_at: str | None = None
 
 
 class PostalIntegration(BaseModel):

@@ -9,8 +9,8 @@ from postal import idempotency
 from postal.auth import hash_key, new_api_key
 from postal.clock import new_id
 from postal.documents.zones import get_zone
-from postal.errors import Conflict
-from postal.models import Org, OrgIn
+from postal.errors import Conflict, ValidationFailed
+from postal.models import Org, OrgIn, OrgPatch, ReturnedMailFallback
 from postal.store.records import Records
 
 # Idempotency records are scoped by org; org creation is an admin call, outside any org.
@@ -67,6 +67,24 @@ def _already_created(org_id: str) -> Conflict:
         fix=f"its API key was returned once, by the first response; if it was lost, rotate it: "
         f"POST /v1/orgs/{org_id}/api-key with the admin key",
     )
+
+
+def update_org(records: Records, org_id: str, patch: OrgPatch, now: str) -> Org:
+    """Apply the fields the patch gives (`null` clears an optional one; `name` cannot be cleared)."""
+    given = patch.model_fields_set
+    if "name" in given and patch.name is None:
+        raise ValidationFailed(
+            "name cannot be removed", code="validation_failed", details=[{"field": "name", "problem": "required"}]
+        )
+    if patch.window_standard:
+        get_zone(patch.window_standard)  # 404 listing the known standards
+    org = records.get_org(org_id)
+    changes = {field: getattr(patch, field) for field in given}
+    if changes.get("returned_mail_fallback", org.returned_mail_fallback) is None:
+        changes["returned_mail_fallback"] = ReturnedMailFallback.NONE
+    updated = Org.model_validate({**org.model_dump(), **changes, "updated_at": now})
+    records.update_org(updated, org.updated_at)
+    return updated
 
 
 def rotate_api_key(records: Records, org_id: str, now: str) -> RotatedKey:

@@ -1,7 +1,8 @@
 """Provider callbacks (`POST /v1/webhooks/{provider}/{org_id}`): verify, dedupe, apply the state machine.
 
 Every event goes into the letter's history; only a legal forward move changes the status (providers.md §5.1).
-Returned mail marks the customer's address `returned` and opens a `fix_address` task (PRODUCT.md §3).
+Returned mail marks the customer's address `returned`, opens a `fix_address` task and, when the org chose the email
+fallback, asks the AR platform to email the customer instead (PRODUCT.md §3).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from postal.connections import ProviderFactory
 from postal.errors import NotFound, Unauthorized
 from postal.letters import LetterEvent, error_from_code
 from postal.letters_service import Publisher, publish_change
-from postal.models import LetterStatus, Task, TaskKind
+from postal.models import LetterStatus, ReturnedMailFallback, Task, TaskKind
 from postal.providers.base import InvalidSignature, WebhookEvent
 from postal.store.letters import LetterStore
 from postal.store.records import Records
@@ -126,15 +127,18 @@ def _apply(
     assert updated is not None
     publish_change(events, updated, letter.status)
     if event.status is LetterStatus.UNDELIVERABLE and updated.customer_id:
-        _returned_mail(records, org_id, updated.customer_id, letter_id, now)
+        _returned_mail(records, events, org_id, updated.customer_id, letter_id, now)
     logger.info(
         "letter status from provider", extra={"org_id": org_id, "letter_id": letter_id, "status": event.status.value}
     )
     return 1
 
 
-def _returned_mail(records: Records, org_id: str, customer_id: str, letter_id: str, now: str) -> None:
-    """Mark the address bad (postal steps pause for the customer) and open one fix-address task per letter."""
+def _returned_mail(
+    records: Records, events: Publisher, org_id: str, customer_id: str, letter_id: str, now: str
+) -> None:
+    """Mark the address bad (postal steps pause for the customer), open one fix-address task per letter, and, when
+    the org asked for it and the customer has an email address, ask the AR platform to email instead."""
     records.mark_address_returned(org_id, customer_id, now)
     records.put_task(
         Task(
@@ -145,4 +149,22 @@ def _returned_mail(records: Records, org_id: str, customer_id: str, letter_id: s
             note=f"letter {letter_id} came back undeliverable: correct the billing address",
             created_at=now,
         )
+    )
+    if records.get_org(org_id).returned_mail_fallback != ReturnedMailFallback.EMAIL:
+        return
+    if not records.get_customer(org_id, customer_id).email:
+        logger.info("returned mail: no email to fall back to", extra={"org_id": org_id, "letter_id": letter_id})
+        return
+    # Sent once: only the webhook event that moved the letter to `undeliverable` gets here. `run_id` is stable, so
+    # the AR platform can deduplicate a retried delivery of the event.
+    events.publish(
+        "CommunicationDue",
+        {
+            "org_id": org_id,
+            "run_id": f"returned:{letter_id}",
+            "channel": "email",
+            "customer_id": customer_id,
+            "letter_id": letter_id,
+            "reason": "returned_mail",
+        },
     )

@@ -131,3 +131,44 @@ def test_status_changes_are_published_on_eventbridge(
     statuses = [d["status"] for t, d in published if t == "LetterStatusChanged" and d["letter_id"] == letter_id]
     assert statuses == ["queued", "submitted", "accepted"]
     assert all("recipient" not in d and "name" not in d for _, d in published)
+
+
+@pytest.mark.parametrize(
+    ("fallback", "email", "emails_asked"), [("email", True, 1), ("email", False, 0), ("none", True, 0)]
+)
+def test_returned_mail_falls_back_to_email_when_the_org_chose_it(
+    api: Api,
+    aws: Aws,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    fallback: str,
+    email: bool,
+    emails_asked: int,
+) -> None:
+    published: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(EventPublisher, "publish", lambda self, kind, detail: published.append((kind, detail)))
+    org, letter_id, pid = _submitted(api, aws)
+    patched = api("orgs_api", "PATCH", f"/v1/orgs/{org.org_id}", key=org.key, body={"returned_mail_fallback": fallback})
+    assert patched.status == 200, patched.body
+    customer = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key).json
+    if email:
+        body = {k: customer[k] for k in ("name", "billing_address")} | {"email": "erika@example.com"}
+        assert api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key, body=body).status == 200
+
+    sandbox.letters[pid].error_code = "undeliverable"
+    assert _post(api, org, sandbox, pid, "undeliverable").json["applied"] == 1
+    assert _post(api, org, sandbox, pid, "undeliverable").json["applied"] == 0  # a late repeat asks nothing more
+
+    asked = [d for kind, d in published if kind == "CommunicationDue"]
+    assert len(asked) == emails_asked
+    if asked:
+        assert asked[0] == {
+            "org_id": org.org_id,
+            "run_id": f"returned:{letter_id}",
+            "channel": "email",
+            "customer_id": "c1",
+            "letter_id": letter_id,
+            "reason": "returned_mail",
+        }
+    tasks = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]
+    assert [t["kind"] for t in tasks] == ["fix_address"]  # the task is opened either way

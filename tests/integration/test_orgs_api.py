@@ -109,3 +109,43 @@ def test_two_rotations_racing_cannot_both_win(api: Api, aws: Aws, monkeypatch: p
     assert (reply.status, reply.json["error"]["code"]) == (409, "concurrent_modification")
     assert records.org_for_key("f" * 64) == org.org_id  # the rotation that won is intact
     assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=org.key).status == 401
+
+
+def test_patch_changes_the_given_settings_and_keeps_the_rest(api: Api, aws: Aws) -> None:
+    org = api.new_org()
+    path = f"/v1/orgs/{org.org_id}"
+    fee = {"amount": "1.50", "currency": "EUR"}
+    reply = api("orgs_api", "PATCH", path, key=org.key, body={"paper_invoice_fee": fee, "window_standard": "din5008-b"})
+    assert reply.status == 200, reply.body
+    assert reply.json["paper_invoice_fee"] == fee and reply.json["name"] == "Acme GmbH"
+    assert reply.json["returned_mail_fallback"] == "none" and reply.json["updated_at"]
+
+    reply = api("orgs_api", "PATCH", path, key=org.key, body={"paper_invoice_fee": None, "name": "Acme AG"})
+    assert reply.status == 200, reply.body
+    got = api("orgs_api", "GET", path, key=org.key).json
+    assert (got["name"], got["paper_invoice_fee"], got["window_standard"]) == ("Acme AG", None, "din5008-b")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"name": None}, 422, "validation_failed"),
+        ({"colour": "red"}, 422, "validation_failed"),
+        ({"returned_mail_fallback": "fax"}, 422, "validation_failed"),
+        ({"window_standard": "NOPE"}, 404, "not_found"),
+    ],
+)
+def test_patch_refuses_bad_settings_and_changes_nothing(api: Api, body: dict, status: int, code: str) -> None:
+    org = api.new_org()
+    path = f"/v1/orgs/{org.org_id}"
+    reply = api("orgs_api", "PATCH", path, key=org.key, body=body)
+    assert (reply.status, reply.json["error"]["code"]) == (status, code), reply.body
+    got = api("orgs_api", "GET", path, key=org.key).json
+    assert (got["name"], got.get("updated_at")) == ("Acme GmbH", None)
+
+
+def test_an_org_cannot_patch_another_org(api: Api) -> None:
+    a, b = api.new_org("A"), api.new_org("B")
+    reply = api("orgs_api", "PATCH", f"/v1/orgs/{a.org_id}", key=b.key, body={"name": "Mine"})
+    assert reply.status == 404
+    assert api("orgs_api", "GET", f"/v1/orgs/{a.org_id}", key=a.key).json["name"] == "A"

@@ -241,6 +241,23 @@ class Records:
         item = self._get(keys.org_pk(org_id), keys.ORG_SK, consistent=consistent)
         return Org.model_validate(item) if item else None
 
+    def update_org(self, org: Org, seen_updated_at: str | None) -> None:
+        """Replace the org item (its GSI3 keys kept), if nobody changed it since it was read at `seen_updated_at`."""
+        item = {"PK": keys.org_pk(org.org_id), "SK": keys.ORG_SK, "GSI3PK": keys.ALL_ORGS_GSI3, "GSI3SK": org.org_id}
+        if seen_updated_at is None:
+            condition, values = "attribute_exists(PK) AND attribute_not_exists(updated_at)", {}
+        else:
+            condition, values = "updated_at = :seen", {":seen": seen_updated_at}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize({**item, **_dump(org)}),
+                ConditionExpression=condition,
+                **({"ExpressionAttributeValues": serialize(values)} if values else {}),
+            )
+        except ClientError as exc:
+            raise translate(exc, "the organisation changed concurrently; read it again and retry") from exc
+
     def rotate_api_key(self, org_id: str, new_hash: str, at: str) -> None:
         """Replace the org's API key: the new key's item, the org's pointer to it and the old key's removal commit
         together, conditioned on the pointer still naming the old key (two rotations cannot both win)."""
