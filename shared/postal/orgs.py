@@ -78,7 +78,7 @@ def update_org(records: Records, org_id: str, patch: OrgPatch, now: str) -> Org:
         )
     if patch.window_standard:
         get_zone(patch.window_standard)  # 404 listing the known standards
-    org = records.get_org(org_id)
+    org = records.get_org(org_id, consistent=True)  # the updated_at the write is conditioned on
     changes = {field: getattr(patch, field) for field in given}
     if changes.get("returned_mail_fallback", org.returned_mail_fallback) is None:
         changes["returned_mail_fallback"] = ReturnedMailFallback.NONE

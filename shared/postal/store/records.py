@@ -231,8 +231,8 @@ class Records:
                 raise Conflict(f"organisation '{org.org_id}' already exists", code="org_exists") from exc
             raise translate(exc) from exc
 
-    def get_org(self, org_id: str) -> Org:
-        org = self.find_org(org_id)
+    def get_org(self, org_id: str, *, consistent: bool = False) -> Org:
+        org = self.find_org(org_id, consistent=consistent)
         if org is None:
             raise NotFound(f"organisation '{org_id}' not found")
         return org
