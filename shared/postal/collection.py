@@ -74,6 +74,23 @@ class Publisher(Protocol):
 LetterSender = Callable[[str, str, str, str, str], str]
 
 
+def due_invoice_ids(records: Records, org_id: str, day: date, *, at_most: int | None = None) -> list[str]:
+    """Every invoice with a step due on or before `day`; reading stops once more than `at_most` are found."""
+    due: list[str] = []
+    cursor: str | None = None
+    while True:
+        ids, cursor = records.due_invoice_ids(org_id, day.isoformat(), PAGE, cursor)
+        due.extend(ids)
+        if not cursor or (at_most is not None and len(due) > at_most):
+            return due
+
+
+def next_step(invoice: InvoiceRecord, steps: list[CollectionStep]) -> CollectionStep | None:
+    """The step an invoice runs next; None when it is not open (paid, cancelled) or has no step left."""
+    index = invoice.next_step_index
+    return steps[index] if invoice.status == "open" and index < len(steps) else None
+
+
 def run_id(invoice_id: str, step_index: int) -> str:
     return f"{invoice_id}#{step_index}"
 
@@ -193,23 +210,17 @@ def run_org(
         )
     )
     result = OrgRun(org_id=org_id, job_id=job.job_id)
-    due: list[str] = []
-    cursor: str | None = None
-    while True:
-        ids, cursor = records.due_invoice_ids(org_id, today.isoformat(), PAGE, cursor)
-        due.extend(ids)
-        if not cursor:
-            break
+    due = due_invoice_ids(records, org_id, today)
     result.due = len(due)
     records.set_job_total(org_id, job.job_id, len(due), {"ran": 0, "skipped": 0, "failed": 0})
     for invoice_id in due:
         invoice = records.get_invoice(org_id, invoice_id)
         index = invoice.next_step_index
-        if invoice.status != "open" or index >= len(steps):
+        step = next_step(invoice, steps)
+        if step is None:
             result.skipped += 1
             records.add_job_done(org_id, job.job_id, "skipped")
             continue
-        step = steps[index]
         advanced = invoice.model_copy(
             update={
                 "next_step_index": index + 1,
@@ -323,28 +334,20 @@ def quote_run(
     (as the run renders it) to count its pages, then the letters are priced by the org's provider, grouped by
     destination and page count at the group's volume, with the postage and print options the run uses."""
     steps, _ = records.get_steps(org_id)
-    due: list[str] = []
-    cursor: str | None = None
-    while True:
-        ids, cursor = records.due_invoice_ids(org_id, run_date.isoformat(), PAGE, cursor)
-        due.extend(ids)
-        if len(due) > MAX_QUOTED_INVOICES:
-            raise ValidationFailed(
-                f"more than {MAX_QUOTED_INVOICES} invoices are due on {run_date}: too many to quote in one call",
-                code="run_too_large_to_quote",
-                fix="quote single letters with GET .../prices (country, pages, options)",
-            )
-        if not cursor:
-            break
+    due = due_invoice_ids(records, org_id, run_date, at_most=MAX_QUOTED_INVOICES)
+    if len(due) > MAX_QUOTED_INVOICES:
+        raise ValidationFailed(
+            f"more than {MAX_QUOTED_INVOICES} invoices are due on {run_date}: too many to quote in one call",
+            code="run_too_large_to_quote",
+            fix="quote single letters with GET .../prices (country, pages, options)",
+        )
     items: list[QuotedLetter] = []
     not_quoted: list[NotQuoted] = []
     for invoice_id in due:
         invoice = records.get_invoice(org_id, invoice_id)
         index = invoice.next_step_index
-        if invoice.status != "open" or index >= len(steps):
-            continue
-        step = steps[index]
-        if step.action in (StepAction.MANUAL_INTERVENTION, StepAction.LETTER_TASK):
+        step = next_step(invoice, steps)
+        if step is None or step.action in (StepAction.MANUAL_INTERVENTION, StepAction.LETTER_TASK):
             continue
         try:
             if Channel.POST not in channels_for(records, org_id, invoice, step):
