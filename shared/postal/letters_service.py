@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -376,15 +377,17 @@ def quote(
     request = PriceRequest(
         country=country.upper(), pages=pages, color=color, duplex=duplex, postage=postage, volume=volume
     )
-    try:
-        return providers.for_org(org_id).quote(request)
-    except ProviderError as exc:
-        raise provider_error(exc) from exc
+    return _price(providers, org_id)(request)
 
 
 def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:
     """The price of what the nightly run of `run_date` would post, from the connected provider."""
     require_connected(records, org_id)
+    return collection.quote_run(records, _price(providers, org_id), org_id, run_date, now)
+
+
+def _price(providers: ProviderFactory, org_id: str) -> Callable[[PriceRequest], PriceQuote]:
+    """The org's provider's quote, its refusals mapped to domain errors."""
     provider = providers.for_org(org_id)
 
     def price(request: PriceRequest) -> PriceQuote:
@@ -393,7 +396,7 @@ def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_dat
         except ProviderError as exc:
             raise provider_error(exc) from exc
 
-    return collection.quote_run(records, price, org_id, run_date, now)
+    return price
 
 
 def _iso_before(now: str, seconds: int) -> str:
