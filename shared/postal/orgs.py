@@ -73,9 +73,7 @@ def update_org(records: Records, org_id: str, patch: OrgPatch, now: str) -> Org:
     """Apply the fields the patch gives (`null` clears an optional one; `name` cannot be cleared)."""
     given = patch.model_fields_set
     if "name" in given and patch.name is None:
-        raise ValidationFailed(
-            "name cannot be removed", code="validation_failed", details=[{"field": "name", "problem": "required"}]
-        )
+        raise ValidationFailed("name cannot be removed", details=[{"field": "name", "problem": "required"}])
     if patch.window_standard:
         get_zone(patch.window_standard)  # 404 listing the known standards
     org = records.get_org(org_id, consistent=True)  # the updated_at the write is conditioned on

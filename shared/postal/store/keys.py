@@ -9,6 +9,7 @@ def org_pk(org_id: str) -> str:
 
 ORG_SK = "ORG"
 INTEGRATION_SK = "INTEGRATION#postal"
+API_KEY_SK = "APIKEY"  # under `api_key_pk`: the key's org
 ORG_API_KEY_SK = "APIKEY"  # in the org's partition: the hash of its current key (to revoke it on rotation)
 STEPS_SK = "STEPS"
 

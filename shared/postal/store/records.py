@@ -48,6 +48,11 @@ def _dump(model: Any) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
 
+def _api_key_item(key_hash: str, org_id: str, at: str) -> Item:
+    """The item an API key is looked up by (its hash only), naming its org."""
+    return {"PK": keys.api_key_pk(key_hash), "SK": keys.API_KEY_SK, "org_id": org_id, "created_at": at}
+
+
 class NotConnected(Conflict):
     code = "integration_not_connected"
 
@@ -209,7 +214,7 @@ class Records:
         pk = keys.org_pk(org.org_id)
         items = [
             {"PK": pk, "SK": keys.ORG_SK, "GSI3PK": keys.ALL_ORGS_GSI3, "GSI3SK": org.org_id, **_dump(org)},
-            {"PK": keys.api_key_pk(key_hash), "SK": "APIKEY", "org_id": org.org_id, "created_at": org.created_at},
+            _api_key_item(key_hash, org.org_id, org.created_at),
             {"PK": pk, "SK": keys.ORG_API_KEY_SK, "key_hash": key_hash, "created_at": org.created_at},
             {"PK": pk, "SK": keys.INTEGRATION_SK, **_dump(PostalIntegration(org_id=org.org_id))},
         ]
@@ -273,9 +278,7 @@ class Records:
                     {
                         "Put": {
                             "TableName": self.table,
-                            "Item": serialize(
-                                {"PK": keys.api_key_pk(new_hash), "SK": "APIKEY", "org_id": org_id, "created_at": at}
-                            ),
+                            "Item": serialize(_api_key_item(new_hash, org_id, at)),
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },
@@ -291,7 +294,7 @@ class Records:
                     {
                         "Delete": {
                             "TableName": self.table,
-                            "Key": serialize({"PK": keys.api_key_pk(old_hash), "SK": "APIKEY"}),
+                            "Key": serialize({"PK": keys.api_key_pk(old_hash), "SK": keys.API_KEY_SK}),
                         }
                     },
                 ]
@@ -300,7 +303,7 @@ class Records:
             raise translate(exc, "the API key was rotated concurrently; retry") from exc
 
     def org_for_key(self, key_hash: str) -> str | None:
-        item = self._get(keys.api_key_pk(key_hash), "APIKEY")
+        item = self._get(keys.api_key_pk(key_hash), keys.API_KEY_SK)
         return str(item["org_id"]) if item else None
 
     def iter_org_ids(self) -> Iterator[str]:
