@@ -230,6 +230,8 @@ BAD_PDFS: list[tuple[str, Callable[[], bytes], int, str]] = [
     ("too_big", lambda: pdf_corpus.oversized(50 * 1024 * 1024), 413, "file_too_large"),
     ("no_pages", pdf_corpus.no_pages, 422, "pdf_empty"),
     ("500_pages", lambda: pdf_corpus.many_pages(500), 422, "too_many_pages"),
+    ("280k_operations", pdf_corpus.many_operations, 422, "content_too_complex"),
+    ("content_stream_bomb", pdf_corpus.huge_content_stream, 422, "content_too_complex"),
 ]
 
 

@@ -1,5 +1,9 @@
 """PNG preview of page 1 with the window standard drawn on top (PRODUCT.md: "a PNG preview of page 1").
 
+What it shows: the page as PDFium renders it, the address window (green), the clear zones and the border
+(translucent red), the detected address block (blue: the block's box and each line) and the return-address line
+(light blue), and a mark on each problem where it is (a thick magenta frame around the measured box).
+
 Rendering is pypdfium2; the overlay and the PNG encoding are done on the raw RGB buffer with the standard library,
 so the Lambda layer needs no Pillow.
 """
@@ -21,6 +25,8 @@ MAX_PIXELS = 12_000_000
 WINDOW_RGB = (0, 160, 0)
 ADDRESS_RGB = (0, 70, 255)
 CLEAR_RGB = (230, 0, 0)
+RETURN_RGB = (0, 170, 230)
+PROBLEM_RGB = (220, 0, 200)
 CLEAR_ALPHA = 0.3
 # zlib level 3: a fraction of the time of level 6 on mostly-white pages, and barely larger.
 PNG_COMPRESSION = 3
@@ -65,10 +71,29 @@ def render_preview_png(data: bytes, zone: Zone, result: CheckResult | None = Non
         canvas.blend(rect, CLEAR_RGB, CLEAR_ALPHA)
         canvas.frame(rect, CLEAR_RGB)
     canvas.frame(zone.address, WINDOW_RGB)
-    if result is not None and result.address_box_mm is not None:
+    if result is not None:
+        _draw_result(canvas, result)
+    return png_rgb(width, height, bytes(canvas.rgb))
+
+
+def _draw_result(canvas: _Canvas, result: CheckResult) -> None:
+    """The detected block and every page-1 problem that has a place (fonts, scripts and page sizes have none)."""
+    for line in result.address_lines:
+        canvas.frame(Rect(line.x0, line.x1, line.y0, line.y1), ADDRESS_RGB, thin=True)
+    if result.return_line is not None:
+        r = result.return_line
+        canvas.frame(Rect(r.x0, r.x1, r.y0, r.y1), RETURN_RGB)
+    if result.address_box_mm is not None:
         box = result.address_box_mm
         canvas.frame(Rect(box.x0, box.x1, box.y0, box.y1), ADDRESS_RGB)
-    return png_rgb(width, height, bytes(canvas.rgb))
+    for problem in result.problems:
+        where = problem.measured.get("box_mm")
+        if where is None or problem.page not in (None, 1):
+            continue
+        pad = 0.8  # the mark sits just outside the box, so it does not hide what it marks
+        canvas.frame(
+            Rect(where["x0"] - pad, where["x1"] + pad, where["y0"] - pad, where["y1"] + pad), PROBLEM_RGB, thick=True
+        )
 
 
 def _render_first_page(data: bytes, dpi: int) -> tuple[bytearray, int, int]:
@@ -142,8 +167,8 @@ class _Canvas:
             start = (y * self.width + x0) * 3
             self.rgb[start : start + len(run)] = run
 
-    def frame(self, rect: Rect, colour: tuple[int, int, int]) -> None:
-        t = self.line / self.px_per_mm
+    def frame(self, rect: Rect, colour: tuple[int, int, int], *, thin: bool = False, thick: bool = False) -> None:
+        t = (1 if thin else 2 * self.line if thick else self.line) / self.px_per_mm
         self.fill(Rect(rect.x0, rect.x1, rect.y0, rect.y0 + t), colour)
         self.fill(Rect(rect.x0, rect.x1, rect.y1 - t, rect.y1), colour)
         self.fill(Rect(rect.x0, rect.x0 + t, rect.y0, rect.y1), colour)

@@ -277,6 +277,11 @@ def huge_content_stream(mb: int = 40) -> bytes:
     return raw_pdf(b"0 0 m 1 1 l S\n" * (mb * 1024 * 1024 // 14), flate=True)
 
 
+def many_operations(n: int = 280_000) -> bytes:
+    """A page of `n` path operations (issue 9: 8 KB compressed; the old interpreter took 9-18 s to refuse it)."""
+    return raw_pdf(b"1 1 m 2 2 l S\n" * (n // 3), flate=True)
+
+
 def address_in_form_xobject() -> bytes:
     """The address drawn inside a Form XObject: page `cm` (10 pt right) composed with the form's /Matrix.
 

@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from postal.documents.check import check_pdf
-from postal.documents.preview import ADDRESS_RGB, CLEAR_RGB, WINDOW_RGB, render_preview_png
+from postal.documents.preview import ADDRESS_RGB, CLEAR_RGB, PROBLEM_RGB, WINDOW_RGB, render_preview_png
 from postal.documents.zones import get_zone
 from postal.errors import ValidationFailed
 from tests.unit.documents import pdf_corpus as corpus
@@ -52,12 +52,15 @@ def test_preview_is_a_png_of_the_page_at_the_asked_resolution(dpi):
 def test_overlay_colours_sit_on_the_zone_geometry():
     data = corpus.good_letter_cached()
     dpi = 100
-    width, _, rgb = decode_png(render_preview_png(data, ZONE, check_pdf(data, ZONE), dpi=dpi))
+    result = check_pdf(data, ZONE)
+    width, _, rgb = decode_png(render_preview_png(data, ZONE, result, dpi=dpi))
     window = ZONE.address
     # Just inside the window's left edge (the frame is 3 px at 100 dpi), halfway down.
     assert pixel(rgb, width, window.x0 + 0.3, 75, dpi) == WINDOW_RGB
     # The detected address box (blue) is drawn at its measured top-left.
-    assert pixel(rgb, width, corpus.ADDRESS_X_MM + 0.3, corpus.GOOD_ADDRESS_TOP_MM + 0.3, dpi) == ADDRESS_RGB
+    box = result.address_box_mm
+    assert box is not None
+    assert pixel(rgb, width, box.x0 + 0.3, box.y0 + 0.3, dpi) == ADDRESS_RGB
     # Inside the empty franking zone: white blended with translucent red.
     r, g, b = pixel(rgb, width, 90, 50, dpi)
     assert r > 200
@@ -71,8 +74,25 @@ def test_overlay_colours_sit_on_the_zone_geometry():
 
 def test_preview_without_result_draws_no_address_box():
     data = corpus.good_letter_cached()
+    box = check_pdf(data, ZONE).address_box_mm
+    assert box is not None
     width, _, rgb = decode_png(render_preview_png(data, ZONE, dpi=72))
-    assert pixel(rgb, width, corpus.ADDRESS_X_MM + 0.3, corpus.GOOD_ADDRESS_TOP_MM + 0.3, 72) != ADDRESS_RGB
+    assert pixel(rgb, width, box.x0 + 0.3, box.y0 + 0.3, 72) != ADDRESS_RGB
+
+
+def test_each_problem_is_marked_where_it_is():
+    data = corpus.text_in_franking_zone()
+    result = check_pdf(data, ZONE)
+    (problem,) = result.problems
+    where = problem.measured["box_mm"]
+    dpi = 100
+    width, _, rgb = decode_png(render_preview_png(data, ZONE, result, dpi=dpi))
+    # The mark frames the text in the franking zone, 0.8 mm outside its box; nothing is marked elsewhere.
+    assert pixel(rgb, width, where["x0"] - 0.5, (where["y0"] + where["y1"]) / 2, dpi) == PROBLEM_RGB
+    assert pixel(rgb, width, (where["x0"] + where["x1"]) / 2, where["y1"] + 0.5, dpi) == PROBLEM_RGB
+    good = check_pdf(corpus.good_letter_cached(), ZONE)
+    _, _, clean = decode_png(render_preview_png(corpus.good_letter_cached(), ZONE, good, dpi=dpi))
+    assert bytes(PROBLEM_RGB) not in {clean[i : i + 3] for i in range(0, len(clean), 3)}
 
 
 @pytest.mark.parametrize("build", [corpus.not_a_pdf, corpus.truncated, corpus.encrypted])
