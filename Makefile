@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 3000
 
 .PHONY: run demo test lint typecheck cfn-lint sam-validate sam-build pytest unit integration infra e2e \
-        openapi bench format clean deploy redrive
+        openapi bench corpus format clean deploy redrive
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -60,6 +60,13 @@ unit integration infra e2e: $(VENV)/.installed
 ## openapi: regenerate docs/openapi.json from the handlers' routes and models
 openapi: $(VENV)/.installed
 	$(BIN)/python -m postal.api.openapi > docs/openapi.json
+
+## corpus: PDFs from the heavy producers (Ghostscript, LibreOffice) in tests/corpus/, checked by pytest when present
+corpus: $(VENV)/.installed
+	@command -v gs >/dev/null && command -v soffice >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			ghostscript libreoffice-writer-nogui fonts-dejavu-core)
+	$(BIN)/python -m tests.unit.documents.heavy_corpus tests/corpus
 
 ## bench: speed and memory benchmarks (tables on stdout)
 bench: $(VENV)/.installed
