@@ -133,7 +133,9 @@ def fodt(frame_x_mm: float, frame_y_mm: float, body: bool) -> str:
  xmlns:fo="urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0"
  xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"
  office:version="1.3" office:mimetype="application/vnd.oasis.opendocument.text">
- <office:font-face-decls><style:font-face style:name="DejaVu Sans" svg:font-family="'DejaVu Sans'"/></office:font-face-decls>
+ <office:font-face-decls>
+  <style:font-face style:name="DejaVu Sans" svg:font-family="'DejaVu Sans'"/>
+ </office:font-face-decls>
  <office:styles>
   <style:default-style style:family="paragraph">
    <style:paragraph-properties fo:margin-top="0mm" fo:margin-bottom="0mm"/>
@@ -152,7 +154,8 @@ def fodt(frame_x_mm: float, frame_y_mm: float, body: bool) -> str:
  <office:master-styles><style:master-page style:name="Standard" style:page-layout-name="pm1"/></office:master-styles>
  <office:body><office:text>
   <draw:frame draw:style-name="fr1" draw:name="Address" text:anchor-type="page" text:anchor-page-number="1"
-   svg:x="{frame_x_mm}mm" svg:y="{frame_y_mm}mm" svg:width="80mm" svg:height="22mm"><draw:text-box>{address}</draw:text-box></draw:frame>
+   svg:x="{frame_x_mm}mm" svg:y="{frame_y_mm}mm" svg:width="80mm" svg:height="22mm">
+   <draw:text-box>{address}</draw:text-box></draw:frame>
   {paragraphs if body else "<text:p/>"}
  </office:text></office:body>
 </office:document>

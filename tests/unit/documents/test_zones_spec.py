@@ -14,8 +14,9 @@ from postal.documents.zones import Rect, get_zone, zone_ids
 
 SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "address-geometry.md"
 NUMBER = r"(\d+(?:\.\d+)?)"
-RECT = re.compile(rf"{NUMBER}–{NUMBER} × {NUMBER}–{NUMBER}")
-RANGE = re.compile(rf"{NUMBER}–{NUMBER}")
+DASH, TIMES = "\u2013", "\u00d7"  # the spec writes ranges with an en dash and rectangles with a times sign
+RECT = re.compile(rf"{NUMBER}{DASH}{NUMBER} {TIMES} {NUMBER}{DASH}{NUMBER}")
+RANGE = re.compile(rf"{NUMBER}{DASH}{NUMBER}")
 
 pytestmark = pytest.mark.skipif(not SPEC.exists(), reason="shared/spec is not beside the work tree")
 
@@ -44,7 +45,7 @@ def test_zone_matches_the_spec_row(zone_id: str) -> None:
     assert zone.paper == {"A4": "A4", "Letter": "LETTER"}[paper]
     rects = _rects(area)
     if area.startswith("field"):
-        # DIN 5008: 'field x0–x1 × y0–y1: return/remark zone a–b, address zone c–d'.
+        # DIN 5008: 'field x0-x1 x y0-y1: return/remark zone a-b, address zone c-d' (en dashes in the spec).
         field = rects[0]
         remark, address = (tuple(float(v) for v in m.groups()) for m in RANGE.finditer(area.split(":", 1)[1]))
         assert zone.address == Rect(field.x0, field.x1, *address)
@@ -76,5 +77,5 @@ def test_zone_matches_the_spec_row(zone_id: str) -> None:
         assert zone.border_mm == get_zone("pingen-left").border_mm
     else:
         assert zone.border_mm == (float(border.group(1)) if border else 0)
-    body = re.search(rf"y ≥ {NUMBER}", clear)
+    body = re.search(rf"y \u2265 {NUMBER}", clear)
     assert zone.body_min_y == (float(body.group(1)) if body else None)
