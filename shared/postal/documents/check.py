@@ -535,11 +535,13 @@ class _PdfiumPage:
         # Almost always the zone is empty: decide that with a few C-speed strided slices (a column each for a
         # narrow strip, a contiguous block for full-width rows) before locating any ink row by row.
         if x0 == 0 and x1 == self.width_px:
-            if min(raster[y0 * w : y1 * w]) >= INK_BELOW:
-                return None
+            empty = min(raster[y0 * w : y1 * w]) >= INK_BELOW
         elif x1 - x0 < y1 - y0:
-            if all(min(raster[y0 * w + x : (y1 - 1) * w + x + 1 : w]) >= INK_BELOW for x in range(x0, x1)):
-                return None
+            empty = all(min(raster[y0 * w + x : (y1 - 1) * w + x + 1 : w]) >= INK_BELOW for x in range(x0, x1))
+        else:
+            empty = False  # decided row by row below
+        if empty:
+            return None
         top = bottom = left = right = -1
         for y in range(y0, y1):
             row = raster[y * w + x0 : y * w + x1]
