@@ -61,11 +61,12 @@ unit integration infra e2e: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(BIN)/python -m postal.api.openapi > docs/openapi.json
 
-## corpus: PDFs from the heavy producers (Ghostscript, LibreOffice) in tests/corpus/, checked by pytest when present
+## corpus: PDFs from the heavy producers (Ghostscript, LibreOffice, Chromium) in tests/corpus/, checked by pytest
+## when present (installs the producers from Debian's packages if they are missing)
 corpus: $(VENV)/.installed
-	@command -v gs >/dev/null && command -v soffice >/dev/null || \
+	@command -v gs >/dev/null && command -v soffice >/dev/null && command -v chromium >/dev/null || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			ghostscript libreoffice-writer-nogui fonts-dejavu-core)
+			ghostscript libreoffice-writer-nogui chromium fonts-dejavu-core)
 	$(BIN)/python -m tests.unit.documents.heavy_corpus tests/corpus
 
 ## bench: speed and memory benchmarks (tables on stdout)

@@ -798,21 +798,18 @@ def _find_address(lines: list[AddressLine], page: _PdfiumPage, zone: Zone) -> _F
     window = zone.address
     block, returns = _address_block(lines, zone, window)
     if not block:
-        mirrored = _mirror(window, page.width_mm)
-        other, _ = _address_block(lines, zone, mirrored)
-        if other and not mirrored.overlaps(window):
-            box = _union([_line_rect(line) for line in other])
-            return _Found(other, None, box, [_wrong_side_problem(box, window, zone)])
+        # Nothing near the window: is the address where the other envelope's window is?
+        block, returns = _address_block(lines, zone, _mirror(window, page.width_mm))
+    if block and _on_the_other_side(_union([_line_rect(line) for line in block]), window, page.width_mm):
+        box = _union([_line_rect(line) for line in block])
+        return _Found(block, None, box, [_wrong_side_problem(box, window, zone)])
+    if not block:
         ink = page.ink_box(window)
         if ink is not None:
             kinds = page.objects_in(ink)
             return _Found([], None, None, [_not_machine_readable_problem(window, ink, kinds)])
         return _Found([], None, None, [_not_found_problem(window)])
     box = _union([_line_rect(line) for line in block])
-    middle = page.width_mm / 2
-    if _overlap_area(box, window) == 0 and (box.x0 + box.x1 < 2 * middle) != (window.x0 + window.x1 < 2 * middle):
-        # Wholly on the other half of the page from this standard's window: a layout for the other envelope.
-        return _Found(block, None, box, [_wrong_side_problem(box, window, zone)])
     problems = [] if window.contains(box) else [_outside_window_problem(box, window)]
     return_line = returns[-1] if returns else None
     if return_line is not None:
@@ -881,6 +878,11 @@ def _same_column(block: list[AddressLine], line: AddressLine) -> bool:
     left = min(x.x0 for x in block)
     right = max(x.x1 for x in block)
     return abs(line.x0 - left) <= 5.0 or (line.x0 < right and line.x1 > left)
+
+
+def _on_the_other_side(box: Rect, window: Rect, page_w: float) -> bool:
+    """Outside the window and centred on the other half of the page: a layout for the other envelope."""
+    return _overlap_area(box, window) == 0 and (box.x0 + box.x1 < page_w) != (window.x0 + window.x1 < page_w)
 
 
 def _mirror(rect: Rect, page_w: float) -> Rect:

@@ -1,4 +1,4 @@
-"""`make corpus`: PDFs from the heavy producers (Ghostscript, LibreOffice), written to `tests/corpus/` with a
+"""`make corpus`: PDFs from the heavy producers (Ghostscript, LibreOffice, Chromium's print-to-PDF), written to `tests/corpus/` with a
 `manifest.json` of expected verdicts that `test_check_producers.py` checks when the folder exists.
 
 Where a fix is expected, its distance comes from Ghostscript's `bbox` device (the ink box of a page that holds
@@ -188,13 +188,56 @@ def libreoffice(out: Path, work: Path) -> list[dict[str, object]]:
     return entries
 
 
+# ------------------------------------------------------------------------------------------------ Chromium
+
+
+def html_letter(left_mm: float, top_mm: float, body: bool) -> str:
+    address = "<br>".join(ADDRESS)
+    paragraphs = "".join(
+        f"<p>Body line {i + 1}: the letter text continues, as a web page prints.</p>" for i in range(20)
+    )
+    return f"""<!doctype html><html><head><meta charset="utf-8"><style>
+@page {{ size: A4; margin: 0 }}
+body {{ margin: 0; font-family: 'DejaVu Sans'; font-size: 10pt; line-height: 4.5mm }}
+.address {{ position: absolute; left: {left_mm}mm; top: {top_mm}mm }}
+.body {{ position: absolute; left: 25mm; top: 105mm; width: 160mm }}
+</style></head><body><div class="address">{address}</div>
+<div class="body">{paragraphs if body else ""}</div></body></html>"""
+
+
+def chromium(out: Path, work: Path) -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = []
+    for name, left, body in (("chromium-good", 24.0, True), ("chromium-too-far-left", 15.25, False)):
+        src = work / f"{name}.html"
+        src.write_text(html_letter(left, 62.0, body))
+        pdf = out / f"{name}.pdf"
+        _run(
+            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-pdf-header-footer",
+            f"--user-data-dir={work}/chromium-profile", f"--print-to-pdf={pdf}", src.as_uri(),
+        )  # fmt: skip
+        if body:
+            entries.append({"file": pdf.name, "producer": "chromium", "zone_id": "pingen-left", "codes": []})
+        else:
+            x0, _, _, _ = ink_box_mm(pdf)
+            entries.append(
+                {
+                    "file": pdf.name,
+                    "producer": "chromium",
+                    "zone_id": "pingen-left",
+                    "codes": ["address_outside_window"],
+                    "fixes": {"move_right_mm": _up(22.0 - x0)},
+                }
+            )
+    return entries
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else OUT
     out.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for tool, build in (("gs", ghostscript), ("soffice", libreoffice)):
+        for tool, build in (("gs", ghostscript), ("soffice", libreoffice), ("chromium", chromium)):
             if shutil.which(tool) is None:
                 print(f"skipped: {tool} is not installed", file=sys.stderr)
                 continue

@@ -2,8 +2,8 @@
 
 The expected glyph boxes come from the font file itself (fontTools reads DejaVu Sans' outlines and advances) or
 from the producer's own measurement (cairo's `text_extents`), never from the check. Producers: reportlab, fpdf2,
-cairo (cairocffi) and hand-written PDFs (Identity-H CID font, Type3 font). Ghostscript and LibreOffice are heavier:
-`make corpus` writes their files to `tests/corpus/` and `test_check_producers.py` checks them when present.
+cairo (cairocffi) and hand-written PDFs (Identity-H CID font, Type3 font). Ghostscript, LibreOffice and Chromium
+are heavier: `make corpus` (`heavy_corpus.py`) writes their files to `tests/corpus/` and `test_check_producers.py` checks them when present.
 
 Default zone: `pingen-left` (window x 22-107.5 x y 60-85.5 mm, franking 20-109.5 x 40-60 mm, 5 mm border).
 """
@@ -297,6 +297,35 @@ def fpdf_din_return_line() -> bytes:
     return fpdf_letter(x_mm=25.0, top_mm=63.6, extra=return_line)
 
 
+RETURN_LINE = "Sender GmbH · Weg 1 · 3000 Bern · Schweiz"
+RETURN_LINE_X = 70.0
+
+
+def fpdf_din_return_line_out_of_the_field() -> bytes:
+    """DIN 5008 B: the return line starts at x 70 and runs past the field's right edge (105 mm)."""
+
+    def return_line(pdf: FPDF) -> None:
+        pdf.set_font("DejaVu", size=7)
+        pdf.text(RETURN_LINE_X, 61.2, RETURN_LINE)
+
+    return fpdf_letter(x_mm=25.0, top_mm=63.6, extra=return_line)
+
+
+def fpdf_left_window_letter_against_a_right_window_standard() -> bytes:
+    """A DIN 5008 B layout (x 25, y 63.6) checked against SN 010130 right (x 112-202): far from that window."""
+    return fpdf_letter(x_mm=25.0, top_mm=63.6)
+
+
+def fpdf_pingen_sender_line() -> bytes:
+    """Pingen left: a 7 pt sender line at the top of the window, the recipient 1 mm below it."""
+
+    def sender_line(pdf: FPDF) -> None:
+        pdf.set_font("DejaVu", size=7)
+        pdf.text(24, 62.5, "Sender GmbH · Weg 1 · 3000 Bern")
+
+    return fpdf_letter(top_mm=64.5, extra=sender_line)
+
+
 def fpdf_invisible_text_over_scan() -> bytes:
     """A scanned page with an invisible OCR layer (render mode 3) in the window: nothing readable prints there."""
 
@@ -568,6 +597,23 @@ def cases() -> list[Case]:
         ),
         Case("fpdf2 right-window layout against pingen-right", "fpdf2", fpdf_right_window, zone_id="pingen-right"),
         Case("fpdf2 DIN 5008 B with a return line", "fpdf2", fpdf_din_return_line, zone_id="din5008-b", lines=addr),
+        Case(
+            "fpdf2 DIN 5008 B return line past the field",
+            "fpdf2",
+            fpdf_din_return_line_out_of_the_field,
+            zone_id="din5008-b",
+            codes=frozenset({"return_line_outside_zone"}),
+            fixes={"move_left_mm": _ceil(glyph_box(RETURN_LINE, RETURN_LINE_X, 61.2, 7).x1 - 105.0)},
+            lines=addr,
+        ),
+        Case("fpdf2 Pingen sender line above the recipient", "fpdf2", fpdf_pingen_sender_line, lines=addr),
+        Case(
+            "fpdf2 left-window layout against a right-window standard",
+            "fpdf2",
+            fpdf_left_window_letter_against_a_right_window_standard,
+            zone_id="sn010130-right",
+            codes=frozenset({"address_wrong_side"}),
+        ),
         Case(
             "fpdf2 invisible OCR text over a scan",
             "fpdf2",

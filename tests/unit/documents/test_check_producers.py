@@ -1,7 +1,7 @@
 """The check against PDFs from other producers: each file's expected verdict, fix and address box come from the
 producer or the font file (see `producers.py`), never from the check itself.
 
-`make corpus` adds Ghostscript and LibreOffice files to `tests/corpus/` (with `manifest.json`); they are checked
+`make corpus` adds Ghostscript, LibreOffice and Chromium (print-to-PDF) files to `tests/corpus/` (with `manifest.json`); they are checked
 here when present.
 """
 
@@ -58,6 +58,14 @@ def test_a_right_window_layout_checked_against_a_left_window_standard_says_so() 
     assert "right-window envelope" in problem.message
     assert "pingen-left is a left-window standard" in problem.message
     assert "address_position 'right'" in problem.fix
+
+
+def test_a_small_sender_line_in_the_window_is_the_return_line_not_the_recipient() -> None:
+    result = check_pdf(producers.fpdf_pingen_sender_line(), get_zone("pingen-left"))
+    assert result.return_line is not None
+    assert result.return_line.text == "Sender GmbH · Weg 1 · 3000 Bern"
+    assert result.return_line.size_pt == pytest.approx(7, abs=0.3)
+    assert [line.text for line in result.address_lines] == producers.ADDRESS
 
 
 def test_the_border_is_checked_on_every_page() -> None:
