@@ -1,8 +1,9 @@
-"""`make corpus`: PDFs from the heavy producers (Ghostscript, LibreOffice, Chromium's print-to-PDF), written to `tests/corpus/` with a
-`manifest.json` of expected verdicts that `test_check_producers.py` checks when the folder exists.
+"""`make corpus`: PDFs from the heavy producers (Ghostscript, LibreOffice, Chromium's print-to-PDF), written to
+`tests/corpus/` with a `manifest.json` of expected verdicts that `test_check_producers.py` checks when the folder
+exists.
 
-Where a fix is expected, its distance comes from Ghostscript's `bbox` device (the ink box of a page that holds
-only the address), not from the check. Run: `python -m tests.unit.documents.heavy_corpus [out_dir]`.
+Where a fix is expected, its distance comes from Ghostscript's `bbox` device (the ink box of a page that holds only
+the address), not from the check. Run: `python -m tests.unit.documents.heavy_corpus [out_dir]`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """PDFs made by other producers, built in the tests, each with the verdict and the fix the world expects.
 
-The expected glyph boxes come from the font file itself (fontTools reads DejaVu Sans' outlines and advances) or
-from the producer's own measurement (cairo's `text_extents`), never from the check. Producers: reportlab, fpdf2,
-cairo (cairocffi) and hand-written PDFs (Identity-H CID font, Type3 font). Ghostscript, LibreOffice and Chromium
-are heavier: `make corpus` (`heavy_corpus.py`) writes their files to `tests/corpus/` and `test_check_producers.py` checks them when present.
+The expected glyph boxes come from the font file itself (fontTools reads DejaVu Sans' outlines and advances) or from
+the producer's own measurement (cairo's `text_extents`), never from the check. Producers: reportlab, fpdf2, cairo
+(cairocffi) and hand-written PDFs (Identity-H CID font, Type3 font). Ghostscript, LibreOffice and Chromium are
+heavier: `make corpus` (`heavy_corpus.py`) writes their files to `tests/corpus/` and `test_check_producers.py`
+checks them when present.
 
 Default zone: `pingen-left` (window x 22-107.5 x y 60-85.5 mm, franking 20-109.5 x 40-60 mm, 5 mm border).
 """

@@ -1,8 +1,8 @@
 """The check against PDFs from other producers: each file's expected verdict, fix and address box come from the
 producer or the font file (see `producers.py`), never from the check itself.
 
-`make corpus` adds Ghostscript, LibreOffice and Chromium (print-to-PDF) files to `tests/corpus/` (with `manifest.json`); they are checked
-here when present.
+`make corpus` adds Ghostscript, LibreOffice and Chromium (print-to-PDF) files to `tests/corpus/` (with
+`manifest.json`); they are checked here when present.
 """
 
 from __future__ import annotations
