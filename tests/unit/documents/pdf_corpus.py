@@ -279,7 +279,8 @@ def huge_content_stream(mb: int = 40) -> bytes:
 
 def many_operations(n: int = 280_000) -> bytes:
     """A page of `n` path operations (issue 9: 8 KB compressed; the old interpreter took 9-18 s to refuse it)."""
-    return raw_pdf(b"1 1 m 2 2 l S\n" * (n // 3), flate=True)
+    # Varied coordinates, so the stream compresses like the issue's sample (about 8 KB) rather than to 3 KB.
+    return raw_pdf(b"".join(b"%d %d m %d %d l S\n" % (i % 11, i % 7, i % 5, i % 3) for i in range(n // 3)), flate=True)
 
 
 def address_in_form_xobject() -> bytes:

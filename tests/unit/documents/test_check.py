@@ -139,6 +139,12 @@ def test_letter_paper_fits_a_letter_zone():
     assert "wrong_page_size" not in codes(result)
 
 
+def test_an_a4_letter_against_postgrids_us_letter_standard():
+    problem = only(check_pdf(corpus.good_letter_cached(), get_zone("us10-double-window")), "wrong_page_size")
+    assert problem.measured == {"width_mm": 210.0, "height_mm": 297.0, "pages": [1]}
+    assert "LETTER portrait (215.9 x 279.4 mm)" in problem.fix
+
+
 def test_cropbox_mismatch():
     assert "cropbox_mismatch" in codes(check_pdf(corpus.cropbox_mismatch(), ZONE))
 
