@@ -300,6 +300,7 @@ def _check(data: bytes, reader: PdfReader, doc: pdfium.PdfDocument, zone: Zone, 
                 annot_boxes.setdefault(number, []).append(item)
 
     problems: list[CheckProblem] = []
+    borders: list[CheckProblem] = []
     found = _Found([], None, None, [])
     first_size = (0.0, 0.0)
     for index in range(page_count):
@@ -317,10 +318,17 @@ def _check(data: bytes, reader: PdfReader, doc: pdfium.PdfDocument, zone: Zone, 
                 found = _find_address(page.lines(_address_band(zone)), page, zone)
                 problems.extend(found.problems)
                 problems.extend(_clear_zone_problems(page, zone, annot_boxes.get(number, [])))
-            problems.extend(_border_problems(page, zone, number, annot_boxes.get(number, [])))
+            borders.extend(_border_problems(page, zone, number, annot_boxes.get(number, [])))
         finally:
             page.close()
 
+    if borders:
+        # One problem for the border, however many pages touch it: the first page's measurement, every page listed.
+        first = borders[0]
+        first.measured["pages"] = [p.page for p in borders]
+        if len(borders) > 1:
+            first.message += f" (and on {len(borders) - 1} more page{'s' if len(borders) > 2 else ''})"
+        problems.append(first)
     problems = [*grouped.values(), *_document_problems(reader), *_font_problems(fonts), *problems]
     box = found.box
     return CheckResult(

@@ -39,6 +39,7 @@ def letter(
     paper: str = "A4",
     compress: bool = True,
     extra: Callable[[FPDF], object] | None = None,
+    footer_baseline_mm: float = 285.0,
 ) -> bytes:
     """A one-or-more-page fpdf2 letter; the first address line's top (baseline - font size) is at `address_top_mm`."""
     pdf = FPDF(orientation="P", unit="mm", format=paper)
@@ -59,10 +60,15 @@ def letter(
                 pdf.text(ADDRESS_X_MM, baseline + i * LINE_MM, line)
         for i in range(30):
             pdf.text(25, 105 + i * 5.5, f"Body line {i + 1} of page {number + 1}: invoice text and amounts.")
-        pdf.text(25, 285, f"Page {number + 1} of {pages}")
+        pdf.text(25, footer_baseline_mm, f"Page {number + 1} of {pages}")
         if number == 0 and extra is not None:
             extra(pdf)
     return bytes(pdf.output())
+
+
+def letter_with_footer_at(pages: int, baseline_mm: float) -> bytes:
+    """Every page's footer on `baseline_mm` (294: inside Pingen's 5 mm border)."""
+    return letter(pages=pages, footer_baseline_mm=baseline_mm)
 
 
 def good_letter() -> bytes:

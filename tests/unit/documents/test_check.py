@@ -166,6 +166,16 @@ def test_scanned_page_is_not_machine_readable():
     assert result.address_box_mm is None
 
 
+def test_the_border_is_one_problem_listing_every_page_that_touches_it():
+    data = corpus.letter(pages=3)
+    footer_in_border = corpus.letter_with_footer_at(pages=3, baseline_mm=294.0)
+    assert check_pdf(data, ZONE).ok
+    (problem,) = check_pdf(footer_in_border, ZONE).problems
+    assert (problem.code, problem.zone, problem.page) == ("content_in_clear_zone", "border", 1)
+    assert problem.measured["pages"] == [1, 2, 3]
+    assert problem.message.endswith("(and on 2 more pages)")
+
+
 def test_page_problems_on_many_pages_are_grouped():
     data = corpus.letter(pages=3, core_font=True)
     result = check_pdf(data, ZONE)

@@ -72,6 +72,7 @@ def test_the_border_is_checked_on_every_page() -> None:
     result = check_pdf(producers.fpdf_footer_in_border_on_page_3(), get_zone("pingen-left"))
     (problem,) = result.problems
     assert (problem.zone, problem.page) == ("border", 3)
+    assert problem.measured["pages"] == [3]
     assert problem.measured["box_mm"]["y1"] > 292
 
 
