@@ -25,6 +25,8 @@ class SecretReader(Protocol):
 class IntegrationReader(Protocol):
     def secret_ref(self, org_id: str, *, consistent: bool = True) -> str | None: ...
 
+    def secret_refs(self, org_id: str) -> list[str]: ...
+
 
 def webhook_url(settings: Settings, provider: str, org_id: str) -> str | None:
     """`{PUBLIC_BASE_URL}/v1/webhooks/{provider}/{org_id}`; None when the service has no public URL."""
@@ -77,3 +79,17 @@ class ProviderFactory:
     def for_org(self, org_id: str) -> PostalProvider:
         """The adapter of the org's (current or last) provider connection."""
         return self.from_secret(org_id, self.secret(org_id))
+
+    def for_ref(self, org_id: str, secret_ref: str | None) -> PostalProvider:
+        """The adapter of the connection a letter was sent through (its own secret), else the org's current one."""
+        return self.from_secret(org_id, self.secrets.get(secret_ref)) if secret_ref else self.for_org(org_id)
+
+    def webhook_candidates(self, org_id: str, provider: str) -> list[PostalProvider]:
+        """Adapters of every connection of the org to `provider`, the current one first: a callback for a letter
+        sent before a disconnect or a switch of provider still verifies with the credentials it was sent with."""
+        adapters = []
+        for ref in self.records.secret_refs(org_id):
+            secret = self.secrets.get(ref)
+            if secret.get("provider") == provider:
+                adapters.append(self.from_secret(org_id, secret))
+        return adapters

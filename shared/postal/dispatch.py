@@ -18,16 +18,16 @@ the DLQ). On the last receive the letter is marked `failed` / `provider_unavaila
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
 from postal.connections import ProviderFactory
-from postal.letters import LetterError, LetterEvent, can_move, error_from_code
+from postal.letters import Letter, LetterError, LetterEvent, can_move, error_from_code
 from postal.letters_service import DispatchMessage, Publisher, publish_change
 from postal.models import IntegrationStatus, LetterStatus
-from postal.providers.base import LetterSubmission, ProviderError, ProviderErrorCode, SubmitResult
+from postal.providers.base import LetterSubmission, PostalProvider, ProviderError, ProviderErrorCode, SubmitResult
 from postal.store.documents import DocumentStore
 from postal.store.letters import ClaimOutcome, LetterStore
 from postal.store.records import Records
@@ -38,6 +38,8 @@ SOURCE = "postal-comms"
 # template.yaml DispatchQueue: RedrivePolicy.maxReceiveCount and VisibilityTimeout.
 MAX_RECEIVES = 5
 CLAIM_TTL_S = 180
+# A staged upload is reused only while its URL stays valid this much longer (the create must still read it).
+STAGE_MARGIN_S = 120
 
 
 class Outcome(StrEnum):
@@ -54,7 +56,24 @@ class RetryLater(Exception):
 
 
 def _minus(now: str, seconds: int) -> str:
-    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    return _plus(now, -seconds)
+
+
+def _still_valid(expires_at: str | None, now: str) -> bool:
+    """True while `expires_at` (any ISO form; empty = no expiry given) is more than STAGE_MARGIN_S away."""
+    if not expires_at:
+        return True
+    try:
+        expires = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return expires > datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=STAGE_MARGIN_S)
+
+
+def _plus(now: str, seconds: int) -> str:
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=seconds)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -193,7 +212,8 @@ class Dispatcher:
             # Another message holds the claim (it is redelivered until it finishes) or the letter moved on.
             return Outcome.HELD_ELSEWHERE
 
-        provider = self.providers.for_org(org_id)
+        secret_ref = self.records.secret_ref(org_id)
+        provider = self.providers.for_ref(org_id, secret_ref)
         result: SubmitResult | None = None
         if letter.dispatch_attempts > 0:
             # An earlier attempt may have reached the provider before it died: never mail twice.
@@ -214,11 +234,35 @@ class Dispatcher:
                 address_position=letter.address_position,
                 page_count=letter.page_count,
             )
+            submission.staged = self._staged(letter, provider, submission)
             result = provider.submit(submission)
-        self._record(org_id, letter_id, message_id, provider.name, result)
+        self._record(org_id, letter_id, message_id, provider, result, secret_ref)
         return Outcome.SUBMITTED
 
-    def _record(self, org_id: str, letter_id: str, message_id: str, provider: str, result: SubmitResult) -> None:
+    def _staged(self, letter: Letter, provider: PostalProvider, submission: LetterSubmission) -> dict[str, str] | None:
+        """The adapter's staged create input (Pingen: one upload per letter), kept on the letter so that every
+        retry sends the same request under the same idempotency key. A staged upload whose URL has expired is
+        replaced (Pingen replays a create it already accepted by its key alone)."""
+        stage = getattr(provider, "stage", None)
+        if stage is None:
+            return None
+        kept = letter.staged or {}
+        if kept.get("provider") == provider.name and _still_valid(kept.get("expires_at"), self._now()):
+            return {k: v for k, v in kept.items() if k != "provider"}
+        staged: dict[str, str] = stage(submission)
+        self.letters.set_staged(letter.org_id, letter.letter_id, {"provider": provider.name, **staged})
+        return staged
+
+    def _record(
+        self,
+        org_id: str,
+        letter_id: str,
+        message_id: str,
+        adapter: PostalProvider,
+        result: SubmitResult,
+        secret_ref: str | None,
+    ) -> None:
+        provider = adapter.name
         now = self._now()
         target = result.status if can_move(LetterStatus.QUEUED, result.status) else LetterStatus.SUBMITTED
         event = LetterEvent(status=target.value, occurred_at=now, source=provider, raw_status=result.raw_status)
@@ -233,6 +277,7 @@ class Dispatcher:
             at=now,
             price=result.price,
             currency=result.currency,
+            secret_ref=secret_ref,
         ):
             self._change(org_id, letter_id, LetterStatus.QUEUED)
             logger.info("letter submitted", extra={"org_id": org_id, "letter_id": letter_id, "provider": provider})
@@ -243,7 +288,7 @@ class Dispatcher:
         letter = self.letters.get(org_id, letter_id)
         if letter is not None and letter.status is LetterStatus.CANCELLED:
             try:
-                self.providers.for_org(org_id).cancel(result.provider_letter_id)
+                adapter.cancel(result.provider_letter_id)
             except ProviderError as exc:
                 logger.error(
                     "letter cancelled here but not at the provider",

@@ -72,7 +72,7 @@ class Impact(BaseModel):
 
 
 class SecretWriter(Protocol):
-    def put_integration_secret(self, org_id: str, value: dict[str, Any]) -> str: ...
+    def put_integration_secret(self, org_id: str, value: dict[str, Any], *, connection: int = 0) -> str: ...
 
 
 class Sender(Protocol):
@@ -217,16 +217,20 @@ def connect(
         {
             "provider": body.provider.value,
             "credentials": credentials,
-            # Providers sign their callbacks with this key (Pingen caps it at 32 characters).
+            # Providers sign their callbacks with this key (Pingen caps it at 32 characters); MySendingBox, which
+            # signs nothing, gets it as the password of the webhook URL.
             "webhook_signing_key": secrets.token_hex(16),
         },
+        connection=integration.generation + 1,
     )
+    past = [integration.secret_ref] if integration.secret_ref else []
     connected = integration.model_copy(
         update={
             "status": IntegrationStatus.CONNECTED,
             "provider": body.provider,
             "connected_at": now,
             "secret_ref": secret_ref,
+            "past_secret_refs": [r for r in past + integration.past_secret_refs if r != secret_ref][:20],
             "generation": integration.generation + 1,
         }
     )

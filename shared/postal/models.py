@@ -214,6 +214,8 @@ class PostalIntegration(BaseModel):
     connected_at: str | None = None
     disconnected_at: str | None = None
     secret_ref: str | None = Field(default=None, exclude=True)
+    # The secrets of earlier connections (newest first, bounded): letters sent through them are still tracked.
+    past_secret_refs: list[str] = Field(default_factory=list, exclude=True, max_length=20)
     generation: int = 0
     last_job_id: str | None = None
 

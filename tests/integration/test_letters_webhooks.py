@@ -66,11 +66,17 @@ def test_bad_signature_is_401_and_changes_nothing(api: Api, aws: Aws, sandbox: S
     assert get_letter(api, org, letter_id)["status"] == "submitted"
 
 
-def test_unknown_org_or_provider_mismatch_is_404(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
-    org, _, pid = _submitted(api, aws)
-    assert _post(api, org, sandbox, pid, "sent", provider="pingen").status == 404
-    reply = api("webhooks", "POST", "/v1/webhooks/sandbox/org_nope", raw_body=b"{}", auth=False)
-    assert reply.status == 404
+def test_unknown_org_or_provider_mismatch_answers_like_a_bad_signature(
+    api: Api, aws: Aws, sandbox: SandboxServer
+) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    bad_signature = _post(api, org, sandbox, pid, "sent", key="not-the-key")
+    mismatch = _post(api, org, sandbox, pid, "sent", provider="pingen")
+    unknown = api("webhooks", "POST", "/v1/webhooks/sandbox/org_nope", raw_body=b"{}", auth=False)
+    # Nothing tells a caller without the credentials whether the org exists or which provider it uses.
+    assert bad_signature.status == mismatch.status == unknown.status == 401
+    assert bad_signature.json == mismatch.json == unknown.json
+    assert get_letter(api, org, letter_id)["status"] == "submitted"
 
 
 def test_replayed_event_is_deduplicated(api: Api, aws: Aws, sandbox: SandboxServer) -> None:

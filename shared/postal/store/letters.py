@@ -385,13 +385,19 @@ class LetterStore:
         at: str,
         price: Any = None,
         currency: str | None = None,
+        secret_ref: str | None = None,
     ) -> bool:
-        """queued (claimed by `message_id`) -> submitted/accepted with the provider's id; False if not ours."""
+        """queued (claimed by `message_id`) -> submitted/accepted with the provider's id and the connection it went
+        through; False if not ours."""
         fields: dict[str, Any] = {
             "provider_letter_id": provider_letter_id,
             "GSI3PK": keys.provider_letter_gsi3(provider, provider_letter_id),
             "GSI3SK": letter_id,
+            "provider": provider,
+            "submitted_at": at,
         }
+        if secret_ref:
+            fields["secret_ref"] = secret_ref
         if price is not None:
             fields.update(price=price, currency=currency)
         return self.transition(
@@ -404,6 +410,16 @@ class LetterStore:
             remove_fields=(*CLAIM_ATTRS, "last_error"),
             extra_condition="claim_message = :m",
             extra_values={":m": message_id},
+        )
+
+    def set_staged(self, org_id: str, letter_id: str, staged: dict[str, str]) -> None:
+        """Keep what the adapter staged for the create (reused by every retry of this letter)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(org_id, letter_id),
+            UpdateExpression="SET staged = :s",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues=serialize({":s": staged}),
         )
 
     def requeue_unreachable(self, org_id: str, letter_id: str, event: LetterEvent, *, at: str) -> bool:

@@ -329,6 +329,8 @@ class Records:
         """Flip to connected, only from the generation the caller previewed (no lost updates)."""
         item = {"PK": keys.org_pk(integration.org_id), "SK": keys.INTEGRATION_SK, **_dump(integration)}
         item["secret_ref"] = integration.secret_ref
+        if integration.past_secret_refs:
+            item["past_secret_refs"] = integration.past_secret_refs
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -347,6 +349,14 @@ class Records:
     def secret_ref(self, org_id: str, *, consistent: bool = True) -> str | None:
         item = self._get(keys.org_pk(org_id), keys.INTEGRATION_SK, consistent=consistent)
         return str(item["secret_ref"]) if item and item.get("secret_ref") else None
+
+    def secret_refs(self, org_id: str) -> list[str]:
+        """The current connection's secret first, then earlier ones (newest first); empty for an unknown org."""
+        item = self._get(keys.org_pk(org_id), keys.INTEGRATION_SK, consistent=True)
+        if not item:
+            return []
+        refs = [str(item["secret_ref"])] if item.get("secret_ref") else []
+        return refs + [str(r) for r in item.get("past_secret_refs") or [] if str(r) not in refs]
 
     def disconnect(self, org_id: str, job: Job, at: str) -> PostalIntegration:
         """Atomically: integration connected -> disconnected (new generation) and the cascade job created."""

@@ -67,7 +67,7 @@ def test_submit_uploads_then_creates_one_letter(provider: PingenProvider, fake: 
 
 @pytest.mark.parametrize(
     ("postage", "product"),
-    [(Postage.ECONOMY, "cheap"), (Postage.REGISTERED, "registered"), (Postage.REGISTERED_WITH_RECEIPT, "registered")],
+    [(Postage.ECONOMY, "cheap"), (Postage.REGISTERED, "registered")],
 )
 def test_postage_mapping_and_registered_meta_data(
     provider: PingenProvider, fake: PingenFake, postage: Postage, product: str
@@ -85,6 +85,17 @@ def test_postage_mapping_and_registered_meta_data(
             "city": "Zürich",
             "country": "CH",
         }
+
+
+def test_registered_with_receipt_is_refused_never_sent_as_plain_registered(
+    provider: PingenProvider, fake: PingenFake
+) -> None:
+    with pytest.raises(ProviderError) as exc:
+        provider.submit(submission(postage=Postage.REGISTERED_WITH_RECEIPT))
+    assert exc.value.code == ProviderErrorCode.POSTAGE_NOT_SUPPORTED
+    assert fake.letters == {}
+    with pytest.raises(ProviderError):
+        provider.quote(PriceRequest(country="CH", pages=1, postage=Postage.REGISTERED_WITH_RECEIPT))
 
 
 def test_registered_address_too_long_is_missing_address_fields(provider: PingenProvider, fake: PingenFake) -> None:
