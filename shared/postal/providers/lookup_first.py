@@ -122,6 +122,21 @@ class LookupFirstAdapter(HttpAdapter):
             tracking_number=self._tracking(letter),
         )
 
+    def _cancellable(self, letter: dict[str, Any]) -> bool:
+        """Whether the provider still allows a cancel of this letter object."""
+        raise NotImplementedError
+
     def cancel(self, provider_letter_id: str) -> None:
-        """DELETE the letter: PostGrid allows it only while `ready`, MySendingBox until the letter is in production."""
-        self._expect(self._call("DELETE", f"{self.letters_path}/{provider_letter_id}", safe=True), 200, 204)
+        """DELETE the letter, only after reading that the provider still allows it (PostGrid: while `ready`;
+        MySendingBox: before it is accepted for production). A refused DELETE is a protocol error at both."""
+        path = f"{self.letters_path}/{provider_letter_id}"
+        letter = json_body(self._expect(self._call("GET", path, safe=True), 200))
+        if not self._cancellable(letter):
+            _, raw, _ = self._map(letter)
+            raise ProviderError(
+                ProviderErrorCode.REJECTED_BY_PROVIDER,
+                f"{self.name} can no longer cancel this letter (status {raw}).",
+                fix="Nothing to undo: the letter is already in production or sent.",
+                details={"provider": self.name, "raw_status": raw},
+            )
+        self._expect(self._call("DELETE", path, safe=True), 200, 204)

@@ -272,6 +272,10 @@ class MySendingBoxProvider(LookupFirstAdapter):
     def _map(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | None]:
         return map_letter(letter)
 
+    def _cancellable(self, letter: dict[str, Any]) -> bool:
+        names = {str(e.get("name")) for e in letter.get("events") or [] if isinstance(e, dict)}
+        return not names - {"letter.created"} and letter.get("canceled") is not True
+
     @staticmethod
     def _tracking(letter: dict[str, Any]) -> str | None:
         return tracking_number(letter)

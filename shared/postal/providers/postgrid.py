@@ -197,6 +197,9 @@ class PostGridProvider(LookupFirstAdapter):
         status, raw, _ = map_letter(letter)
         return SubmitResult(provider_letter_id=letter_id, status=status or LetterStatus.SUBMITTED, raw_status=raw)
 
+    def _cancellable(self, letter: dict[str, Any]) -> bool:
+        return letter.get("status") == "ready"
+
     def _create_headers(self, submission: LetterSubmission) -> dict[str, str]:
         return {"Idempotency-Key": submission.letter_id}
 
