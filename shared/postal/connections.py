@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from postal.errors import Conflict, NotFound
 from postal.models import ProviderName
-from postal.providers import sandbox
+from postal.providers import pingen, sandbox
 from postal.providers.base import PostalProvider
 from postal.providers.registry import ProviderConfig, build_provider
 from postal.settings import Settings
@@ -34,13 +34,21 @@ def webhook_url(settings: Settings, provider: str, org_id: str) -> str | None:
     return f"{base}/v1/webhooks/{provider}/{org_id}" if base else None
 
 
+def _not_live(url: str, live: str, staging: str) -> str:
+    return staging if url.rstrip("/") == live else url
+
+
 def provider_config(settings: Settings, provider: str, org_id: str, signing_key: str | None) -> ProviderConfig:
     """Deployment URLs for every adapter plus this org's webhook URL and signing key."""
+    prod = settings.stage == "prod"
     return ProviderConfig(
         pingen_api_url=settings.pingen_api_url,
         pingen_token_url=settings.pingen_identity_url,
-        # Only production may reach live Pingen; every other stage is forced onto staging.
-        pingen_force_staging=settings.stage != "prod",
+        # Only production may reach live Pingen; every other stage is forced onto staging (the configured URLs,
+        # staging by default, unless they name live Pingen).
+        pingen_force_staging=not prod,
+        pingen_staging_api_url=_not_live(settings.pingen_api_url, pingen.LIVE_API, pingen.STAGING_API),
+        pingen_staging_token_url=_not_live(settings.pingen_identity_url, pingen.LIVE_IDENTITY, pingen.STAGING_IDENTITY),
         postgrid_url=settings.postgrid_api_url,
         mysendingbox_url=settings.mysendingbox_api_url,
         sandbox_url=settings.sandbox_url or sandbox.DEFAULT_URL,

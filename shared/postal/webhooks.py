@@ -129,7 +129,9 @@ def _apply(
         )
         if event.fix:
             error = error.model_copy(update={"fix": event.fix})
-    fields = {"delivery_estimated": True} if (event.provider, event.raw_status) in ESTIMATED_DELIVERY else None
+    # PostGrid's raw status is "<status>/<imbStatus>": `completed/out_for_delivery` is still only an estimate.
+    estimated = (event.provider, event.raw_status.partition("/")[0]) in ESTIMATED_DELIVERY
+    fields = {"delivery_estimated": True} if estimated else None
     if not letters.transition(
         org_id, letter_id, event.status, entry, at=now, reason=event.reason, error=error, set_fields=fields
     ):
