@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger
 from postal.connections import ProviderFactory
 from postal.letters import Letter, LetterError, LetterEvent, can_move, error_from_code
 from postal.letters_service import DispatchMessage, Publisher, publish_change
-from postal.models import IntegrationStatus, LetterStatus
+from postal.models import IntegrationStatus, LetterStatus, Task, TaskKind
 from postal.providers.base import LetterSubmission, PostalProvider, ProviderError, ProviderErrorCode, SubmitResult
 from postal.store.documents import DocumentStore
 from postal.store.letters import ClaimOutcome, LetterStore
@@ -40,6 +40,7 @@ MAX_RECEIVES = 5
 CLAIM_TTL_S = 180
 # A staged upload is reused only while its URL stays valid this much longer (the create must still read it).
 STAGE_MARGIN_S = 120
+LATE_SUBMISSION_REASON = "submitted_after_disconnect"
 
 
 class Outcome(StrEnum):
@@ -162,7 +163,24 @@ class Dispatcher:
     def _retry_or_give_up(
         self, org_id: str, letter_id: str, message_id: str, receive_count: int, error: LetterError
     ) -> None:
-        if receive_count >= MAX_RECEIVES:
+        if receive_count >= MAX_RECEIVES and error.details.get("ambiguous"):
+            # The provider may hold the letter (its answer was lost or unreadable): `failed` would invite a resend
+            # that mails it twice. It stays queued for the DLQ redrive, which looks it up before anything else,
+            # and a person is told.
+            self.letters.release_claim(org_id, letter_id, message_id, error)
+            self.records.put_task(
+                Task(
+                    task_id=f"task_unconfirmed_{letter_id}",
+                    org_id=org_id,
+                    kind=TaskKind.MANUAL_INTERVENTION,
+                    note=f"letter {letter_id}: the provider's answer was lost after {receive_count} attempts "
+                    f"({error.message}); it may hold the letter. Redrive the dispatch DLQ (make redrive) once the "
+                    "provider is reachable: the letter is looked up before it is ever sent again.",
+                    created_at=self._now(),
+                )
+            )
+            logger.error("letter outcome unknown, dead-lettered", extra={"org_id": org_id, "letter_id": letter_id})
+        elif receive_count >= MAX_RECEIVES:
             # The message goes to the DLQ after this receive: the letter must say so, never just vanish.
             last = error_from_code(
                 ProviderErrorCode.PROVIDER_UNAVAILABLE,
@@ -236,8 +254,39 @@ class Dispatcher:
             )
             submission.staged = self._staged(letter, provider, submission)
             result = provider.submit(submission)
-        self._record(org_id, letter_id, message_id, provider, result, secret_ref)
+        if self._record(org_id, letter_id, message_id, provider, result, secret_ref):
+            self._fence_after_the_fact(org_id, letter_id, integration.generation, provider, result)
         return Outcome.SUBMITTED
+
+    def _fence_after_the_fact(
+        self, org_id: str, letter_id: str, generation: int, adapter: PostalProvider, result: SubmitResult
+    ) -> None:
+        """The claim was fenced by the connection, but a disconnect may commit while the provider call is in flight
+        (PRODUCT §2.3: nothing is submitted after the disconnect). If it did, cancel the letter at the provider;
+        where it no longer allows that, list the letter on the disconnect job (`submitted_after_disconnect`)."""
+        current = self.records.get_integration(org_id, consistent=True)
+        if current.generation == generation:
+            return
+        now = self._now()
+        try:
+            adapter.cancel(result.provider_letter_id)
+        except ProviderError as exc:
+            logger.error(
+                "letter submitted after the disconnect and not cancellable",
+                extra={"org_id": org_id, "letter_id": letter_id, "code": exc.code},
+            )
+            if current.last_job_id:
+                self.records.add_submitted_after_disconnect(org_id, current.last_job_id, letter_id)
+            return
+        event = LetterEvent(
+            status=LetterStatus.CANCELLED.value, occurred_at=now, source=SOURCE, reason=LATE_SUBMISSION_REASON
+        )
+        before = self.letters.get(org_id, letter_id)
+        if self.letters.transition(
+            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason=LATE_SUBMISSION_REASON
+        ):
+            self._change(org_id, letter_id, before.status if before else None)
+        logger.warning("letter submitted after the disconnect: cancelled at the provider", extra={"org_id": org_id})
 
     def _staged(self, letter: Letter, provider: PostalProvider, submission: LetterSubmission) -> dict[str, str] | None:
         """The adapter's staged create input (Pingen: one upload per letter), kept on the letter so that every
@@ -261,7 +310,8 @@ class Dispatcher:
         adapter: PostalProvider,
         result: SubmitResult,
         secret_ref: str | None,
-    ) -> None:
+    ) -> bool:
+        """Record the hand-over; True when this dispatch recorded it (False: a webhook or a cancel came first)."""
         provider = adapter.name
         now = self._now()
         target = result.status if can_move(LetterStatus.QUEUED, result.status) else LetterStatus.SUBMITTED
@@ -281,7 +331,7 @@ class Dispatcher:
         ):
             self._change(org_id, letter_id, LetterStatus.QUEUED)
             logger.info("letter submitted", extra={"org_id": org_id, "letter_id": letter_id, "provider": provider})
-            return
+            return True
         # Not ours any more: a provider webhook got there first, or the letter was cancelled meanwhile. Keep the
         # provider's id either way so the letter can be followed (and cancelled at the provider).
         self.letters.set_provider_ref(org_id, letter_id, provider, result.provider_letter_id)
@@ -294,3 +344,4 @@ class Dispatcher:
                     "letter cancelled here but not at the provider",
                     extra={"org_id": org_id, "letter_id": letter_id, "code": exc.code},
                 )
+        return False

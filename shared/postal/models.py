@@ -340,6 +340,9 @@ class Job(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     started_at: str
     finished_at: str | None = None
+    # Disconnect cascade: letters whose hand-over completed after the disconnect and that the provider would no
+    # longer cancel (they are mailed; PRODUCT §2.3 says none should be: a person must know).
+    submitted_after_disconnect: list[str] = Field(default_factory=list)
 
 
 class TaskKind(StrEnum):

@@ -769,6 +769,24 @@ class Records:
             if not is_conditional_failure(exc):
                 raise translate(exc) from exc
 
+    def add_submitted_after_disconnect(self, org_id: str, job_id: str, letter_id: str) -> None:
+        """List a letter on the disconnect job (once; bounded at 1000 entries, the rest is in the letters)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+                UpdateExpression="SET #l = list_append(if_not_exists(#l, :empty), :one)",
+                ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#l) OR "
+                "(NOT contains(#l, :id) AND size(#l) < :cap))",
+                ExpressionAttributeNames={"#l": "submitted_after_disconnect"},
+                ExpressionAttributeValues=serialize(
+                    {":empty": [], ":one": [letter_id], ":id": letter_id, ":cap": 1000}
+                ),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+
     def finish_job(self, org_id: str, job_id: str, at: str) -> bool:
         """running -> completed, once. True for the worker that finished it."""
         try:
