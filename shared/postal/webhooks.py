@@ -95,6 +95,14 @@ def _find_letter_id(letters: LetterStore, org_id: str, event: WebhookEvent) -> s
     return None
 
 
+def apply_event(
+    records: Records, letters: LetterStore, events: Publisher, org_id: str, event: WebhookEvent, now: str
+) -> int:
+    """Apply one provider event through the state machine (also used by the letter reconciliation); 1 if it moved
+    the letter."""
+    return _apply(records, letters, events, org_id, event, now)
+
+
 def _apply(
     records: Records, letters: LetterStore, events: Publisher, org_id: str, event: WebhookEvent, now: str
 ) -> int:

@@ -11,6 +11,7 @@ transaction, so the state machine in `postal.letters` holds under any concurrenc
 
 from __future__ import annotations
 
+import builtins
 from enum import StrEnum
 from typing import Any
 
@@ -203,6 +204,19 @@ class LetterStore:
             if not resp.get("LastEvaluatedKey"):
                 return [Letter.model_validate(i) for i in found], None
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def stuck_in(self, org_id: str, status: str, *, since_before: str, limit: int) -> builtins.list[Letter]:
+        """Up to `limit` letters that entered `status` before `since_before`, oldest first (GSI2, no scan)."""
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
+            ExpressionAttributeValues=serialize(
+                {":pk": keys.letters_by_status_gsi2(org_id, status), ":before": since_before}
+            ),
+            Limit=limit,
+        )
+        return [Letter.model_validate(deserialize(item)) for item in resp.get("Items", [])]
 
     def find_by_provider_id(self, org_id: str, provider: str, provider_letter_id: str) -> str | None:
         """Our letter id for a provider's letter id (GSI3), only within `org_id`."""
