@@ -180,6 +180,8 @@ FIXES = {
     "options, then send again.",
     ProviderErrorCode.UNDELIVERABLE: "Correct the customer's address (Pingen may suggest one), then resend or fall "
     "back to email.",
+    ProviderErrorCode.PROVIDER_PROBLEM: "Pingen holds the letter in a problem status it did not explain: open it in "
+    "the Pingen web app, fix or cancel it there, then send it again if needed.",
 }
 
 
