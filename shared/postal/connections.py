@@ -5,6 +5,7 @@ The integration item only holds `secret_ref`; the secret holds `{provider, crede
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import httpx
@@ -92,12 +93,11 @@ class ProviderFactory:
         """The adapter of the connection a letter was sent through (its own secret), else the org's current one."""
         return self.from_secret(org_id, self.secrets.get(secret_ref)) if secret_ref else self.for_org(org_id)
 
-    def webhook_candidates(self, org_id: str, provider: str) -> list[PostalProvider]:
-        """Adapters of every connection of the org to `provider`, the current one first: a callback for a letter
-        sent before a disconnect or a switch of provider still verifies with the credentials it was sent with."""
-        adapters = []
+    def webhook_candidates(self, org_id: str, provider: str) -> Iterator[PostalProvider]:
+        """Adapters of every connection of the org to `provider`, the current one first, read lazily (the caller
+        stops at the first that verifies): a callback for a letter sent before a disconnect or a switch of provider
+        still verifies with the credentials it was sent with."""
         for ref in self.records.secret_refs(org_id):
             secret = self.secrets.get(ref)
             if secret.get("provider") == provider:
-                adapters.append(self.from_secret(org_id, secret))
-        return adapters
+                yield self.from_secret(org_id, secret)

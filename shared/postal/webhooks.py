@@ -47,11 +47,7 @@ def authenticate(
 ) -> list[WebhookEvent]:
     """The events of a callback that verifies with one of the org's connections to `provider_name` (the current
     one first, then earlier ones: letters keep the connection they were sent with); else `Unauthorized`."""
-    try:
-        candidates = providers.webhook_candidates(org_id, provider_name)
-    except NotFound:
-        candidates = []
-    for adapter in candidates:
+    for adapter in providers.webhook_candidates(org_id, provider_name):
         try:
             return adapter.parse_webhook(headers, raw_body)
         except InvalidSignature:
@@ -88,8 +84,10 @@ def handle(
 
 
 def _find_letter_id(letters: LetterStore, org_id: str, event: WebhookEvent) -> str | None:
-    if event.letter_id and letters.get(org_id, event.letter_id) is not None:
-        return event.letter_id
+    echoed = letters.get(org_id, event.letter_id) if event.letter_id else None
+    # Only a letter handed to this provider: a callback verified by one connection never moves another's letter.
+    if echoed is not None and echoed.provider == event.provider:
+        return echoed.letter_id
     if event.provider_letter_id:
         return letters.find_by_provider_id(org_id, event.provider, event.provider_letter_id)
     return None
