@@ -16,8 +16,10 @@ import time
 import uuid
 from typing import Any
 
+import jwt
 import pytest
 
+from postal import deps
 from postal.settings import get_settings
 from tests.apigw import Reply
 from tests.conftest import Api, Aws, Org
@@ -212,6 +214,24 @@ def test_every_postgrid_webhook_kind_moves_its_letter(
             assert reply.status == 200, (name, reply.body)
             assert get_letter(api, org, letter_id)["status"] == expected, (name, change)
     assert sum(t["kind"] == "manual_intervention" for t in _tasks(api, org)) == 2  # the two content/class failures
+
+
+def test_postgrid_webhook_in_the_jwt_payload_format_through_the_handler(
+    api: Api, aws: Aws, strict: StartFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostGrid's default payload format: the event as a JWT signed HS256 with the webhook secret. The strict fake
+    # emits only the json format, so the token is built here from the letter the fake holds.
+    org, fake = _postgrid(api, strict, monkeypatch, "ms")
+    [(letter_id, pid)] = _sent_letters(api, aws, org, 1)
+    letter = fake.advance(pid, {"status": "printing"})
+    secret = deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))["webhook_signing_key"]
+    event = {"id": "event_jwt_1", "object": "event", "type": "letter.updated", "data": letter}
+    token = jwt.encode({**event, "iat": int(time.time())}, secret, algorithm="HS256").encode()
+    reply = _hook(api, "postgrid", org, {"Content-Type": "text/plain"}, token)
+    assert reply.status == 200, reply.body
+    assert get_letter(api, org, letter_id)["status"] == "printing"
+    forged = jwt.encode({**event, "iat": int(time.time())}, "x" * 32, algorithm="HS256").encode()
+    assert _hook(api, "postgrid", org, {"Content-Type": "text/plain"}, forged).status == 401
 
 
 def test_postgrid_webhook_signed_with_another_secret_is_refused(
