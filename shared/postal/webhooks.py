@@ -1,4 +1,8 @@
-"""Provider callbacks (`POST /v1/webhooks/{provider}/{org_id}`): verify, dedupe, apply the state machine.
+"""Provider callbacks (`POST /v1/webhooks/{provider}/{org_id}`): authenticate, dedupe, apply the state machine.
+
+A callback is authenticated with the credentials of one of the org's connections to that provider, the current one
+first (letters keep the connection they were sent with, also after a disconnect or a switch of provider); anything
+else is 401 with one answer for every reason. A failed letter opens a task for a person.
 
 Every event goes into the letter's history; only a legal forward move changes the status (providers.md §5.1).
 Returned mail marks the customer's address `returned`, opens a `fix_address` task and, when the org chose the email
