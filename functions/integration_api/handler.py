@@ -12,8 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from postal import deps, integration
 from postal.api.app import build_app, require_org
 from postal.clock import now_iso
+from postal.connections import webhook_url
 from postal.models import Job
 from postal.providers.registry import validate_credentials
+from postal.settings import get_settings
 
 logger = Logger()
 tracer = Tracer()
@@ -26,9 +28,18 @@ def get_integration(org_id: str) -> integration.IntegrationView:
 
 
 @app.post("/v1/orgs/<org_id>/integrations/postal/connect")
-def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPreview | integration.IntegrationView:
+def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPreview | integration.ConnectedView:
+    settings = get_settings()
+    org_id = require_org(app, org_id)
     return integration.connect(
-        deps.records(), deps.secret_store(), validate_credentials, require_org(app, org_id), body, now_iso()
+        deps.records(),
+        deps.secret_store(),
+        validate_credentials,
+        org_id,
+        body,
+        now_iso(),
+        stage=settings.stage,
+        webhook_url=lambda provider: webhook_url(settings, provider, org_id),
     )
 
 

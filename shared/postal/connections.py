@@ -5,6 +5,7 @@ The integration item only holds `secret_ref`; the secret holds `{provider, crede
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import httpx
@@ -12,7 +13,7 @@ from pydantic import SecretStr
 
 from postal.errors import Conflict, NotFound
 from postal.models import ProviderName
-from postal.providers import sandbox
+from postal.providers import pingen, sandbox
 from postal.providers.base import PostalProvider
 from postal.providers.registry import ProviderConfig, build_provider
 from postal.settings import Settings
@@ -25,6 +26,8 @@ class SecretReader(Protocol):
 class IntegrationReader(Protocol):
     def secret_ref(self, org_id: str, *, consistent: bool = True) -> str | None: ...
 
+    def secret_refs(self, org_id: str) -> list[str]: ...
+
 
 def webhook_url(settings: Settings, provider: str, org_id: str) -> str | None:
     """`{PUBLIC_BASE_URL}/v1/webhooks/{provider}/{org_id}`; None when the service has no public URL."""
@@ -32,13 +35,21 @@ def webhook_url(settings: Settings, provider: str, org_id: str) -> str | None:
     return f"{base}/v1/webhooks/{provider}/{org_id}" if base else None
 
 
+def _not_live(url: str, live: str, staging: str) -> str:
+    return staging if url.rstrip("/") == live else url
+
+
 def provider_config(settings: Settings, provider: str, org_id: str, signing_key: str | None) -> ProviderConfig:
     """Deployment URLs for every adapter plus this org's webhook URL and signing key."""
+    prod = settings.stage == "prod"
     return ProviderConfig(
         pingen_api_url=settings.pingen_api_url,
         pingen_token_url=settings.pingen_identity_url,
-        # Only production may reach live Pingen; every other stage is forced onto staging.
-        pingen_force_staging=settings.stage != "prod",
+        # Only production may reach live Pingen; every other stage is forced onto staging (the configured URLs,
+        # staging by default, unless they name live Pingen).
+        pingen_force_staging=not prod,
+        pingen_staging_api_url=_not_live(settings.pingen_api_url, pingen.LIVE_API, pingen.STAGING_API),
+        pingen_staging_token_url=_not_live(settings.pingen_identity_url, pingen.LIVE_IDENTITY, pingen.STAGING_IDENTITY),
         postgrid_url=settings.postgrid_api_url,
         mysendingbox_url=settings.mysendingbox_api_url,
         sandbox_url=settings.sandbox_url or sandbox.DEFAULT_URL,
@@ -77,3 +88,16 @@ class ProviderFactory:
     def for_org(self, org_id: str) -> PostalProvider:
         """The adapter of the org's (current or last) provider connection."""
         return self.from_secret(org_id, self.secret(org_id))
+
+    def for_ref(self, org_id: str, secret_ref: str | None) -> PostalProvider:
+        """The adapter of the connection a letter was sent through (its own secret), else the org's current one."""
+        return self.from_secret(org_id, self.secrets.get(secret_ref)) if secret_ref else self.for_org(org_id)
+
+    def webhook_candidates(self, org_id: str, provider: str) -> Iterator[PostalProvider]:
+        """Adapters of every connection of the org to `provider`, the current one first, read lazily (the caller
+        stops at the first that verifies): a callback for a letter sent before a disconnect or a switch of provider
+        still verifies with the credentials it was sent with."""
+        for ref in self.records.secret_refs(org_id):
+            secret = self.secrets.get(ref)
+            if secret.get("provider") == provider:
+                yield self.from_secret(org_id, secret)

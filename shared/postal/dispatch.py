@@ -18,16 +18,16 @@ the DLQ). On the last receive the letter is marked `failed` / `provider_unavaila
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
 from postal.connections import ProviderFactory
-from postal.letters import LetterError, LetterEvent, can_move, error_from_code
+from postal.letters import Letter, LetterError, LetterEvent, can_move, error_from_code
 from postal.letters_service import DispatchMessage, Publisher, publish_change
-from postal.models import IntegrationStatus, LetterStatus
-from postal.providers.base import LetterSubmission, ProviderError, ProviderErrorCode, SubmitResult
+from postal.models import IntegrationStatus, LetterStatus, Task, TaskKind
+from postal.providers.base import LetterSubmission, PostalProvider, ProviderError, ProviderErrorCode, SubmitResult
 from postal.store.documents import DocumentStore
 from postal.store.letters import ClaimOutcome, LetterStore
 from postal.store.records import Records
@@ -38,6 +38,9 @@ SOURCE = "postal-comms"
 # template.yaml DispatchQueue: RedrivePolicy.maxReceiveCount and VisibilityTimeout.
 MAX_RECEIVES = 5
 CLAIM_TTL_S = 180
+# A staged upload is reused only while its URL stays valid this much longer (the create must still read it).
+STAGE_MARGIN_S = 120
+LATE_SUBMISSION_REASON = "submitted_after_disconnect"
 
 
 class Outcome(StrEnum):
@@ -54,7 +57,24 @@ class RetryLater(Exception):
 
 
 def _minus(now: str, seconds: int) -> str:
-    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    return _plus(now, -seconds)
+
+
+def _still_valid(expires_at: str | None, now: str) -> bool:
+    """True while `expires_at` (any ISO form; empty = no expiry given) is more than STAGE_MARGIN_S away."""
+    if not expires_at:
+        return True
+    try:
+        expires = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return expires > datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=STAGE_MARGIN_S)
+
+
+def _plus(now: str, seconds: int) -> str:
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=seconds)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -143,7 +163,24 @@ class Dispatcher:
     def _retry_or_give_up(
         self, org_id: str, letter_id: str, message_id: str, receive_count: int, error: LetterError
     ) -> None:
-        if receive_count >= MAX_RECEIVES:
+        if receive_count >= MAX_RECEIVES and error.details.get("ambiguous"):
+            # The provider may hold the letter (its answer was lost or unreadable): `failed` would invite a resend
+            # that mails it twice. It stays queued for the DLQ redrive, which looks it up before anything else,
+            # and a person is told.
+            self.letters.release_claim(org_id, letter_id, message_id, error)
+            self.records.put_task(
+                Task(
+                    task_id=f"task_unconfirmed_{letter_id}",
+                    org_id=org_id,
+                    kind=TaskKind.MANUAL_INTERVENTION,
+                    note=f"letter {letter_id}: the provider's answer was lost after {receive_count} attempts "
+                    f"({error.message}); it may hold the letter. Redrive the dispatch DLQ (make redrive) once the "
+                    "provider is reachable: the letter is looked up before it is ever sent again.",
+                    created_at=self._now(),
+                )
+            )
+            logger.error("letter outcome unknown, dead-lettered", extra={"org_id": org_id, "letter_id": letter_id})
+        elif receive_count >= MAX_RECEIVES:
             # The message goes to the DLQ after this receive: the letter must say so, never just vanish.
             last = error_from_code(
                 ProviderErrorCode.PROVIDER_UNAVAILABLE,
@@ -193,7 +230,8 @@ class Dispatcher:
             # Another message holds the claim (it is redelivered until it finishes) or the letter moved on.
             return Outcome.HELD_ELSEWHERE
 
-        provider = self.providers.for_org(org_id)
+        secret_ref = self.records.secret_ref(org_id)
+        provider = self.providers.for_ref(org_id, secret_ref)
         result: SubmitResult | None = None
         if letter.dispatch_attempts > 0:
             # An earlier attempt may have reached the provider before it died: never mail twice.
@@ -214,11 +252,67 @@ class Dispatcher:
                 address_position=letter.address_position,
                 page_count=letter.page_count,
             )
+            submission.staged = self._staged(letter, provider, submission)
             result = provider.submit(submission)
-        self._record(org_id, letter_id, message_id, provider.name, result)
+        if self._record(org_id, letter_id, message_id, provider, result, secret_ref):
+            self._fence_after_the_fact(org_id, letter_id, integration.generation, provider, result)
         return Outcome.SUBMITTED
 
-    def _record(self, org_id: str, letter_id: str, message_id: str, provider: str, result: SubmitResult) -> None:
+    def _fence_after_the_fact(
+        self, org_id: str, letter_id: str, generation: int, adapter: PostalProvider, result: SubmitResult
+    ) -> None:
+        """The claim was fenced by the connection, but a disconnect may commit while the provider call is in flight
+        (PRODUCT §2.3: nothing is submitted after the disconnect). If it did, cancel the letter at the provider;
+        where it no longer allows that, list the letter on the disconnect job (`submitted_after_disconnect`)."""
+        current = self.records.get_integration(org_id, consistent=True)
+        if current.generation == generation:
+            return
+        now = self._now()
+        try:
+            adapter.cancel(result.provider_letter_id)
+        except ProviderError as exc:
+            logger.error(
+                "letter submitted after the disconnect and not cancellable",
+                extra={"org_id": org_id, "letter_id": letter_id, "code": exc.code},
+            )
+            if current.last_job_id:
+                self.records.add_submitted_after_disconnect(org_id, current.last_job_id, letter_id)
+            return
+        event = LetterEvent(
+            status=LetterStatus.CANCELLED.value, occurred_at=now, source=SOURCE, reason=LATE_SUBMISSION_REASON
+        )
+        before = self.letters.get(org_id, letter_id)
+        if self.letters.transition(
+            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason=LATE_SUBMISSION_REASON
+        ):
+            self._change(org_id, letter_id, before.status if before else None)
+        logger.warning("letter submitted after the disconnect: cancelled at the provider", extra={"org_id": org_id})
+
+    def _staged(self, letter: Letter, provider: PostalProvider, submission: LetterSubmission) -> dict[str, str] | None:
+        """The adapter's staged create input (Pingen: one upload per letter), kept on the letter so that every
+        retry sends the same request under the same idempotency key. A staged upload whose URL has expired is
+        replaced (Pingen replays a create it already accepted by its key alone)."""
+        stage = getattr(provider, "stage", None)
+        if stage is None:
+            return None
+        kept = letter.staged or {}
+        if kept.get("provider") == provider.name and _still_valid(kept.get("expires_at"), self._now()):
+            return {k: v for k, v in kept.items() if k != "provider"}
+        staged: dict[str, str] = stage(submission)
+        self.letters.set_staged(letter.org_id, letter.letter_id, {"provider": provider.name, **staged})
+        return staged
+
+    def _record(
+        self,
+        org_id: str,
+        letter_id: str,
+        message_id: str,
+        adapter: PostalProvider,
+        result: SubmitResult,
+        secret_ref: str | None,
+    ) -> bool:
+        """Record the hand-over; True when this dispatch recorded it (False: a webhook or a cancel came first)."""
+        provider = adapter.name
         now = self._now()
         target = result.status if can_move(LetterStatus.QUEUED, result.status) else LetterStatus.SUBMITTED
         event = LetterEvent(status=target.value, occurred_at=now, source=provider, raw_status=result.raw_status)
@@ -233,19 +327,21 @@ class Dispatcher:
             at=now,
             price=result.price,
             currency=result.currency,
+            secret_ref=secret_ref,
         ):
             self._change(org_id, letter_id, LetterStatus.QUEUED)
             logger.info("letter submitted", extra={"org_id": org_id, "letter_id": letter_id, "provider": provider})
-            return
+            return True
         # Not ours any more: a provider webhook got there first, or the letter was cancelled meanwhile. Keep the
         # provider's id either way so the letter can be followed (and cancelled at the provider).
         self.letters.set_provider_ref(org_id, letter_id, provider, result.provider_letter_id)
         letter = self.letters.get(org_id, letter_id)
         if letter is not None and letter.status is LetterStatus.CANCELLED:
             try:
-                self.providers.for_org(org_id).cancel(result.provider_letter_id)
+                adapter.cancel(result.provider_letter_id)
             except ProviderError as exc:
                 logger.error(
                     "letter cancelled here but not at the provider",
                     extra={"org_id": org_id, "letter_id": letter_id, "code": exc.code},
                 )
+        return False

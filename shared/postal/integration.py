@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from postal.clock import new_id
 from postal.documents.zones import zone_for
-from postal.errors import Conflict
+from postal.errors import Conflict, ValidationFailed
 from postal.models import (
     AddressPosition,
     Channel,
@@ -22,6 +22,7 @@ from postal.models import (
     Strict,
     Template,
 )
+from postal.providers.mysendingbox import webhook_url_with_token
 from postal.store.records import Records
 
 UNSUBMITTED_STATUSES = ("created", "rendered", "queued")
@@ -53,6 +54,20 @@ class IntegrationView(BaseModel):
     banner: list[BannerEntry]
 
 
+class WebhookSetup(BaseModel):
+    """What to configure at the provider so that its status callbacks reach us (shown once, in the connect answer)."""
+
+    url: str | None = Field(description="The exact webhook URL to configure; None when the service has no public URL")
+    signing_secret: str | None = Field(
+        default=None, description="The secret the provider signs callbacks with (Pingen signing_key, PostGrid secret)"
+    )
+    how: str
+
+
+class ConnectedView(IntegrationView):
+    webhook: WebhookSetup
+
+
 class ConnectPreview(BaseModel):
     org_id: str
     provider: ProviderName
@@ -72,7 +87,7 @@ class Impact(BaseModel):
 
 
 class SecretWriter(Protocol):
-    def put_integration_secret(self, org_id: str, value: dict[str, Any]) -> str: ...
+    def put_integration_secret(self, org_id: str, value: dict[str, Any], *, connection: int = 0) -> str: ...
 
 
 class Sender(Protocol):
@@ -166,6 +181,27 @@ def view(records: Records, org_id: str) -> IntegrationView:
     )
 
 
+# Providers that print real mail; `sandbox` only simulates one and is refused in production.
+REAL_PROVIDERS = tuple(p.value for p in ProviderName if p is not ProviderName.SANDBOX)
+WEBHOOK_HOW = {
+    ProviderName.PINGEN: "Create one Pingen webhook per event category (issues, sent, undeliverable, delivered) with "
+    "this url and signing_secret as its signing_key.",
+    ProviderName.POSTGRID: "Create a PostGrid webhook for the letter events with this url and signing_secret as its "
+    "secret; either payload format (jwt or json) is accepted.",
+    ProviderName.MYSENDINGBOX: "Set this url (it carries its own credentials) as the MySendingBox webhook; keep it "
+    "secret, it is the only thing that authenticates MySendingBox's unsigned callbacks.",
+    ProviderName.GENERIC: "Your API signs its callbacks to this url with Postal-Signature and the shared secret.",
+    ProviderName.SANDBOX: "Nothing to configure: the sandbox calls this url itself.",
+}
+
+
+def webhook_setup(provider: ProviderName, url: str | None, signing_key: str) -> WebhookSetup:
+    if provider is ProviderName.MYSENDINGBOX:
+        return WebhookSetup(url=webhook_url_with_token(url, signing_key) if url else None, how=WEBHOOK_HOW[provider])
+    secret = None if provider in (ProviderName.GENERIC, ProviderName.SANDBOX) else signing_key
+    return WebhookSetup(url=url, signing_secret=secret, how=WEBHOOK_HOW[provider])
+
+
 def connect(
     records: Records,
     secret_store: SecretWriter,
@@ -173,8 +209,19 @@ def connect(
     org_id: str,
     body: ConnectIn,
     now: str,
-) -> ConnectPreview | IntegrationView:
-    """`confirm=false`: a preview that changes nothing. `confirm=true`: activate, or 409 with the banner."""
+    *,
+    stage: str = "dev",
+    webhook_url: Callable[[str], str | None] = lambda provider: None,  # noqa: ARG005
+) -> ConnectPreview | ConnectedView:
+    """`confirm=false`: a preview that changes nothing. `confirm=true`: activate, or 409 with the banner; the answer
+    says what to configure at the provider for its callbacks (`webhook`)."""
+    if stage == "prod" and body.provider is ProviderName.SANDBOX:
+        raise ValidationFailed(
+            "the sandbox provider prints nothing and cannot be connected in production",
+            code="provider_not_allowed",
+            details={"field": "provider", "allowed": list(REAL_PROVIDERS)},
+            fix=f"connect one of the real providers: {', '.join(REAL_PROVIDERS)}",
+        )
     integration = records.get_integration(org_id, consistent=True)
     if integration.status == IntegrationStatus.CONNECTED:
         raise Conflict(
@@ -212,26 +259,34 @@ def connect(
             details={"banner": [b.model_dump() for b in blocking]},
             fix="adjust each template as the banner says, then connect again",
         )
+    signing_key = secrets.token_hex(16)
     secret_ref = secret_store.put_integration_secret(
         org_id,
         {
             "provider": body.provider.value,
             "credentials": credentials,
-            # Providers sign their callbacks with this key (Pingen caps it at 32 characters).
-            "webhook_signing_key": secrets.token_hex(16),
+            # Providers sign their callbacks with this key (Pingen caps it at 32 characters); MySendingBox, which
+            # signs nothing, gets it as the password of the webhook URL.
+            "webhook_signing_key": signing_key,
         },
+        connection=integration.generation + 1,
     )
+    past = [integration.secret_ref] if integration.secret_ref else []
     connected = integration.model_copy(
         update={
             "status": IntegrationStatus.CONNECTED,
             "provider": body.provider,
             "connected_at": now,
             "secret_ref": secret_ref,
+            "past_secret_refs": [r for r in past + integration.past_secret_refs if r != secret_ref][:20],
             "generation": integration.generation + 1,
         }
     )
     records.connect(connected, expected_generation=integration.generation)
-    return view(records, org_id)
+    return ConnectedView(
+        **view(records, org_id).model_dump(),
+        webhook=webhook_setup(body.provider, webhook_url(body.provider.value), signing_key),
+    )
 
 
 def impact(records: Records, org_id: str) -> Impact:

@@ -82,6 +82,8 @@ FIXES: dict[str, str] = {
     "again.",
     ProviderErrorCode.UNDELIVERABLE: "Correct the customer's address; postal steps for the customer pause until "
     "then. Resend or fall back to email.",
+    ProviderErrorCode.PROVIDER_PROBLEM: "The provider reports a problem it did not explain further: open the letter "
+    "in the provider's web app, fix or cancel it there, then send again if needed.",
 }
 
 
@@ -110,6 +112,12 @@ class Letter(BaseModel):
     error: LetterError | None = None
     delivery_estimated: bool = False
     dispatch_attempts: int = 0
+    # The connection the letter was handed over through (Secrets Manager ARN): its callbacks and reconciliation
+    # use these credentials even after a disconnect or a switch of provider.
+    secret_ref: str | None = Field(default=None, exclude=True)
+    # What the adapter staged for the create on an earlier attempt (Pingen: the uploaded file), reused on retries.
+    staged: dict[str, str] | None = Field(default=None, exclude=True)
+    submitted_at: str | None = None
     created_at: str
     updated_at: str
 

@@ -44,6 +44,7 @@ from postal.letters import (
 )
 from postal.models import Address, AddressState, IntegrationStatus, LetterStatus, Postage, PostalIntegration
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
+from postal.providers.capabilities import require_capable
 from postal.providers.prices import price_table
 from postal.store.documents import DocumentStore
 from postal.store.letters import LetterStore
@@ -166,6 +167,7 @@ def create_letter(
     assert provider is not None
     address, customer_id = _recipient(records, org_id, body)
     require_postage_available(body.postage, address.country)
+    require_capable(provider.value, postage=body.postage, country=address.country, color=body.color, duplex=body.duplex)
 
     pdf: bytes | None = None
     page_count = 0
@@ -180,6 +182,7 @@ def create_letter(
                 fix="fix the PDF as each problem says (or check it first with POST .../templates/{id}/check)",
             )
         page_count = result.page_count
+        require_capable(provider.value, postage=body.postage, country=address.country, pages=page_count)
 
     is_new, letter_id = idempotency.claim(keys, "letters", org_id, idem_key, body, new_id("let"))
     if not is_new:
@@ -336,7 +339,8 @@ def cancel_letter(
             details={"status": letter.status.value},
         )
     try:
-        providers.for_org(org_id).cancel(letter.provider_letter_id)
+        # The connection the letter went through, even after a switch of provider.
+        providers.for_ref(org_id, letter.secret_ref).cancel(letter.provider_letter_id)
     except ProviderError as exc:
         if exc.retryable:
             raise ProviderUnavailable(exc.message, fix="retry the cancel later") from exc
@@ -372,8 +376,12 @@ def quote(
     volume: int,
 ) -> PriceQuote:
     """A price before sending, from the connected provider (its price endpoint, else its configured table)."""
-    require_connected(records, org_id)
+    integration = require_connected(records, org_id)
     require_postage_available(postage, country)
+    assert integration.provider is not None
+    require_capable(
+        integration.provider.value, postage=postage, country=country, pages=pages, color=color, duplex=duplex
+    )
     request = PriceRequest(
         country=country.upper(), pages=pages, color=color, duplex=duplex, postage=postage, volume=volume
     )

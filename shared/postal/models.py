@@ -214,6 +214,8 @@ class PostalIntegration(BaseModel):
     connected_at: str | None = None
     disconnected_at: str | None = None
     secret_ref: str | None = Field(default=None, exclude=True)
+    # The secrets of earlier connections (newest first, bounded): letters sent through them are still tracked.
+    past_secret_refs: list[str] = Field(default_factory=list, exclude=True, max_length=20)
     generation: int = 0
     last_job_id: str | None = None
 
@@ -338,6 +340,9 @@ class Job(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     started_at: str
     finished_at: str | None = None
+    # Disconnect cascade: letters whose hand-over completed after the disconnect and that the provider would no
+    # longer cancel (they are mailed; PRODUCT §2.3 says none should be: a person must know).
+    submitted_after_disconnect: list[str] = Field(default_factory=list)
 
 
 class TaskKind(StrEnum):

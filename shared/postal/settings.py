@@ -34,6 +34,10 @@ class Settings(BaseModel):
     # GSI takes to show a write made just before the disconnect (SQS allows up to 900).
     cascade_settle_seconds: int = Field(default=10, alias="CASCADE_SETTLE_SECONDS", ge=0, le=900)
     presign_seconds: int = Field(default=300, alias="PRESIGN_SECONDS", ge=30, le=3600)
+    # Letter reconciliation: hours a letter may stay in one non-final status before the provider is asked, per
+    # provider ("pingen=48,postgrid=72"); providers not named keep reconcile.DEFAULT_AFTER_HOURS.
+    reconcile_after_hours: str = Field(default="", alias="RECONCILE_AFTER_HOURS", max_length=200)
+    reconcile_batch: int = Field(default=200, alias="RECONCILE_BATCH", ge=1, le=1000)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

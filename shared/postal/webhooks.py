@@ -1,4 +1,8 @@
-"""Provider callbacks (`POST /v1/webhooks/{provider}/{org_id}`): verify, dedupe, apply the state machine.
+"""Provider callbacks (`POST /v1/webhooks/{provider}/{org_id}`): authenticate, dedupe, apply the state machine.
+
+A callback is authenticated with the credentials of one of the org's connections to that provider, the current one
+first (letters keep the connection they were sent with, also after a disconnect or a switch of provider); anything
+else is 401 with one answer for every reason. A failed letter opens a task for a person.
 
 Every event goes into the letter's history; only a legal forward move changes the status (providers.md §5.1).
 Returned mail marks the customer's address `returned`, opens a `fix_address` task and, when the org chose the email
@@ -14,7 +18,7 @@ from pydantic import BaseModel
 
 from postal.connections import ProviderFactory
 from postal.errors import NotFound, Unauthorized
-from postal.letters import LetterEvent, error_from_code
+from postal.letters import Letter, LetterError, LetterEvent, error_from_code
 from postal.letters_service import Publisher, publish_change
 from postal.models import LetterStatus, ReturnedMailFallback, Task, TaskKind
 from postal.providers.base import InvalidSignature, WebhookEvent
@@ -33,9 +37,26 @@ class WebhookResult(BaseModel):
     duplicates: int
 
 
-def _not_found() -> NotFound:
-    # One answer for an unknown org, a never-connected org and a provider mismatch: nothing leaks.
-    return NotFound("no such webhook endpoint", code="not_found")
+UNAUTHENTICATED = "the webhook could not be authenticated"
+
+
+def _unauthenticated() -> Unauthorized:
+    # One answer for a bad signature, an unknown org, a never-connected org and a provider mismatch: a caller
+    # without the credentials learns nothing about the org.
+    return Unauthorized(UNAUTHENTICATED, code="invalid_signature")
+
+
+def authenticate(
+    providers: ProviderFactory, provider_name: str, org_id: str, headers: dict[str, str], raw_body: bytes
+) -> list[WebhookEvent]:
+    """The events of a callback that verifies with one of the org's connections to `provider_name` (the current
+    one first, then earlier ones: letters keep the connection they were sent with); else `Unauthorized`."""
+    for adapter in providers.webhook_candidates(org_id, provider_name):
+        try:
+            return adapter.parse_webhook(headers, raw_body)
+        except InvalidSignature:
+            continue
+    raise _unauthenticated()
 
 
 def handle(
@@ -49,17 +70,7 @@ def handle(
     raw_body: bytes,
     now: str,
 ) -> WebhookResult:
-    try:
-        secret = providers.secret(org_id)
-    except NotFound as exc:
-        raise _not_found() from exc
-    if secret.get("provider") != provider_name:
-        raise _not_found()
-    adapter = providers.from_secret(org_id, secret)
-    try:
-        parsed = adapter.parse_webhook(headers, raw_body)
-    except InvalidSignature as exc:
-        raise Unauthorized("the webhook signature does not verify", code="invalid_signature") from exc
+    parsed = authenticate(providers, provider_name, org_id, headers, raw_body)
     applied = duplicates = 0
     for event in parsed:
         if not letters.mark_webhook_event(
@@ -77,11 +88,21 @@ def handle(
 
 
 def _find_letter_id(letters: LetterStore, org_id: str, event: WebhookEvent) -> str | None:
-    if event.letter_id and letters.get(org_id, event.letter_id) is not None:
-        return event.letter_id
+    echoed = letters.get(org_id, event.letter_id) if event.letter_id else None
+    # Only a letter handed to this provider: a callback verified by one connection never moves another's letter.
+    if echoed is not None and echoed.provider == event.provider:
+        return echoed.letter_id
     if event.provider_letter_id:
         return letters.find_by_provider_id(org_id, event.provider, event.provider_letter_id)
     return None
+
+
+def apply_event(
+    records: Records, letters: LetterStore, events: Publisher, org_id: str, event: WebhookEvent, now: str
+) -> int:
+    """Apply one provider event through the state machine (also used by the letter reconciliation); 1 if it moved
+    the letter."""
+    return _apply(records, letters, events, org_id, event, now)
 
 
 def _apply(
@@ -116,7 +137,11 @@ def _apply(
             event.reason or event.raw_status,
             {"provider": event.provider, "raw_status": event.raw_status, **event.details},
         )
-    fields = {"delivery_estimated": True} if (event.provider, event.raw_status) in ESTIMATED_DELIVERY else None
+        if event.fix:
+            error = error.model_copy(update={"fix": event.fix})
+    # PostGrid's raw status is "<status>/<imbStatus>": `completed/out_for_delivery` is still only an estimate.
+    estimated = (event.provider, event.raw_status.partition("/")[0]) in ESTIMATED_DELIVERY
+    fields = {"delivery_estimated": True} if estimated else None
     if not letters.transition(
         org_id, letter_id, event.status, entry, at=now, reason=event.reason, error=error, set_fields=fields
     ):
@@ -128,10 +153,27 @@ def _apply(
     publish_change(events, updated, letter.status)
     if event.status is LetterStatus.UNDELIVERABLE and updated.customer_id:
         _returned_mail(records, events, org_id, updated.customer_id, letter_id, now)
+    if event.status is LetterStatus.FAILED and error is not None:
+        failed_letter_task(records, updated, error, now)
     logger.info(
         "letter status from provider", extra={"org_id": org_id, "letter_id": letter_id, "status": event.status.value}
     )
     return 1
+
+
+def failed_letter_task(records: Records, letter: Letter, error: LetterError, now: str) -> None:
+    """A letter the provider will not mail needs a person: one task per letter, naming the reason and the fix."""
+    records.put_task(
+        Task(
+            task_id=f"task_failed_{letter.letter_id}",
+            org_id=letter.org_id,
+            kind=TaskKind.MANUAL_INTERVENTION,
+            customer_id=letter.customer_id,
+            note=f"letter {letter.letter_id} failed at {letter.provider} ({error.code}): {error.message}. "
+            f"Fix: {error.fix}",
+            created_at=now,
+        )
+    )
 
 
 def _returned_mail(

@@ -63,9 +63,17 @@ def test_local_lists_routes_schedules_and_queues(stack: Stack) -> None:
     routes = {(r["method"], r["path"]) for r in served["routes"]}
     assert ("GET", "/v1/health") in routes
     assert ("POST", "/v1/orgs/{org_id}/letters") in routes
-    assert {"nightly-collection", "nightly-reconciliation"} <= set(served["schedules"])
+    assert {"nightly-collection", "nightly-reconciliation", "letter-reconciliation"} <= set(served["schedules"])
     assert "DispatchQueue" in served["queues"]
     assert served["pollers"] == {"CascadeQueue": "DisconnectCascadeFunction", "DispatchQueue": "DispatchFunction"}
+
+
+def test_letter_reconciliation_fires_locally(stack: Stack) -> None:
+    reply = http("POST", f"{stack.base_url}/local/schedules/letter-reconciliation")
+    assert reply.status == 200, reply.body
+    assert reply.json["function"] == "LetterReconciliationFunction"
+    assert reply.json["result"]["job"] == "letter-reconciliation"
+    assert all(org["failed"] == 0 for org in reply.json["result"]["orgs"])
 
 
 def test_unknown_schedule_is_404_listing_the_known_ones(stack: Stack) -> None:

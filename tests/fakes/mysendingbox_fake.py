@@ -85,7 +85,9 @@ class MySendingBoxFake(FakeApi):
             "mode": "test" if self.api_key.startswith("test_") else "live",
             "description": fields.get("description"),
             "metadata": metadata,
-            "price": 1.56,
+            # As the real API (and ../shared/contracts/strict_mysendingbox.py): an object, never a number.
+            "price": {"pack": "developer", "postage": 1.01, "service": 0.55, "total": 1.56},
+            "status": {"name": "letter.created", "description": "created"},
             "postage_type": fields["postage_type"],
             "color": fields["color"],
             "error": False,

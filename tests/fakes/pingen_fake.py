@@ -36,6 +36,8 @@ class PingenFake(FakeApi):
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     letters: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    idempotency_bodies: dict[str, bytes] = field(default_factory=dict)
+    refuse_changed_body: bool = False
     price: str = "1.25"
 
     # --- helpers for tests --------------------------------------------------------------------------------
@@ -155,8 +157,12 @@ class PingenFake(FakeApi):
     def _create(self, request: httpx.Request) -> httpx.Response:
         key = request.headers["idempotency-key"]
         if key in self.idempotency:
+            if self.refuse_changed_body and self.idempotency_bodies.get(key) != request.content:
+                # What-if (unconfirmed at Pingen): a key reused with another body is refused.
+                return self._errors(422, "idempotency_key_reused", "Idempotency-Key reused with a different body")
             status, body = self.idempotency[key]
             return self._ok(status, body, headers={"Idempotent-Replayed": "true"})
+        self.idempotency_bodies[key] = request.content
         try:
             data = json.loads(request.content)["data"]
             attrs = data["attributes"]

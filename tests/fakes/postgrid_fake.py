@@ -23,6 +23,7 @@ LETTERS = "/print-mail/v1/letters"
 class PostGridFake(FakeApi):
     api_key: str = "test_sk_abc123"
     letters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idempotency: dict[str, str] = field(default_factory=dict)
 
     def _fault(self, status: int, message: str, headers: dict[str, str]) -> httpx.Response:
         return self._error(status, "server_error", message, headers)
@@ -65,6 +66,10 @@ class PostGridFake(FakeApi):
         return self._error(404, "not_found_error", "No such route.")
 
     def _create(self, request: httpx.Request) -> httpx.Response:
+        # As postgrid-python and ../shared/contracts/strict_postgrid.py: a reused key replays the first letter.
+        key = request.headers.get("idempotency-key")
+        if key and key in self.idempotency:
+            return httpx.Response(201, json=self.letters[self.idempotency[key]])
         try:
             fields, files = parse_multipart(request)
         except ValueError as exc:
@@ -106,4 +111,6 @@ class PostGridFake(FakeApi):
             "createdAt": f"2030-01-01T00:00:{len(self.letters):02d}Z",
         }
         self.letters[letter_id] = letter
+        if key:
+            self.idempotency[key] = letter_id
         return httpx.Response(201, json=letter, headers={"X-Request-ID": uuid.uuid4().hex})

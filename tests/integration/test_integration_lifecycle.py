@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 
 from postal import deps
+from postal.settings import get_settings
 from postal.store import keys
 from postal.store.dynamo import serialize
 from tests.conftest import Api, Aws, Org
@@ -347,3 +349,35 @@ def test_disconnect_when_not_connected_is_409(api: Api) -> None:
     org = api.new_org()
     reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
     assert (reply.status, reply.json["error"]["code"]) == (409, "integration_not_connected")
+
+
+def test_sandbox_is_refused_in_prod_naming_the_real_providers(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = api.new_org()
+    monkeypatch.setenv("STAGE", "prod")
+    get_settings.cache_clear()
+    reply = api.connect(org, "sandbox")
+    assert reply.status == 422, reply.body
+    error = reply.json["error"]
+    assert error["code"] == "provider_not_allowed"
+    assert all(p in error["fix"] for p in ("pingen", "postgrid", "mysendingbox", "generic"))
+    status = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/integrations/postal", key=org.key).json
+    assert status["status"] == "disconnected"
+
+
+def test_connect_answer_says_what_to_configure_for_webhooks(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://postal.example.com")
+    get_settings.cache_clear()
+    msb_org, pg_org = api.new_org(), api.new_org()
+    msb = api.connect(msb_org, "mysendingbox", {"api_key": "test_msb_1"}).json["webhook"]
+    key = deps.secret_store().get(str(deps.records().secret_ref(msb_org.org_id)))["webhook_signing_key"]
+    assert msb["url"] == f"https://webhook:{key}@postal.example.com/v1/webhooks/mysendingbox/{msb_org.org_id}"
+    assert msb["signing_secret"] is None
+    pg = api.connect(pg_org, "postgrid", {"api_key": "test_sk_1"}).json["webhook"]
+    assert pg["url"] == f"https://postal.example.com/v1/webhooks/postgrid/{pg_org.org_id}"
+    assert (
+        pg["signing_secret"]
+        == deps.secret_store().get(str(deps.records().secret_ref(pg_org.org_id)))["webhook_signing_key"]
+    )
+    # Shown once: the status view never repeats it.
+    view = api("integration_api", "GET", f"/v1/orgs/{pg_org.org_id}/integrations/postal", key=pg_org.key)
+    assert "webhook" not in view.json and pg["signing_secret"] not in view.body.decode()

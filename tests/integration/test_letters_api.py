@@ -7,6 +7,7 @@ import boto3
 from local.sandbox_server import SandboxServer
 from tests.conftest import Api, Aws
 from tests.integration.letters_support import (
+    ADDRESS,
     FR_ADDRESS,
     connected_org,
     get_letter,
@@ -153,3 +154,40 @@ def test_get_letter_returns_events_with_timestamps(api: Api, aws: Aws) -> None:
     letter = get_letter(api, org, letter_id)
     assert all(e["occurred_at"] for e in letter["events"])
     assert letter["price"] is not None and letter["currency"]
+
+
+PINGEN = {"client_id": "cid", "client_secret": "csecret", "organisation_id": "org-1"}
+
+
+def test_registered_with_receipt_on_pingen_is_422_naming_the_alternatives(api: Api, aws: Aws) -> None:
+    org = connected_org(api, "pingen", PINGEN)
+    reply = send(api, org, postage="registered_with_receipt")
+    assert reply.status == 422, reply.body
+    error = reply.json["error"]
+    assert error["code"] == "postage_not_supported"
+    [problem] = error["details"]
+    assert problem["alternatives"] == ["priority", "registered"]  # economy is for France only (PRODUCT §2.5)
+    assert "pingen" not in problem["providers_offering_it"] and "mysendingbox" in problem["providers_offering_it"]
+    letters = api("letters_api", "GET", f"/v1/orgs/{org.org_id}/letters", key=org.key).json["letters"]
+    assert letters == []  # nothing stored, nothing queued
+    quote = api(
+        "letters_api",
+        "GET",
+        f"/v1/orgs/{org.org_id}/prices",
+        key=org.key,
+        query={"country": "CH", "postage": "registered_with_receipt"},
+    )
+    assert quote.status == 422 and quote.json["error"]["code"] == "postage_not_supported"
+
+
+def test_a_pdf_longer_than_the_provider_prints_is_422(api: Api, aws: Aws) -> None:
+    org = connected_org(api, "pingen", PINGEN)
+    put_customer(
+        api,
+        org,
+        address={**ADDRESS, "lines": ["Damrak 1"], "postal_code": "1012 LG", "city": "Amsterdam", "country": "NL"},
+    )
+    reply = send(api, org, pdf_base64=pdf_b64(pdf_corpus.letter(pages=15)))
+    assert reply.status == 422, reply.body
+    assert reply.json["error"]["code"] == "postage_not_supported"
+    assert reply.json["error"]["details"][0]["field"] == "pages"

@@ -13,6 +13,7 @@ import stamina
 from local.redrive import redrive
 from local.sandbox_server import SandboxServer
 from postal import deps
+from postal.providers.base import ProviderError, ProviderErrorCode
 from postal.providers.sandbox import SandboxProvider
 from postal.store.letters import LetterStore
 from tests.apigw import FakeLambdaContext, handler
@@ -187,26 +188,58 @@ def test_a_letter_claimed_before_the_disconnect_is_left_to_dispatch_by_the_casca
     monkeypatch.setattr(LetterStore, "claim", disconnect_and_cascade_after_the_claim)
     deliver(aws)
     assert len(submits) == 1
-    assert get_letter(api, org, letter_id)["status"] == "submitted"
+    # The hand-over completed after the disconnect: it is withdrawn at the provider (PRODUCT §2.3).
+    letter = get_letter(api, org, letter_id)
+    assert (letter["status"], letter["status_reason"]) == ("cancelled", "submitted_after_disconnect")
+    assert sandbox.letters[letter["provider_letter_id"]].status == "cancelled"
     job_id = deps.records().get_integration(org.org_id).last_job_id
     job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json
     assert job["status"] == "completed"
     assert job["counts"]["letters"] == 0
+    assert job["submitted_after_disconnect"] == []
 
 
-def test_retryable_errors_end_failed_in_the_dlq_and_redrive_sends_once(
+def test_a_late_submission_the_provider_will_not_cancel_is_listed_on_the_job(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    original = LetterStore.claim
+
+    def disconnect_after_the_claim(self: LetterStore, *args: Any, **kwargs: Any) -> Any:
+        claimed = original(self, *args, **kwargs)
+        reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+        assert reply.status == 202
+        return claimed
+
+    def too_late(self: SandboxProvider, provider_letter_id: str) -> None:
+        raise ProviderError(ProviderErrorCode.REJECTED_BY_PROVIDER, "already printing", fix="nothing to undo")
+
+    monkeypatch.setattr(LetterStore, "claim", disconnect_after_the_claim)
+    monkeypatch.setattr(SandboxProvider, "cancel", too_late)
+    deliver(aws)
+    aws.drain("CascadeQueue", "disconnect_cascade")
+    assert len(submits) == 1
+    assert get_letter(api, org, letter_id)["status"] == "submitted"
+    job_id = deps.records().get_integration(org.org_id).last_job_id
+    job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json
+    assert job["submitted_after_disconnect"] == [letter_id]
+
+
+def test_ambiguous_errors_end_in_the_dlq_never_failed_while_the_provider_may_hold_the_letter(
     api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
     real_http = deps.provider_http
+    # A 503 may come after the provider processed the request: the outcome is unknown.
     down = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503, json={})))
     monkeypatch.setattr(deps, "provider_http", lambda: down)
     deliver(aws)
     letter = get_letter(api, org, letter_id)
-    assert letter["status"] == "failed"
-    assert letter["error"]["code"] == "provider_unavailable"
-    assert letter["error"]["fix"]
+    assert letter["status"] == "queued"
+    tasks = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]
+    assert [t["task_id"] for t in tasks] == [f"task_unconfirmed_{letter_id}"]
     assert queue_depth(aws, "DispatchQueue") == 0
     assert queue_depth(aws, "DispatchDLQ") == 1
     # One submit; every later receive first asks the provider for the letter by our reference (also down).
@@ -220,6 +253,31 @@ def test_retryable_errors_end_failed_in_the_dlq_and_redrive_sends_once(
     letter = get_letter(api, org, letter_id)
     assert letter["status"] == "submitted"
     assert len(sandbox.letters) == 1
+    assert [e["status"] for e in letter["events"]][-2:] == ["queued", "submitted"]
+
+
+def test_a_provider_never_reached_ends_failed_in_the_dlq_and_redrive_sends_once(
+    api: Api, aws: Aws, sandbox: SandboxServer, submits: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    real_http = deps.provider_http
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    monkeypatch.setattr(deps, "provider_http", lambda: httpx.Client(transport=httpx.MockTransport(refused)))
+    deliver(aws)
+    letter = get_letter(api, org, letter_id)
+    assert (letter["status"], letter["error"]["code"]) == ("failed", "provider_unavailable")
+    assert letter["error"]["fix"]
+    assert submits == [letter_id]
+    monkeypatch.setattr(deps, "provider_http", real_http)
+    sqs = boto3.client("sqs")
+    assert "moved 1" in redrive(sqs, aws.resources.queue_url("DispatchDLQ"), aws.resources.queue_url("DispatchQueue"))
+    deliver(aws)
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "submitted"
     assert [e["status"] for e in letter["events"]][-3:] == ["failed", "queued", "submitted"]
 
 

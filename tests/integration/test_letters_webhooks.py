@@ -66,11 +66,17 @@ def test_bad_signature_is_401_and_changes_nothing(api: Api, aws: Aws, sandbox: S
     assert get_letter(api, org, letter_id)["status"] == "submitted"
 
 
-def test_unknown_org_or_provider_mismatch_is_404(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
-    org, _, pid = _submitted(api, aws)
-    assert _post(api, org, sandbox, pid, "sent", provider="pingen").status == 404
-    reply = api("webhooks", "POST", "/v1/webhooks/sandbox/org_nope", raw_body=b"{}", auth=False)
-    assert reply.status == 404
+def test_unknown_org_or_provider_mismatch_answers_like_a_bad_signature(
+    api: Api, aws: Aws, sandbox: SandboxServer
+) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    bad_signature = _post(api, org, sandbox, pid, "sent", key="not-the-key")
+    mismatch = _post(api, org, sandbox, pid, "sent", provider="pingen")
+    unknown = api("webhooks", "POST", "/v1/webhooks/sandbox/org_nope", raw_body=b"{}", auth=False)
+    # Nothing tells a caller without the credentials whether the org exists or which provider it uses.
+    assert bad_signature.status == mismatch.status == unknown.status == 401
+    assert bad_signature.json == mismatch.json == unknown.json
+    assert get_letter(api, org, letter_id)["status"] == "submitted"
 
 
 def test_replayed_event_is_deduplicated(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
@@ -172,3 +178,39 @@ def test_returned_mail_falls_back_to_email_when_the_org_chose_it(
         }
     tasks = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]
     assert [t["kind"] for t in tasks] == ["fix_address"]  # the task is opened either way
+
+
+def _disconnect(api: Api, aws: Aws, org: Org) -> None:
+    reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
+    assert reply.status == 202, reply.body
+    aws.drain("CascadeQueue", "disconnect_cascade")
+
+
+def test_tracking_outlives_a_disconnect_and_a_switch_of_provider(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)
+    old_secret = deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))
+    _disconnect(api, aws, org)
+    after_disconnect = _post(api, org, sandbox, pid, "printing", key=old_secret["webhook_signing_key"])
+    assert after_disconnect.status == 200 and after_disconnect.json["applied"] == 1
+
+    generic = {"endpoint_url": "https://print.example.com/api", "secret": "s" * 32}
+    assert api.connect(org, "generic", generic).status == 200
+    after_switch = _post(api, org, sandbox, pid, "sent", key=old_secret["webhook_signing_key"])
+    assert after_switch.status == 200 and after_switch.json["applied"] == 1
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "sent" and letter["provider"] == "sandbox"
+    # The new connection's secret is not the old one's: each connection keeps its own.
+    assert deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))["provider"] == "generic"
+
+
+def test_a_second_connection_does_not_overwrite_the_first_ones_secret(
+    api: Api, aws: Aws, sandbox: SandboxServer
+) -> None:
+    org, _, _ = _submitted(api, aws)
+    first = deps.records().secret_ref(org.org_id)
+    _disconnect(api, aws, org)
+    assert api.connect(org, "sandbox").status == 200
+    second = deps.records().secret_ref(org.org_id)
+    assert first != second
+    assert deps.records().secret_refs(org.org_id) == [second, first]
+    assert deps.secret_store().get(str(first))["provider"] == "sandbox"

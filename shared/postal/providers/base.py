@@ -25,6 +25,10 @@ class ProviderErrorCode:
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     REJECTED_BY_PROVIDER = "rejected_by_provider"
     UNDELIVERABLE = "undeliverable"
+    # The provider reports a problem with the letter that we cannot classify further: a person must look.
+    PROVIDER_PROBLEM = "provider_problem"
+    # The org's provider cannot do what the letter asks (capabilities.json): nothing is silently downgraded.
+    POSTAGE_NOT_SUPPORTED = "postage_not_supported"
 
 
 class ProviderError(Exception):
@@ -49,6 +53,15 @@ class ProviderError(Exception):
         self.details = details or {}
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else `{}`: provider answers are read defensively, never trusted."""
+    return value if isinstance(value, dict) else {}
+
+
+class UnreadableAnswer(Exception):
+    """A provider's answer we cannot read (its shape changed): never proof that nothing was created."""
+
+
 class InvalidSignature(Exception):
     """A webhook's signature (or its URL token) did not verify."""
 
@@ -68,6 +81,9 @@ class LetterSubmission(BaseModel):
     duplex: bool = False
     address_position: str = "left"
     page_count: int
+    staged: dict[str, str] | None = Field(
+        default=None, description="What the adapter's `stage` left for this letter on an earlier attempt (Pingen)"
+    )
 
 
 class SubmitResult(BaseModel):
@@ -115,6 +131,7 @@ class WebhookEvent(BaseModel):
     occurred_at: datetime
     reason: str | None = None
     error_code: str | None = None
+    fix: str | None = Field(default=None, description="What a person must do, when the provider's event says")
     details: dict[str, Any] = Field(default_factory=dict)
 
 

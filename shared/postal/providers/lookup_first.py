@@ -14,8 +14,15 @@ from typing import Any
 import httpx
 
 from postal.models import LetterStatus
-from postal.providers.base import LetterSubmission, ProviderError, ProviderLetter, SubmitResult
-from postal.providers.http import HttpAdapter, RetryPolicy, is_ambiguous, json_body
+from postal.providers.base import (
+    LetterSubmission,
+    ProviderError,
+    ProviderErrorCode,
+    ProviderLetter,
+    SubmitResult,
+    UnreadableAnswer,
+)
+from postal.providers.http import TRANSIENT_FIX, HttpAdapter, RetryPolicy, error_details, is_ambiguous, json_body
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +52,16 @@ class LookupFirstAdapter(HttpAdapter):
         raise NotImplementedError
 
     def _result(self, letter: dict[str, Any]) -> SubmitResult:
+        """The submit result of one letter object; `UnreadableAnswer` when it lacks what we need."""
         raise NotImplementedError
+
+    def _tracking(self, letter: dict[str, Any]) -> str | None:
+        value = letter.get(self.tracking_field)
+        return None if value is None or isinstance(value, bool | dict | list) else str(value)
+
+    def _create_headers(self, submission: LetterSubmission) -> dict[str, str]:  # noqa: ARG002
+        """Extra headers of the create call (PostGrid: its Idempotency-Key)."""
+        return {}
 
     def find_by_reference(self, letter_id: str) -> SubmitResult | None:
         raise NotImplementedError
@@ -61,20 +77,37 @@ class LookupFirstAdapter(HttpAdapter):
             "metadata[org_id]": submission.org_id,
         }
         files = {pdf_field: (submission.file_name, submission.pdf, "application/pdf")}
+        headers = self._create_headers(submission)
         last: ProviderError | None = None
         for _ in range(self._policy.attempts):
             existing = self.find_by_reference(submission.letter_id)
             if existing:
                 return existing
             try:
-                response = self._call("POST", self.letters_path, safe=False, data=data, files=files)
+                response = self._call("POST", self.letters_path, safe=False, data=data, files=files, headers=headers)
             except ProviderError as exc:
                 if not is_ambiguous(exc):
                     raise
                 last = exc
                 logger.warning("%s: create was ambiguous, looking up before repeating it", self.name)
                 continue
-            return self._result(json_body(self._expect(response, 200, 201)))
+            self._expect(response, 200, 201)
+            try:
+                return self._result(json_body(response))
+            except (UnreadableAnswer, KeyError, TypeError, ValueError) as exc:
+                # The provider accepted the letter but we cannot read its answer: it holds the letter, so we
+                # must find it by reference, never create another one or call the letter failed.
+                logger.error("%s: create accepted but its answer is unreadable (%s)", self.name, type(exc).__name__)
+                found = self.find_by_reference(submission.letter_id)
+                if found:
+                    return found
+                raise ProviderError(
+                    ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                    f"{self.name} accepted the letter but its answer could not be read; it is looked up again.",
+                    fix=TRANSIENT_FIX,
+                    retryable=True,
+                    details=error_details(self.name, response, ambiguous=True, reason="unreadable_answer"),
+                ) from exc
         assert last is not None
         raise last
 
@@ -86,9 +119,24 @@ class LookupFirstAdapter(HttpAdapter):
             provider_letter_id=provider_letter_id,
             status=status,
             raw_status=raw,
-            tracking_number=letter.get(self.tracking_field),
+            tracking_number=self._tracking(letter),
         )
 
+    def _cancellable(self, letter: dict[str, Any]) -> bool:
+        """Whether the provider still allows a cancel of this letter object."""
+        raise NotImplementedError
+
     def cancel(self, provider_letter_id: str) -> None:
-        """DELETE the letter: PostGrid allows it only while `ready`, MySendingBox until the letter is in production."""
-        self._expect(self._call("DELETE", f"{self.letters_path}/{provider_letter_id}", safe=True), 200, 204)
+        """DELETE the letter, only after reading that the provider still allows it (PostGrid: while `ready`;
+        MySendingBox: before it is accepted for production). A refused DELETE is a protocol error at both."""
+        path = f"{self.letters_path}/{provider_letter_id}"
+        letter = json_body(self._expect(self._call("GET", path, safe=True), 200))
+        if not self._cancellable(letter):
+            _, raw, _ = self._map(letter)
+            raise ProviderError(
+                ProviderErrorCode.REJECTED_BY_PROVIDER,
+                f"{self.name} can no longer cancel this letter (status {raw}).",
+                fix="Nothing to undo: the letter is already in production or sent.",
+                details={"provider": self.name, "raw_status": raw},
+            )
+        self._expect(self._call("DELETE", path, safe=True), 200, 204)

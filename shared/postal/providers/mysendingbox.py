@@ -4,16 +4,24 @@ Exactly-once: no idempotency key was found (§3.4). Every letter carries our `le
 `description`; `submit` lists letters filtered by that metadata first, creates only when none is found, and after
 an ambiguous create (5xx, timeout, dropped response) looks up again before repeating (`LookupFirstAdapter`).
 
-Webhooks are unsigned (§3.4): the HTTP layer must check a per-org secret token in the webhook URL with
-`verify_url_token`, and should confirm state with `get` before acting on it.
+Webhooks are unsigned (§3.4): the org configures the webhook URL with Basic auth credentials in it
+(`https://webhook:<token>@host/v1/webhooks/mysendingbox/<org>`); `parse_webhook` checks that token in constant time
+(`verify_url_token`) before it reads anything.
+
+The letter object is read as MySendingBox really sends it (mysendingbox-node `Letter`, `Pricing`): `price` is an
+object `{pack, postage, service, total}`, `status` an object `{name, ...}`, `tracking_number` may be a number. An
+answer to a create that cannot be read is an ambiguous outcome: the letter may exist, so it is looked up by our
+reference instead of failing (`LookupFirstAdapter`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -28,7 +36,9 @@ from postal.providers.base import (
     ProviderError,
     ProviderErrorCode,
     SubmitResult,
+    UnreadableAnswer,
     WebhookEvent,
+    as_dict,
 )
 from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
 from postal.providers.lookup_first import LookupFirstAdapter, reference_description
@@ -64,6 +74,9 @@ EVENT_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     "letter.error": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
     "letter.canceled": (LetterStatus.CANCELLED, None),
 }
+# Letter flags that mean a person must act (mysendingbox-node `Letter.error`, `Letter.wrong_address`).
+PROBLEM_FLAGS = ("error", "wrong_address")
+PROVIDER_PROBLEM = "provider_problem"
 TRACKING_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     "PRIS_EN_CHARGE": (LetterStatus.SENT, None),
     "A_RETIRER": (LetterStatus.SENT, None),
@@ -86,6 +99,55 @@ def verify_url_token(expected: str, given: str | None) -> None:
     """Check the per-org secret carried in the webhook URL (MySendingBox signs nothing); constant-time."""
     if not expected or not given or not hmac.compare_digest(expected.encode(), given.encode()):
         raise InvalidSignature("webhook URL token does not match")
+
+
+def basic_auth_password(headers: dict[str, str]) -> str | None:
+    """The password of an `Authorization: Basic` header (the token put into the webhook URL), else None."""
+    auth = {k.lower(): v for k, v in headers.items()}.get("authorization") or ""
+    scheme, _, encoded = auth.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, sep, password = decoded.partition(":")
+    return password if sep else None
+
+
+def webhook_url_with_token(url: str, token: str) -> str:
+    """The URL to configure at MySendingBox: our webhook URL with `webhook:<token>` as Basic auth credentials."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}webhook:{token}@{rest}" if sep else url
+
+
+def price_total(price: Any) -> Decimal | None:
+    """`price` as MySendingBox sends it: `{pack, postage, service, total}` (a bare number is accepted too)."""
+    if isinstance(price, dict):
+        price = price.get("total")
+    if price is None or isinstance(price, bool):
+        return None
+    try:
+        value = Decimal(str(price))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def status_name(letter: dict[str, Any]) -> str | None:
+    """The letter's `status.name` (an object in the real API; a bare string is accepted too)."""
+    status = letter.get("status")
+    if isinstance(status, dict):
+        status = status.get("name")
+    return str(status) if isinstance(status, str) and status else None
+
+
+def tracking_number(letter: dict[str, Any]) -> str | None:
+    """`tracking_number` as a string, whether it arrives as a string or a number."""
+    value = letter.get("tracking_number")
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    return str(value)
 
 
 def country_name(code: str) -> str:
@@ -114,16 +176,20 @@ def postage_type(postage: Postage, country: str) -> str:
 
 
 def map_letter(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | None]:
-    """(status, raw, error code) of a letter object: flags first, then the furthest event or tracking step."""
-    if letter.get("error"):
+    """(status, raw, error code) of a letter object: flags first, then the furthest event, status or tracking step."""
+    if letter.get("error") is True:
         return LetterStatus.FAILED, "error", ProviderErrorCode.REJECTED_BY_PROVIDER
-    if letter.get("wrong_address"):
+    if letter.get("wrong_address") is True:
         return LetterStatus.UNDELIVERABLE, "wrong_address", ProviderErrorCode.UNDELIVERABLE
     best: tuple[LetterStatus | None, str, str | None] = (LetterStatus.SUBMITTED, "created", None)
     order = list(LetterStatus)
-    steps = [(EVENT_MAP.get(str(e.get("name"))), str(e.get("name"))) for e in letter.get("events") or []]
+    names = [str(e.get("name")) for e in letter.get("events") or [] if isinstance(e, dict)]
+    names += [name for name in [status_name(letter)] if name]
+    steps = [(EVENT_MAP.get(name), name) for name in names]
     steps += [
-        (TRACKING_MAP.get(str(e.get("status"))), str(e.get("status"))) for e in letter.get("tracking_events") or []
+        (TRACKING_MAP.get(str(e.get("status"))), str(e.get("status")))
+        for e in letter.get("tracking_events") or []
+        if isinstance(e, dict)
     ]
     for mapped, raw in steps:
         if mapped and mapped[0] and (best[0] is None or order.index(mapped[0]) >= order.index(best[0])):
@@ -159,17 +225,25 @@ class MySendingBoxProvider(LookupFirstAdapter):
     tracking_field = "tracking_number"
 
     def __init__(
-        self, *, api_key: str, http: httpx.Client, base_url: str = BASE_URL, policy: RetryPolicy | None = None
+        self,
+        *,
+        api_key: str,
+        http: httpx.Client,
+        base_url: str = BASE_URL,
+        policy: RetryPolicy | None = None,
+        webhook_token: str | None = None,
     ):
         self._auth = httpx.BasicAuth(api_key, "")
+        self._webhook_token = webhook_token
         self.live = not api_key.startswith("test_")
         self._base = base_url.rstrip("/")
         self._policy = policy or RetryPolicy()
         self._http = ProviderHttp(http, self.name, self._policy)
 
     def _call(self, method: str, path: str, *, safe: bool, **kwargs: Any) -> httpx.Response:
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         response = self._http.request(
-            method, f"{self._base}{path}", safe=safe, auth=self._auth, headers={"Accept": "application/json"}, **kwargs
+            method, f"{self._base}{path}", safe=safe, auth=self._auth, headers=headers, **kwargs
         )
         return self._authorised(response, "MySendingBox refused the API key")
 
@@ -198,14 +272,26 @@ class MySendingBoxProvider(LookupFirstAdapter):
     def _map(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | None]:
         return map_letter(letter)
 
+    def _cancellable(self, letter: dict[str, Any]) -> bool:
+        names = {str(e.get("name")) for e in letter.get("events") or [] if isinstance(e, dict)}
+        return not names - {"letter.created"} and letter.get("canceled") is not True
+
+    @staticmethod
+    def _tracking(letter: dict[str, Any]) -> str | None:
+        return tracking_number(letter)
+
     def _result(self, letter: dict[str, Any]) -> SubmitResult:
+        """Raises `UnreadableAnswer` when the letter has no id (the caller looks the letter up instead)."""
+        letter_id = letter.get("_id")
+        if not isinstance(letter_id, str) or not letter_id:
+            raise UnreadableAnswer("MySendingBox letter without an _id")
         status, raw, _ = map_letter(letter)
-        price = letter.get("price")
+        price = price_total(letter.get("price"))
         return SubmitResult(
-            provider_letter_id=str(letter["_id"]),
+            provider_letter_id=letter_id,
             status=status or LetterStatus.SUBMITTED,
             raw_status=raw,
-            price=Decimal(str(price)) if price is not None else None,
+            price=price,
             currency="EUR" if price is not None else None,
         )
 
@@ -235,7 +321,12 @@ class MySendingBoxProvider(LookupFirstAdapter):
                 or item.get("description") == reference_description(letter_id)
             )
         ]
-        return self._result(matches[0]) if matches else None
+        for item in matches:
+            try:
+                return self._result(item)
+            except UnreadableAnswer:
+                continue
+        return None
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """POST /letters/price; `total` in the answer is the price of one letter."""
@@ -247,34 +338,57 @@ class MySendingBoxProvider(LookupFirstAdapter):
             "address_country": country_name(request.country),
         }
         response = self._call("POST", "/letters/price", safe=True, data=data)  # a quote creates nothing
-        amount = Decimal(str(json_body(self._expect(response, 200))["total"]))
+        amount = price_total(json_body(self._expect(response, 200)))
+        if amount is None:
+            raise ProviderError(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                "MySendingBox answered the price request without a readable total.",
+                fix="Try again later; if it persists, the price route changed: report it.",
+                retryable=True,
+                details=error_details(self.name, response),
+            )
         return PriceQuote(amount=amount, currency="EUR", total=amount * request.volume, source="provider")
 
-    def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> list[WebhookEvent]:  # noqa: ARG002
-        """Parse only: MySendingBox does not sign webhooks (the URL token is checked by the HTTP layer)."""
+    def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> list[WebhookEvent]:
+        """Check the URL token (Basic auth password), then map the event; the letter in the payload decides when
+        its flags say a person must act (`error`, `wrong_address`)."""
+        verify_url_token(self._webhook_token or "", basic_auth_password(headers))
         try:
             payload = json.loads(raw_body)
             event = payload["event"]
             name = str(event["name"])
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidSignature("not a MySendingBox webhook") from exc
-        letter = payload.get("letter") or {}
+        letter = as_dict(payload.get("letter"))
         status, error_code = EVENT_MAP.get(name, (None, None))
-        try:
-            occurred_at = datetime.fromisoformat(str(payload.get("created_at")).replace("Z", "+00:00"))
-        except ValueError:
-            occurred_at = datetime.now(UTC)
+        if status is None and any(letter.get(flag) is True for flag in PROBLEM_FLAGS):
+            # An event we do not know, on a letter MySendingBox flags as a problem: never a silent history line.
+            status, _, error_code = map_letter(letter)
+            error_code = error_code or PROVIDER_PROBLEM
+        occurred_at = _parse_time(payload.get("created_at")) or datetime.now(UTC)
+        metadata = as_dict(letter.get("metadata"))
+        provider_letter_id = letter.get("_id") or event.get("letter")
         return [
             WebhookEvent(
                 provider=self.name,
-                event_id=str(event.get("_id") or f"{letter.get('_id')}:{name}"),
-                provider_letter_id=letter.get("_id"),
-                letter_id=(letter.get("metadata") or {}).get("letter_id"),
+                event_id=str(event.get("_id") or f"{provider_letter_id}:{name}"),
+                provider_letter_id=str(provider_letter_id) if provider_letter_id else None,
+                letter_id=metadata.get("letter_id"),
                 status=status,
                 raw_status=name,
                 occurred_at=occurred_at,
-                reason=event.get("description"),
+                reason=event.get("description") if isinstance(event.get("description"), str) else None,
                 error_code=error_code,
                 details={"category": event.get("category")},
             )
         ]
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

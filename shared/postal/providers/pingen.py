@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -32,6 +32,7 @@ from postal.providers.base import (
     ProviderLetter,
     SubmitResult,
     WebhookEvent,
+    as_dict,
 )
 from postal.providers.http import (
     HttpAdapter,
@@ -56,8 +57,8 @@ DELIVERY_PRODUCT = {
     Postage.PRIORITY: "fast",
     Postage.ECONOMY: "cheap",
     Postage.REGISTERED: "registered",
-    # No separate return-receipt product was found (§5.2): registered + the `delivered` webhook.
-    Postage.REGISTERED_WITH_RECEIPT: "registered",
+    # No return-receipt product exists (§5.2): registered_with_receipt is refused (capabilities.json), never
+    # silently sent as plain registered.
 }
 REGISTERED_LIMITS = {"name": 45, "street": 40, "number": 10, "zip": 8, "city": 25}
 
@@ -99,25 +100,72 @@ WEBHOOK_STATUS = {
     "webhook_delivered": LetterStatus.DELIVERED,
     "webhook_undeliverable": LetterStatus.UNDELIVERABLE,
 }
+# Letter statuses that mean a person must act before Pingen prints (§1.5): a webhook on a letter in one of
+# these never stays a silent history line.
+PROBLEM_STATUSES = frozenset({"invalid", "unprintable", "action_required", "expired", "rejected"})
 FILE_ISSUES = frozenset(
     {
         "file_too_many_pages",
         "file_not_a4_portrait",
         "file_size_over_limit",
         "file_not_readable",
+        "file_not_found",
+        "file_removed",
         "invalid_pdf_binary_content",
     }
 )
-# `issues` events by code: (status, error code). Codes not listed are history entries.
+# Every event code Pingen's web app knows (AMANDA-Technology/PingenApiNet LetterEventCodes.cs, copied from the
+# web app; 42 codes): (status, error code). None = a history entry (progress we also learn otherwise, or a wait
+# that can still resolve itself).
 ISSUE_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     **dict.fromkeys(FILE_ISSUES, (LetterStatus.FAILED, ProviderErrorCode.FORMAT_ERROR)),
     "content_failed_inspection": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+    "content_inspection_error": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+    "rejected_from_printcenter": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+    "retracted_from_printcenter": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+    "meta_data_failed_requirements": (LetterStatus.FAILED, ProviderErrorCode.MISSING_ADDRESS_FIELDS),
     "shipping_country_blocked": (LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
+    "shipping_organization_country_blocked": (LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
     "unable_to_find_delivery_product": (LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
-    "waiting_for_funds": (None, ProviderErrorCode.INSUFFICIENT_CREDIT),
     "waiting_for_funds_expired": (LetterStatus.FAILED, ProviderErrorCode.INSUFFICIENT_CREDIT),
-    "cancellation_completed": (LetterStatus.CANCELLED, None),
+    "waiting_for_legitimacy_expired": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+    "waiting_for_funds": (None, ProviderErrorCode.INSUFFICIENT_CREDIT),
+    "waiting_for_legitimacy": (None, None),
+    "created": (None, None),
+    "auto_initiated_sending": (None, None),
+    "initiated_sending": (None, None),
+    "change_address_position": (None, None),
+    "address_position_changed": (None, None),
+    "address_purged": (None, None),
+    "content_passed_inspection": (None, None),
+    "auto_submitted": (LetterStatus.ACCEPTED, None),
+    "submitted": (LetterStatus.ACCEPTED, None),
+    "accepted": (LetterStatus.ACCEPTED, None),
+    "queued_for_transfer": (LetterStatus.ACCEPTED, None),
+    "transferred_to_pool": (LetterStatus.ACCEPTED, None),
+    "transferred_to_printcenter": (LetterStatus.PRINTING, None),
+    "processing": (LetterStatus.PRINTING, None),
+    "transferred_to_distributor": (LetterStatus.SENT, None),
+    "receival_confirmed_by_distributor": (LetterStatus.SENT, None),
+    "track_and_trace": (None, None),
+    "rerouted": (None, None),
+    "delivered": (LetterStatus.DELIVERED, None),
     "undeliverable": (LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
+    "cancellation_requested": (None, None),
+    # Pingen refused the cancel: the letter goes on and is mailed (a history entry; the cancel already failed).
+    "cancellation_rejected": (None, None),
+    "cancellation_completed": (LetterStatus.CANCELLED, None),
+}
+# The fix a person must make, for the codes where it is more specific than the canonical one.
+ISSUE_FIXES = {
+    "rejected_from_printcenter": "Pingen's print centre refused the letter: read the reason in the Pingen web app, "
+    "correct the PDF (margins, address zone, content) and send it again.",
+    "retracted_from_printcenter": "Pingen withdrew the letter from printing: read the reason in the Pingen web "
+    "app, then send it again.",
+    "waiting_for_legitimacy_expired": "Pingen never verified the organisation: complete the legitimation in the "
+    "Pingen web app, then send again.",
+    "meta_data_failed_requirements": "The registered-mail address fields are refused: complete the customer's "
+    "address (name, street and number, zip, city), then send again.",
 }
 FIXES = {
     ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the customer's billing address (or the address in the "
@@ -132,6 +180,8 @@ FIXES = {
     "options, then send again.",
     ProviderErrorCode.UNDELIVERABLE: "Correct the customer's address (Pingen may suggest one), then resend or fall "
     "back to email.",
+    ProviderErrorCode.PROVIDER_PROBLEM: "Pingen holds the letter in a problem status it did not explain: open it in "
+    "the Pingen web app, fix or cancel it there, then send it again if needed.",
 }
 
 
@@ -419,24 +469,23 @@ class PingenProvider(HttpAdapter):
         return ProviderError(code, f"Pingen rejected the request: {detail}", fix=FIXES[code], details=details)
 
     # --- letters ----------------------------------------------------------------------------------------------
-    def submit(self, submission: LetterSubmission) -> SubmitResult:
-        """Upload the PDF and create the letter with auto_send; a repeat with the same letter_id is replayed."""
-        attributes: dict[str, Any] = {
-            "file_original_name": submission.file_name,
-            "address_position": submission.address_position,
-            "auto_send": True,
-            "delivery_product": DELIVERY_PRODUCT[submission.postage],
-            "print_mode": "duplex" if submission.duplex else "simplex",
-            "print_spectrum": "color" if submission.color else "grayscale",
-        }
-        if submission.postage in (Postage.REGISTERED, Postage.REGISTERED_WITH_RECEIPT):
-            # Only for registered: other products can fail validation on long ZIPs in meta_data (§1.3).
-            attributes["meta_data"] = {"recipient": registered_recipient(submission.recipient)}
+    def stage(self, submission: LetterSubmission) -> dict[str, str]:
+        """Upload the PDF once for this letter: `{url, url_signature, expires_at}`. Dispatch keeps it on the letter
+        and hands it back on every retry, so a repeat of the create is the same request under the same key."""
         upload = self._expect(self._api_call("GET", "/file-upload"), 200)
-        upload_attrs = json_body(upload)["data"]["attributes"]
+        attrs = as_dict(as_dict(json_body(upload).get("data")).get("attributes"))
+        url, signature = attrs.get("url"), attrs.get("url_signature")
+        if not isinstance(url, str) or not isinstance(signature, str):
+            raise ProviderError(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                "Pingen answered the upload request without a URL.",
+                fix="Nothing to do: the letter is retried.",
+                retryable=True,
+                details=error_details(self.name, upload),
+            )
         # The presigned URL carries its own authorisation: a bearer token here would be rejected (and leaked).
         put = self._http.request(
-            "PUT", upload_attrs["url"], safe=True, content=submission.pdf, headers={"Content-Type": "application/pdf"}
+            "PUT", url, safe=True, content=submission.pdf, headers={"Content-Type": "application/pdf"}
         )
         if put.status_code not in (200, 201, 204):
             raise ProviderError(
@@ -446,8 +495,33 @@ class PingenProvider(HttpAdapter):
                 retryable=True,
                 details={"provider": self.name, "status": put.status_code},
             )
-        attributes["file_url"] = upload_attrs["url"]
-        attributes["file_url_signature"] = upload_attrs["url_signature"]
+        return {"url": url, "url_signature": signature, "expires_at": str(attrs.get("expires_at") or "")}
+
+    def submit(self, submission: LetterSubmission) -> SubmitResult:
+        """Create the letter with auto_send from the staged upload (uploading now if none was handed in); a repeat
+        with the same letter_id is replayed by Pingen."""
+        product = DELIVERY_PRODUCT.get(submission.postage)
+        if product is None:
+            raise ProviderError(
+                ProviderErrorCode.POSTAGE_NOT_SUPPORTED,
+                f"Pingen offers no {submission.postage.value} postage.",
+                fix="Choose registered (Pingen has no return receipt) or another provider.",
+                details={"provider": self.name, "postage": submission.postage.value},
+            )
+        attributes: dict[str, Any] = {
+            "file_original_name": submission.file_name,
+            "address_position": submission.address_position,
+            "auto_send": True,
+            "delivery_product": product,
+            "print_mode": "duplex" if submission.duplex else "simplex",
+            "print_spectrum": "color" if submission.color else "grayscale",
+        }
+        if submission.postage is Postage.REGISTERED:
+            # Only for registered: other products can fail validation on long ZIPs in meta_data (§1.3).
+            attributes["meta_data"] = {"recipient": registered_recipient(submission.recipient)}
+        staged = submission.staged or self.stage(submission)
+        attributes["file_url"] = staged["url"]
+        attributes["file_url_signature"] = staged["url_signature"]
         response = self._api_call(
             "POST",
             f"/organisations/{self._org}/deliveries/letters",
@@ -457,19 +531,28 @@ class PingenProvider(HttpAdapter):
         self._expect(response, 200, 201)
         if response.headers.get("idempotent-replayed"):
             logger.info("pingen: letter replayed for an idempotency key (request_id=%s)", request_id(response))
-        data = json_body(response)["data"]
-        return self._submit_result(data)
+        return self._submit_result(as_dict(json_body(response).get("data")), response)
 
-    def _submit_result(self, data: dict[str, Any]) -> SubmitResult:
-        attrs = data.get("attributes") or {}
+    def _submit_result(self, data: dict[str, Any], response: httpx.Response) -> SubmitResult:
+        if not isinstance(data.get("id"), str) or not data["id"]:
+            # Accepted (2xx) but unreadable: the letter exists. The same key replays it on the next attempt.
+            raise ProviderError(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                "Pingen accepted the letter but its answer could not be read; it is asked again under the same key.",
+                fix="Nothing to do: the letter is retried.",
+                retryable=True,
+                details=error_details(self.name, response, ambiguous=True, reason="unreadable_answer"),
+            )
+        attrs = as_dict(data.get("attributes"))
         raw = str(attrs.get("status") or "validating")
-        price = attrs.get("price_value")
+        price = _decimal(attrs.get("price_value"))
+        currency = attrs.get("price_currency")
         return SubmitResult(
             provider_letter_id=str(data["id"]),
             status=STATUS_MAP.get(raw) or LetterStatus.SUBMITTED,
             raw_status=raw,
-            price=Decimal(str(price)) if price is not None else None,
-            currency=attrs.get("price_currency"),
+            price=price,
+            currency=currency if isinstance(currency, str) and price is not None else None,
         )
 
     def find_by_reference(self, letter_id: str) -> SubmitResult | None:  # noqa: ARG002 (the Protocol's signature)
@@ -481,13 +564,16 @@ class PingenProvider(HttpAdapter):
     def get(self, provider_letter_id: str) -> ProviderLetter:
         """The letter's current status at Pingen."""
         response = self._api_call("GET", f"/organisations/{self._org}/deliveries/letters/{provider_letter_id}")
-        attrs = json_body(self._expect(response, 200))["data"].get("attributes") or {}
+        attrs = as_dict(as_dict(json_body(self._expect(response, 200)).get("data")).get("attributes"))
         raw = str(attrs.get("status") or "")
+        tracking = attrs.get("tracking_number")
         return ProviderLetter(
             provider_letter_id=provider_letter_id,
             status=STATUS_MAP.get(raw),
             raw_status=raw,
-            tracking_number=attrs.get("tracking_number"),
+            tracking_number=str(tracking)
+            if isinstance(tracking, str | int) and not isinstance(tracking, bool)
+            else None,
         )
 
     def cancel(self, provider_letter_id: str) -> None:
@@ -507,6 +593,17 @@ class PingenProvider(HttpAdapter):
             )
         self._expect(response, 200, 202, 204)
 
+    def _product(self, postage: Postage) -> str:
+        product = DELIVERY_PRODUCT.get(postage)
+        if product is None:
+            raise ProviderError(
+                ProviderErrorCode.POSTAGE_NOT_SUPPORTED,
+                f"Pingen offers no {postage.value} postage.",
+                fix="Choose registered (Pingen has no return receipt) or another provider.",
+                details={"provider": self.name, "postage": postage.value},
+            )
+        return product
+
     def quote(self, request: PriceRequest) -> PriceQuote:
         """Ask the price calculator; pages are listed as one `paper_types` entry each (unconfirmed, §1.5)."""
         body = {
@@ -517,7 +614,7 @@ class PingenProvider(HttpAdapter):
                     "paper_types": ["normal"] * request.pages,
                     "print_mode": "duplex" if request.duplex else "simplex",
                     "print_spectrum": "color" if request.color else "grayscale",
-                    "delivery_product": DELIVERY_PRODUCT[request.postage],
+                    "delivery_product": self._product(request.postage),
                 },
             }
         }
@@ -526,8 +623,16 @@ class PingenProvider(HttpAdapter):
         )
         if response.status_code != 200:
             raise self._error(response, pricing=True)
-        attrs = json_body(response)["data"]["attributes"]
-        amount = Decimal(str(attrs["price"]))
+        attrs = as_dict(as_dict(json_body(response).get("data")).get("attributes"))
+        amount = _decimal(attrs.get("price"))
+        if amount is None or not isinstance(attrs.get("currency"), str):
+            raise ProviderError(
+                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                "Pingen answered the price request without a readable price.",
+                fix="Try again later; if it persists, the price calculator changed: report it.",
+                retryable=True,
+                details=error_details(self.name, response),
+            )
         return PriceQuote(
             amount=amount, currency=str(attrs["currency"]), total=amount * request.volume, source="provider"
         )
@@ -538,12 +643,11 @@ class PingenProvider(HttpAdapter):
         if not self._signing_key:
             raise InvalidSignature("no webhook signing key configured for Pingen")
         hook = read_signed_webhook(self._signing_key, headers, raw_body, sender="Pingen")
-        if hook.data_type == "webhook_issues":
-            status, error_code = ISSUE_MAP.get(hook.code, (None, None))
-        else:
-            status = WEBHOOK_STATUS.get(hook.data_type)
-            error_code = ProviderErrorCode.UNDELIVERABLE if status is LetterStatus.UNDELIVERABLE else None
+        status, error_code, fix = map_webhook(hook)
         details: dict[str, Any] = {"event_code": hook.code, "webhook_type": hook.data_type}
+        letter_status = hook.letter_attributes.get("status")
+        if isinstance(letter_status, str):
+            details["letter_status"] = letter_status
         if hook.attributes.get("corrected_address"):
             details["corrected_address"] = hook.attributes["corrected_address"]
         return [
@@ -556,6 +660,34 @@ class PingenProvider(HttpAdapter):
                 occurred_at=hook.occurred_at,
                 reason=hook.reason,
                 error_code=error_code,
+                fix=fix,
                 details=details,
             )
         ]
+
+
+def map_webhook(hook: JsonApiWebhook) -> tuple[LetterStatus | None, str | None, str | None]:
+    """(status, error code, fix) of a Pingen webhook: the event code first; then the letter status it carries. An
+    event that maps to no status on a letter in a problem status is `failed` (`provider_problem`), never silent."""
+    if hook.data_type == "webhook_issues":
+        status, error_code = ISSUE_MAP.get(hook.code, (None, None))
+    else:
+        status = WEBHOOK_STATUS.get(hook.data_type)
+        error_code = ProviderErrorCode.UNDELIVERABLE if status is LetterStatus.UNDELIVERABLE else None
+    letter_status = str(hook.letter_attributes.get("status") or "")
+    if status is None and letter_status in PROBLEM_STATUSES:
+        status = LetterStatus.FAILED
+        error_code = STATUS_ERROR.get(letter_status) if hook.code in ISSUE_MAP else ProviderErrorCode.PROVIDER_PROBLEM
+        error_code = error_code or ProviderErrorCode.PROVIDER_PROBLEM
+    fix = ISSUE_FIXES.get(hook.code) or (FIXES.get(error_code) if error_code else None)
+    return status, error_code, fix
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    try:
+        parsed = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return parsed if parsed.is_finite() else None

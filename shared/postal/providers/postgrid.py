@@ -1,10 +1,15 @@
 """PostGrid Print & Mail adapter (providers.md §2): x-api-key, multipart letter upload, signed JSON webhooks.
 
-Exactly-once: PostGrid letters take no idempotency key (§2.6). Every letter carries our `letter_id` in
-`metadata` and `description`; `submit` searches for it first and creates only when nothing is found, and an
-ambiguous create (5xx, timeout, dropped response) is never blindly repeated: the search runs again first
-(`LookupFirstAdapter`).
-Caveat: if PostGrid's search index lagged behind a create, a repeat could still duplicate; verify in staging.
+Exactly-once, two layers: every create carries `Idempotency-Key: <our letter_id>` (PostGrid replays the first
+letter for a reused key: postgrid-python `letters.create(idempotency_key=...)`, observed in test mode), and every
+letter carries our `letter_id` in `metadata` and `description`, so `submit` searches for it first and an ambiguous
+create (5xx, timeout, dropped response) is looked up before it is repeated (`LookupFirstAdapter`). A search index
+that lags behind a create is covered by the key.
+
+Webhooks come in either payload format (postgrid-python `webhooks.create(payload_format="jwt"|"json")`): a JWT
+signed HS256 with the webhook secret (verified with PyJWT), or JSON with `PostGrid-Signature: t=<ts>,v1=<hex>`,
+where `t` is milliseconds in PostGrid's guide and seconds in its API reference: both are accepted, within
+`SIGNATURE_TOLERANCE_S`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import jwt
 
 from postal.models import Address, LetterStatus, Postage
 from postal.providers.base import (
@@ -28,7 +34,9 @@ from postal.providers.base import (
     ProviderError,
     ProviderErrorCode,
     SubmitResult,
+    UnreadableAnswer,
     WebhookEvent,
+    as_dict,
 )
 from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
 from postal.providers.lookup_first import LookupFirstAdapter
@@ -37,6 +45,8 @@ from postal.providers.prices import price_table
 BASE_URL = "https://api.postgrid.com"
 LETTERS = "/print-mail/v1/letters"
 SIGNATURE_TOLERANCE_S = 300
+# A `t` above this is milliseconds (10^11 s is the year 5138; 10^11 ms is 1973).
+MS_THRESHOLD = 10**11
 # PostGrid stamps both addresses over the top of page 1 with `top_first_page`. The region's size is unconfirmed
 # (the S code assumes the top 3.5 in) and our us10 layout starts the body at 85.7 mm, inside it: content could be
 # covered. A separate address page costs one sheet more but never hides anything (address-geometry.md).
@@ -149,7 +159,7 @@ class PostGridProvider(LookupFirstAdapter):
             method,
             f"{self._base}{path}",
             safe=safe,
-            headers={"x-api-key": self._key, "Accept": "application/json"},
+            headers={"x-api-key": self._key, "Accept": "application/json", **kwargs.pop("headers", {})},
             **kwargs,
         )
         return self._authorised(response, "PostGrid refused the API key")
@@ -181,10 +191,17 @@ class PostGridProvider(LookupFirstAdapter):
         return map_letter(letter)
 
     def _result(self, letter: dict[str, Any]) -> SubmitResult:
+        letter_id = letter.get("id")
+        if not isinstance(letter_id, str) or not letter_id.startswith("letter_"):
+            raise UnreadableAnswer("PostGrid answer without a letter id")
         status, raw, _ = map_letter(letter)
-        return SubmitResult(
-            provider_letter_id=str(letter["id"]), status=status or LetterStatus.SUBMITTED, raw_status=raw
-        )
+        return SubmitResult(provider_letter_id=letter_id, status=status or LetterStatus.SUBMITTED, raw_status=raw)
+
+    def _cancellable(self, letter: dict[str, Any]) -> bool:
+        return letter.get("status") == "ready"
+
+    def _create_headers(self, submission: LetterSubmission) -> dict[str, str]:
+        return {"Idempotency-Key": submission.letter_id}
 
     def submit(self, submission: LetterSubmission) -> SubmitResult:
         """Look up our letter_id, then create; after an ambiguous create, look up again before repeating."""
@@ -218,7 +235,12 @@ class PostGridProvider(LookupFirstAdapter):
         if not matches:
             return None
         matches.sort(key=lambda item: str(item.get("createdAt") or ""), reverse=True)
-        return self._result(matches[0])
+        for item in matches:
+            try:
+                return self._result(item)
+            except UnreadableAnswer:
+                continue
+        return None
 
     def quote(self, request: PriceRequest) -> PriceQuote:
         """From the configured price table: PostGrid has no price endpoint (§2.3)."""
@@ -226,59 +248,104 @@ class PostGridProvider(LookupFirstAdapter):
         return price_table(self.name).quote(request, provider=self.name)
 
     def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> list[WebhookEvent]:
-        """Verify `PostGrid-Signature: t=<ms>,v1=<hex>` and map a `letter.*` event (json payload format).
-
-        Which string is signed is unconfirmed (§2.5): we accept HMAC over "<t>.<raw body>" (the step-by-step
-        guide) or over the raw body (the page's summary). The timestamp is enforced either way (5 min), which
-        only protects against replay in the first variant. The `jwt` payload format needs a JWT library that is
-        not a dependency: configure the PostGrid webhook with `payload_format=json`.
-        """
+        """Verify either payload format and map a `letter.*` event; `InvalidSignature` when nothing verifies."""
         if not self._secret:
             raise InvalidSignature("no webhook secret configured for PostGrid")
         lowered = {k.lower(): v for k, v in headers.items()}
         header = lowered.get("postgrid-signature")
-        if not header:
-            raise InvalidSignature("missing PostGrid-Signature (jwt payloads are not supported; use json)")
+        payload = self._verified_json(header, raw_body) if header else self._verified_jwt(raw_body)
+        return self._events(payload)
+
+    def _verified_json(self, header: str, raw_body: bytes) -> dict[str, Any]:
+        """`json` format: HMAC-SHA256 over "<t>.<raw body>" (the guide's steps) or over the raw body (its
+        summary); `t` in seconds or milliseconds, within the replay window."""
         parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
         t, given = parts.get("t", ""), parts.get("v1", "")
-        if not t.isdigit() or not given:
+        if not t.isdigit() or not given or len(t) > 16:
             raise InvalidSignature("malformed PostGrid-Signature")
-        if abs(self._clock() - int(t) / 1000) > SIGNATURE_TOLERANCE_S:
+        sent_at = int(t) / 1000 if int(t) >= MS_THRESHOLD else int(t)
+        if abs(self._clock() - sent_at) > SIGNATURE_TOLERANCE_S:
             raise InvalidSignature("stale PostGrid-Signature timestamp")
+        assert self._secret is not None
         key = self._secret.encode()
         candidates = (
             hmac.new(key, t.encode() + b"." + raw_body, hashlib.sha256).hexdigest(),
             hmac.new(key, raw_body, hashlib.sha256).hexdigest(),
         )
         # Evaluate both comparisons so timing does not reveal which variant matched.
-        matches = [hmac.compare_digest(c, given.lower()) for c in candidates]
+        matches = [hmac.compare_digest(c, given.strip().lower()) for c in candidates]
         if not any(matches):
             raise InvalidSignature("PostGrid-Signature does not match")
         try:
             payload = json.loads(raw_body)
         except ValueError as exc:
             raise InvalidSignature("signed body is not JSON") from exc
-        letter = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        if not letter.get("id"):
+        if not isinstance(payload, dict):
+            raise InvalidSignature("signed body is not a JSON object")
+        return payload
+
+    def _verified_jwt(self, raw_body: bytes) -> dict[str, Any]:
+        """`jwt` format: the body is a compact JWT (HS256, the webhook secret); it must carry `exp` or `iat`, and
+        is refused outside the replay window. Unconfirmed whether PostGrid wraps it (`{"payload": "<jwt>"}`):
+        both are read."""
+        token = raw_body.decode("utf-8", errors="replace").strip()
+        if token.startswith("{"):
+            try:
+                wrapped = json.loads(token)
+            except ValueError as exc:
+                raise InvalidSignature("unsigned PostGrid webhook (no PostGrid-Signature, no JWT)") from exc
+            token = str(wrapped.get("payload") or wrapped.get("token") or "") if isinstance(wrapped, dict) else ""
+        if token.count(".") != 2:
+            raise InvalidSignature("unsigned PostGrid webhook (no PostGrid-Signature, no JWT)")
+        assert self._secret is not None
+        try:
+            # The signature and algorithm are PyJWT's; the time claims are checked below against our clock.
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                options={"verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidSignature(f"PostGrid JWT does not verify ({type(exc).__name__})") from exc
+        issued, expires = claims.get("iat"), claims.get("exp")
+        now = self._clock()
+        if not isinstance(issued, int | float) and not isinstance(expires, int | float):
+            raise InvalidSignature("PostGrid JWT carries neither exp nor iat (replay cannot be bounded)")
+        if isinstance(expires, int | float) and now > expires + SIGNATURE_TOLERANCE_S:
+            raise InvalidSignature("stale PostGrid JWT (expired)")
+        if isinstance(issued, int | float) and abs(now - issued) > SIGNATURE_TOLERANCE_S:
+            raise InvalidSignature("stale PostGrid JWT")
+        # The event may be the claims themselves or nested under `data`/`payload` of the claims.
+        nested = claims.get("payload")
+        return nested if isinstance(nested, dict) and "data" in nested else claims
+
+    def _events(self, payload: dict[str, Any]) -> list[WebhookEvent]:
+        letter = as_dict(payload.get("data"))
+        if not isinstance(letter.get("id"), str) or not letter["id"]:
             return []
         status, raw, error_code = map_letter(letter)
-        cancellation = letter.get("cancellation") or {}
+        cancellation = as_dict(letter.get("cancellation"))
         occurred = letter.get("updatedAt") or payload.get("createdAt")
         try:
             occurred_at = datetime.fromisoformat(str(occurred).replace("Z", "+00:00"))
         except ValueError:
             occurred_at = datetime.now(UTC)
+        if occurred_at.tzinfo is None:
+            occurred_at = occurred_at.replace(tzinfo=UTC)
+        metadata = as_dict(letter.get("metadata"))
         event_id = payload.get("id") or f"{letter['id']}:{raw}:{occurred}"
+        reason = cancellation.get("note") or cancellation.get("reason")
         return [
             WebhookEvent(
                 provider=self.name,
                 event_id=str(event_id),
                 provider_letter_id=str(letter["id"]),
-                letter_id=(letter.get("metadata") or {}).get("letter_id"),
+                letter_id=metadata.get("letter_id"),
                 status=status,
                 raw_status=raw,
                 occurred_at=occurred_at,
-                reason=cancellation.get("note") or cancellation.get("reason"),
+                reason=str(reason) if reason else None,
                 error_code=error_code,
                 details={"event_type": payload.get("type"), "live": letter.get("live")},
             )

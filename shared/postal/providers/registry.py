@@ -129,7 +129,11 @@ def build_provider(
         )
     if name == ProviderName.MYSENDINGBOX:
         return mysendingbox.MySendingBoxProvider(
-            api_key=creds["api_key"], http=client, base_url=config.mysendingbox_url, policy=config.retry
+            api_key=creds["api_key"],
+            http=client,
+            base_url=config.mysendingbox_url,
+            policy=config.retry,
+            webhook_token=signing_key,
         )
     if name == ProviderName.GENERIC:
         return generic.GenericProvider(

@@ -11,6 +11,7 @@ transaction, so the state machine in `postal.letters` holds under any concurrenc
 
 from __future__ import annotations
 
+import builtins
 from enum import StrEnum
 from typing import Any
 
@@ -204,6 +205,19 @@ class LetterStore:
                 return [Letter.model_validate(i) for i in found], None
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def stuck_in(self, org_id: str, status: str, *, since_before: str, limit: int) -> builtins.list[Letter]:
+        """Up to `limit` letters that entered `status` before `since_before`, oldest first (GSI2, no scan)."""
+        resp = self.client.query(
+            TableName=self.table,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :before",
+            ExpressionAttributeValues=serialize(
+                {":pk": keys.letters_by_status_gsi2(org_id, status), ":before": since_before}
+            ),
+            Limit=limit,
+        )
+        return [Letter.model_validate(deserialize(item)) for item in resp.get("Items", [])]
+
     def find_by_provider_id(self, org_id: str, provider: str, provider_letter_id: str) -> str | None:
         """Our letter id for a provider's letter id (GSI3), only within `org_id`."""
         resp = self.client.query(
@@ -385,13 +399,19 @@ class LetterStore:
         at: str,
         price: Any = None,
         currency: str | None = None,
+        secret_ref: str | None = None,
     ) -> bool:
-        """queued (claimed by `message_id`) -> submitted/accepted with the provider's id; False if not ours."""
+        """queued (claimed by `message_id`) -> submitted/accepted with the provider's id and the connection it went
+        through; False if not ours."""
         fields: dict[str, Any] = {
             "provider_letter_id": provider_letter_id,
             "GSI3PK": keys.provider_letter_gsi3(provider, provider_letter_id),
             "GSI3SK": letter_id,
+            "provider": provider,
+            "submitted_at": at,
         }
+        if secret_ref:
+            fields["secret_ref"] = secret_ref
         if price is not None:
             fields.update(price=price, currency=currency)
         return self.transition(
@@ -404,6 +424,16 @@ class LetterStore:
             remove_fields=(*CLAIM_ATTRS, "last_error"),
             extra_condition="claim_message = :m",
             extra_values={":m": message_id},
+        )
+
+    def set_staged(self, org_id: str, letter_id: str, staged: dict[str, str]) -> None:
+        """Keep what the adapter staged for the create (reused by every retry of this letter)."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(org_id, letter_id),
+            UpdateExpression="SET staged = :s",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues=serialize({":s": staged}),
         )
 
     def requeue_unreachable(self, org_id: str, letter_id: str, event: LetterEvent, *, at: str) -> bool:

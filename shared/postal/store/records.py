@@ -329,6 +329,8 @@ class Records:
         """Flip to connected, only from the generation the caller previewed (no lost updates)."""
         item = {"PK": keys.org_pk(integration.org_id), "SK": keys.INTEGRATION_SK, **_dump(integration)}
         item["secret_ref"] = integration.secret_ref
+        if integration.past_secret_refs:
+            item["past_secret_refs"] = integration.past_secret_refs
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -347,6 +349,14 @@ class Records:
     def secret_ref(self, org_id: str, *, consistent: bool = True) -> str | None:
         item = self._get(keys.org_pk(org_id), keys.INTEGRATION_SK, consistent=consistent)
         return str(item["secret_ref"]) if item and item.get("secret_ref") else None
+
+    def secret_refs(self, org_id: str) -> list[str]:
+        """The current connection's secret first, then earlier ones (newest first); empty for an unknown org."""
+        item = self._get(keys.org_pk(org_id), keys.INTEGRATION_SK, consistent=True)
+        if not item:
+            return []
+        refs = [str(item["secret_ref"])] if item.get("secret_ref") else []
+        return refs + [str(r) for r in item.get("past_secret_refs") or [] if str(r) not in refs]
 
     def disconnect(self, org_id: str, job: Job, at: str) -> PostalIntegration:
         """Atomically: integration connected -> disconnected (new generation) and the cascade job created."""
@@ -754,6 +764,24 @@ class Records:
                 ConditionExpression="attribute_not_exists(#t)",
                 ExpressionAttributeNames={"#t": "total"},
                 ExpressionAttributeValues=serialize({":total": total, ":counts": counts}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+
+    def add_submitted_after_disconnect(self, org_id: str, job_id: str, letter_id: str) -> None:
+        """List a letter on the disconnect job (once; bounded at 1000 entries, the rest is in the letters)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+                UpdateExpression="SET #l = list_append(if_not_exists(#l, :empty), :one)",
+                ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(#l) OR "
+                "(NOT contains(#l, :id) AND size(#l) < :cap))",
+                ExpressionAttributeNames={"#l": "submitted_after_disconnect"},
+                ExpressionAttributeValues=serialize(
+                    {":empty": [], ":one": [letter_id], ":id": letter_id, ":cap": 1000}
+                ),
             )
         except ClientError as exc:
             if not is_conditional_failure(exc):

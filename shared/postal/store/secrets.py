@@ -13,9 +13,12 @@ class SecretStore:
         self.client = client
         self.prefix = prefix
 
-    def put_integration_secret(self, org_id: str, value: dict[str, Any]) -> str:
-        """Create or replace the org's postal secret; returns its ARN (the reference we store)."""
-        name = f"{self.prefix}{org_id}/postal"
+    def put_integration_secret(self, org_id: str, value: dict[str, Any], *, connection: int = 0) -> str:
+        """Create (or, for a retried connect, replace) the secret of one connection of the org; returns its ARN.
+
+        One secret per connection, never overwritten by a later one: letters sent through an earlier connection
+        are still tracked with its credentials after a disconnect or a switch of provider."""
+        name = f"{self.prefix}{org_id}/postal/{connection}" if connection else f"{self.prefix}{org_id}/postal"
         payload = json.dumps(value)
         try:
             resp = self.client.create_secret(Name=name, SecretString=payload, Tags=[{"Key": "org_id", "Value": org_id}])

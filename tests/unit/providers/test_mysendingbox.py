@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
 
 from postal.models import Address, LetterStatus, Postage
 from postal.providers.base import InvalidSignature, PriceRequest, ProviderError, ProviderErrorCode
-from postal.providers.mysendingbox import MySendingBoxProvider, verify_url_token
+from postal.providers.mysendingbox import (
+    MySendingBoxProvider,
+    price_total,
+    verify_url_token,
+    webhook_url_with_token,
+)
 from tests.fakes.mysendingbox_fake import MySendingBoxFake
 from tests.fakes.pingen_fake import Fault
 from tests.unit.providers.conftest import submission
@@ -22,9 +29,18 @@ def fake() -> MySendingBoxFake:
     return MySendingBoxFake()
 
 
+TOKEN = "org-webhook-token-0123456789abcdef"
+
+
+def basic(password: str, user: str = "webhook") -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
 @pytest.fixture
 def provider(fake: MySendingBoxFake) -> MySendingBoxProvider:
-    return MySendingBoxProvider(api_key=fake.api_key, http=httpx.Client(transport=httpx.MockTransport(fake)))
+    return MySendingBoxProvider(
+        api_key=fake.api_key, http=httpx.Client(transport=httpx.MockTransport(fake)), webhook_token=TOKEN
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,7 +159,7 @@ def test_webhook_parsing(provider: MySendingBoxProvider, name: str, status: Lett
             "letter": {"_id": "msb_1", "metadata": {"letter_id": "let_000001"}},
         }
     ).encode()
-    [event] = provider.parse_webhook({}, body)
+    [event] = provider.parse_webhook(basic(TOKEN), body)
     assert (event.status, event.event_id, event.letter_id, event.provider_letter_id) == (
         status,
         "ev_1",
@@ -158,3 +174,61 @@ def test_url_token_verification() -> None:
         verify_url_token("org-secret-token", "org-secret-tokeN")
     with pytest.raises(InvalidSignature):
         verify_url_token("org-secret-token", None)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, basic("wrong-token"), basic(TOKEN[:-1]), {"Authorization": "Bearer " + TOKEN}, {"Authorization": "Basic !!"}],
+)
+def test_webhook_without_the_url_token_is_refused(provider: MySendingBoxProvider, headers: dict[str, str]) -> None:
+    body = json.dumps({"event": {"_id": "ev_1", "name": "letter.returned_to_sender"}, "letter": {"_id": "m"}})
+    with pytest.raises(InvalidSignature):
+        provider.parse_webhook(headers, body.encode())
+
+
+def test_webhook_url_carries_the_token_as_basic_auth() -> None:
+    url = webhook_url_with_token("https://api.example.com/v1/webhooks/mysendingbox/org_1", TOKEN)
+    assert url == f"https://webhook:{TOKEN}@api.example.com/v1/webhooks/mysendingbox/org_1"
+
+
+@pytest.mark.parametrize(
+    ("price", "total"),
+    [
+        ({"pack": "developer", "postage": 1.16, "service": 0.67, "total": 1.83}, Decimal("1.83")),
+        ({"total": "2.10"}, Decimal("2.10")),
+        (1.56, Decimal("1.56")),
+        ({"pack": "developer"}, None),
+        ("n/a", None),
+        (None, None),
+        (True, None),
+    ],
+)
+def test_price_is_read_as_the_object_mysendingbox_sends(price: object, total: Decimal | None) -> None:
+    assert price_total(price) == total
+
+
+def test_unknown_event_on_a_letter_flagged_error_fails_with_provider_problem(provider: MySendingBoxProvider) -> None:
+    body = json.dumps(
+        {
+            "event": {"_id": "ev_9", "name": "letter.something_new"},
+            "letter": {"_id": "m1", "error": True, "metadata": {"letter_id": "let_1"}},
+        }
+    ).encode()
+    [event] = provider.parse_webhook(basic(TOKEN), body)
+    assert event.status is LetterStatus.FAILED
+    assert event.error_code == ProviderErrorCode.REJECTED_BY_PROVIDER
+
+
+def test_unreadable_create_answer_is_looked_up_not_failed(
+    provider: MySendingBoxProvider, fake: MySendingBoxFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = fake._create
+
+    def garbled(request: httpx.Request) -> httpx.Response:
+        original(request)  # the letter exists at MySendingBox ...
+        return httpx.Response(200, content=b"<html>502 from a proxy</html>")  # ... but the answer is unreadable
+
+    monkeypatch.setattr(fake, "_create", garbled)
+    result = provider.submit(submission(recipient=PARIS))
+    assert len(fake.letters) == 1
+    assert result.provider_letter_id in fake.letters

@@ -11,7 +11,7 @@ import pytest
 
 from postal.models import Address, LetterStatus, Postage
 from postal.providers.base import InvalidSignature, PriceRequest, ProviderError, ProviderErrorCode
-from postal.providers.pingen import PingenProvider, TokenCache
+from postal.providers.pingen import ISSUE_MAP, PingenProvider, TokenCache
 from tests.fakes.pingen_fake import Fault, PingenFake
 from tests.unit.providers.conftest import submission
 
@@ -67,7 +67,7 @@ def test_submit_uploads_then_creates_one_letter(provider: PingenProvider, fake: 
 
 @pytest.mark.parametrize(
     ("postage", "product"),
-    [(Postage.ECONOMY, "cheap"), (Postage.REGISTERED, "registered"), (Postage.REGISTERED_WITH_RECEIPT, "registered")],
+    [(Postage.ECONOMY, "cheap"), (Postage.REGISTERED, "registered")],
 )
 def test_postage_mapping_and_registered_meta_data(
     provider: PingenProvider, fake: PingenFake, postage: Postage, product: str
@@ -85,6 +85,17 @@ def test_postage_mapping_and_registered_meta_data(
             "city": "Zürich",
             "country": "CH",
         }
+
+
+def test_registered_with_receipt_is_refused_never_sent_as_plain_registered(
+    provider: PingenProvider, fake: PingenFake
+) -> None:
+    with pytest.raises(ProviderError) as exc:
+        provider.submit(submission(postage=Postage.REGISTERED_WITH_RECEIPT))
+    assert exc.value.code == ProviderErrorCode.POSTAGE_NOT_SUPPORTED
+    assert fake.letters == {}
+    with pytest.raises(ProviderError):
+        provider.quote(PriceRequest(country="CH", pages=1, postage=Postage.REGISTERED_WITH_RECEIPT))
 
 
 def test_registered_address_too_long_is_missing_address_fields(provider: PingenProvider, fake: PingenFake) -> None:
@@ -302,3 +313,108 @@ def test_webhook_signature_checks(provider: PingenProvider) -> None:
         provider.parse_webhook({}, body)
     # Header names are case-insensitive (API Gateway lower-cases them).
     assert provider.parse_webhook({"signature": _sign(body)["Signature"]}, body)
+
+
+# Pingen's web app event codes (AMANDA-Technology/PingenApiNet LetterEventCodes.cs, copied from the web app).
+ALL_EVENT_CODES = [
+    "auto_initiated_sending",
+    "change_address_position",
+    "initiated_sending",
+    "queued_for_transfer",
+    "transferred_to_pool",
+    "accepted",
+    "address_position_changed",
+    "address_purged",
+    "auto_submitted",
+    "cancellation_completed",
+    "cancellation_rejected",
+    "cancellation_requested",
+    "content_failed_inspection",
+    "content_inspection_error",
+    "content_passed_inspection",
+    "created",
+    "delivered",
+    "file_not_a4_portrait",
+    "file_not_found",
+    "file_not_readable",
+    "file_removed",
+    "file_size_over_limit",
+    "file_too_many_pages",
+    "invalid_pdf_binary_content",
+    "meta_data_failed_requirements",
+    "processing",
+    "receival_confirmed_by_distributor",
+    "rejected_from_printcenter",
+    "rerouted",
+    "retracted_from_printcenter",
+    "shipping_country_blocked",
+    "shipping_organization_country_blocked",
+    "submitted",
+    "track_and_trace",
+    "transferred_to_distributor",
+    "transferred_to_printcenter",
+    "unable_to_find_delivery_product",
+    "undeliverable",
+    "waiting_for_funds",
+    "waiting_for_funds_expired",
+    "waiting_for_legitimacy",
+    "waiting_for_legitimacy_expired",
+]
+
+
+def test_every_pingen_event_code_is_mapped() -> None:
+    assert len(ALL_EVENT_CODES) == 42
+    assert sorted(set(ALL_EVENT_CODES) - set(ISSUE_MAP)) == []
+
+
+def _with_letter_status(body: bytes, status: str) -> bytes:
+    payload = json.loads(body)
+    payload["included"].append({"id": "pl-1", "type": "letters", "attributes": {"status": status}})
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    ("code", "letter_status", "status", "error"),
+    [
+        # The issue's example: a print-centre refusal on an unprintable letter is a failure a person must fix.
+        ("rejected_from_printcenter", "unprintable", LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+        ("meta_data_failed_requirements", "invalid", LetterStatus.FAILED, ProviderErrorCode.MISSING_ADDRESS_FIELDS),
+        # A code nobody documented, on a letter in a problem status: failed, never a silent history line.
+        ("something_pingen_added_later", "action_required", LetterStatus.FAILED, ProviderErrorCode.PROVIDER_PROBLEM),
+        ("something_pingen_added_later", "unprintable", LetterStatus.FAILED, ProviderErrorCode.PROVIDER_PROBLEM),
+        # A known wait on a letter in a problem status: the status says what it is.
+        ("waiting_for_legitimacy", "action_required", LetterStatus.FAILED, ProviderErrorCode.FORMAT_ERROR),
+        # Unknown code on a letter that is fine: history only.
+        ("something_pingen_added_later", "printing", None, None),
+    ],
+)
+def test_issue_webhooks_on_a_problem_letter_fail_with_the_reason_and_a_fix(
+    provider: PingenProvider, code: str, letter_status: str, status: LetterStatus | None, error: str | None
+) -> None:
+    body = _with_letter_status(_webhook("webhook_issues", code, reason="Pingen says why"), letter_status)
+    [event] = provider.parse_webhook(_sign(body), body)
+    assert (event.status, event.error_code) == (status, error)
+    if status is LetterStatus.FAILED:
+        assert event.fix and event.reason == "Pingen says why"
+        assert event.details["letter_status"] == letter_status
+
+
+def test_a_retry_with_the_kept_upload_is_the_same_request_under_the_same_key(
+    provider: PingenProvider, fake: PingenFake
+) -> None:
+    # What-if: Pingen refuses a reused Idempotency-Key with another body. A kept upload makes retries identical.
+    fake.refuse_changed_body = True
+    fake.faults.append(Fault("POST", "/deliveries/letters", "drop_after_accept", times=3))
+    letter = submission()
+    letter.staged = provider.stage(letter)
+    with pytest.raises(ProviderError) as exc:
+        provider.submit(letter)  # every in-process attempt lost its answer
+    assert exc.value.retryable
+    again = provider.submit(letter)  # the next SQS delivery, with the upload dispatch kept on the letter
+    assert len(fake.letters) == 1 and again.provider_letter_id in fake.letters
+    assert fake.count("GET", "/file-upload") == 1
+
+    fresh = submission()  # without the kept upload, a retry changes file_url under the same key
+    with pytest.raises(ProviderError) as refused:
+        provider.submit(fresh)
+    assert refused.value.code == ProviderErrorCode.FORMAT_ERROR

@@ -7,6 +7,7 @@ import hmac
 import json
 
 import httpx
+import jwt
 import pytest
 
 from postal.models import Address, LetterStatus, Postage
@@ -208,7 +209,7 @@ def test_webhook_accepts_both_signing_variants(provider: PostGridProvider) -> No
     assert provider.parse_webhook(_header(body, int(NOW * 1000), with_t=False), body)
 
 
-def test_webhook_rejects_bad_tampered_stale_and_jwt(provider: PostGridProvider) -> None:
+def test_webhook_rejects_bad_tampered_stale_and_unsigned(provider: PostGridProvider) -> None:
     body = _event("printing")
     t = int(NOW * 1000)
     with pytest.raises(InvalidSignature):
@@ -217,5 +218,44 @@ def test_webhook_rejects_bad_tampered_stale_and_jwt(provider: PostGridProvider) 
         provider.parse_webhook(_header(body, t), body.replace(b"printing", b"completed"))
     with pytest.raises(InvalidSignature, match="stale"):
         provider.parse_webhook(_header(body, t - 301_000), body)
-    with pytest.raises(InvalidSignature, match="jwt"):
+    with pytest.raises(InvalidSignature, match="unsigned"):
+        provider.parse_webhook({}, body)
+    with pytest.raises(InvalidSignature, match="does not verify"):
         provider.parse_webhook({}, b"eyJhbGciOiJIUzI1NiJ9.e30.sig")
+
+
+def test_webhook_signature_timestamp_in_seconds_is_accepted(provider: PostGridProvider) -> None:
+    # PostGrid's API reference shows a 10-digit `t` (seconds); its guide says milliseconds.
+    body = _event("printing")
+    [event] = provider.parse_webhook(_header(body, int(NOW)), body)
+    assert event.status is LetterStatus.PRINTING
+    with pytest.raises(InvalidSignature, match="stale"):
+        provider.parse_webhook(_header(body, int(NOW) - 301), body)
+
+
+def _jwt(claims: dict[str, object], secret: str = SECRET, alg: str = "HS256") -> bytes:
+    return jwt.encode(claims, secret, algorithm=alg).encode()
+
+
+def test_webhook_in_the_jwt_payload_format_is_verified_with_the_secret(provider: PostGridProvider) -> None:
+    event = json.loads(_event("processed_for_delivery"))
+    [parsed] = provider.parse_webhook({"Content-Type": "text/plain"}, _jwt({**event, "iat": int(NOW)}))
+    assert (parsed.status, parsed.letter_id, parsed.provider_letter_id) == (LetterStatus.SENT, "let_000001", "letter_1")
+    wrapped = json.dumps({"payload": _jwt({**event, "exp": int(NOW) + 60}).decode()}).encode()
+    assert provider.parse_webhook({}, wrapped)[0].status is LetterStatus.SENT
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        _jwt({"data": {"id": "letter_1", "status": "completed"}, "iat": int(NOW)}, secret="x" * 32),  # other secret
+        _jwt({"data": {"id": "letter_1", "status": "completed"}, "iat": int(NOW) - 3600}),  # replayed an hour later
+        _jwt({"data": {"id": "letter_1", "status": "completed"}, "exp": int(NOW) - 3600}),  # expired
+        _jwt({"data": {"id": "letter_1", "status": "completed"}}),  # no iat/exp: replay cannot be bounded
+        _jwt({"data": {"id": "letter_1", "status": "completed"}, "iat": int(NOW)}, alg="HS512"),  # not HS256
+        jwt.encode({"data": {"id": "letter_1"}, "iat": int(NOW)}, None, algorithm="none").encode(),  # unsigned
+    ],
+)
+def test_webhook_jwt_that_does_not_verify_is_refused(provider: PostGridProvider, token: bytes) -> None:
+    with pytest.raises(InvalidSignature):
+        provider.parse_webhook({}, token)

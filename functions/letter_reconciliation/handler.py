@@ -1,0 +1,40 @@
+"""Hourly `letter-reconciliation`: ask the provider about letters stuck in a non-final status (lost webhooks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from postal import deps, reconcile
+from postal.clock import now_iso
+from postal.settings import get_settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
+    request = reconcile.ReconcileInput.model_validate(event)
+    settings = get_settings()
+    orgs = reconcile.run(
+        deps.records(),
+        deps.letters(),
+        deps.providers(),
+        deps.events(),
+        request,
+        now_iso(),
+        hours=reconcile.after_hours(settings.reconcile_after_hours),
+        batch=settings.reconcile_batch,
+    )
+    for org in orgs:
+        logger.info("letters reconciled", extra=org.model_dump())
+    metrics.add_metric("LettersReconciled", MetricUnit.Count, sum(o.changed for o in orgs))
+    metrics.add_metric("LettersUnreadable", MetricUnit.Count, sum(o.failed for o in orgs))
+    return {"job": request.job, "orgs": [o.model_dump() for o in orgs]}
