@@ -85,6 +85,7 @@ INTROS: dict[Language, dict[str, str]] = {
 
 LABELS: dict[Language, dict[str, str]] = {
     Language.EN: {
+        "colon": ":",  # after a label
         "date": "Date",
         "invoice_number": "Invoice number",
         "issue_date": "Invoice date",
@@ -125,6 +126,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "continued": "{title} · {name} · {date}",
     },
     Language.NL: {
+        "colon": ":",  # after a label
         "date": "Datum",
         "invoice_number": "Factuurnummer",
         "issue_date": "Factuurdatum",
@@ -165,6 +167,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "continued": "{title} · {name} · {date}",
     },
     Language.FR: {
+        "colon": "\u00a0:",  # after a label
         "date": "Date",
         "invoice_number": "Numéro de facture",
         "issue_date": "Date de facture",
@@ -191,7 +194,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "contact": "Contact",
         "phone": "Téléphone",
         "email": "E-mail",
-        "vat_exempt": "TVA {rate} : {reason}",
+        "vat_exempt": "TVA {rate}\u00a0: {reason}",
         "days_overdue": "Jours de retard",
         "deadline": "Merci de régler {amount} au plus tard le {deadline}.",
         "disregard": "Si vous avez réglé entre-temps, merci de ne pas tenir compte de ce courrier.",
@@ -201,10 +204,11 @@ LABELS: dict[Language, dict[str, str]] = {
         "instalment_status": "Statut",
         "paid": "payée",
         "open": "due",
-        "instalment_due": "Échéance à régler : {amount}, au plus tard le {deadline}.",
+        "instalment_due": "Échéance à régler\u00a0: {amount}, au plus tard le {deadline}.",
         "continued": "{title} · {name} · {date}",
     },
     Language.DE: {
+        "colon": ":",  # after a label
         "date": "Datum",
         "invoice_number": "Rechnungsnummer",
         "issue_date": "Rechnungsdatum",

@@ -265,7 +265,8 @@ class _Page:
         lines: list[str] = []
         for paragraph in s.splitlines() or [""]:
             current = ""
-            for word in paragraph.split():
+            # Split at plain spaces only: no-break spaces (Babel's "1 234,50 €", French "Date :") stay put.
+            for word in filter(None, paragraph.split(" ")):
                 candidate = f"{current} {word}" if current else word
                 if self.string_width(candidate) <= width:
                     current = candidate
@@ -398,7 +399,8 @@ class _Page:
         for left, right in columns:
             below = [r.y0 for r in top_zones if r.x0 < right and r.x1 > left]
             out.append((left, right, min([*below, self.height / 2]) - 2.0))
-        return out
+        # A column right above the window last: there the sender's block would read as the recipient's (NF).
+        return sorted(out, key=lambda column: column[2] < self.height / 2 - 2.0)
 
     def header(self) -> float:
         """Logo, organisation name and sender address (with its country on mail abroad) at the top of page 1, in
@@ -490,11 +492,12 @@ class _Page:
             return
         self.font(BODY_PT)
         body = self.right - MARGIN_X
-        label_w = min(max(self.string_width(f"{label}:") for label, _ in rows), body * 0.4)
+        colon = self.labels["colon"]
+        label_w = min(max(self.string_width(f"{label}{colon}") for label, _ in rows), body * 0.4)
         value_x = MARGIN_X + label_w + COLUMN_GAP
         for label, value in rows:
             self.font(BODY_PT)
-            labels = self.wrap(f"{label}:", label_w)
+            labels = self.wrap(f"{label}{colon}", label_w)
             values = self.wrap(value, self.right - value_x)
             self.need(max(len(labels), len(values)) * LINE_MM)
             base = self.y + BODY_PT * MM_PER_PT
@@ -629,6 +632,7 @@ class _Page:
             meta.append((labels["your_vat"], invoice.buyer_vat_number))
         if invoice.payment_reference:
             meta.append((labels["reference"], invoice.payment_reference))
+        self.need((len(meta) + 5) * LINE_MM)  # the invoice's details start on the page its table starts on
         self.meta(meta)
         self.y += 2.0
         self.paragraph(
@@ -644,6 +648,7 @@ class _Page:
             _Column(labels["amount"], "R"),
         ]
         last = self.table(columns, rows)
+        self.need((len(totals.vat_by_rate) + 2) * LINE_MM)  # the totals stay together
         self.summary(last, labels["subtotal"], i18n.money(totals.net, cur, lang))
         for rate in sorted(totals.vat_by_rate):
             label = labels["vat_on"].format(
