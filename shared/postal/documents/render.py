@@ -191,6 +191,12 @@ def _logo_png(logo_base64: str) -> bytes:
 # Layout.
 
 
+# Sum of glyph advances (font units) per (face, string): labels, dates and amounts recur in every letter and the
+# layout measures each string several times (fit, wrap, alignment). Bounded; cleared when full.
+_ADVANCES: dict[tuple[str, str], float] = {}
+_ADVANCES_MAX = 50_000
+
+
 @dataclass(frozen=True)
 class _Line:
     """One measured line of text, to be drawn at (x, baseline)."""
@@ -252,8 +258,15 @@ class _Page:
         text-shaping pipeline, which costs more than the letter's layout. Exact as long as nothing stretches or
         spaces characters, which this renderer never does."""
         pdf = self.pdf
-        cw: dict[int, float] = pdf.current_font.cw  # type: ignore[union-attr,assignment]  # always a TTFFont here
-        return float(sum(cw[ord(c)] for c in s)) * pdf.font_size_pt * 0.001 / pdf.k
+        font = pdf.current_font
+        key = (font.fontkey, s)  # type: ignore[union-attr]
+        units = _ADVANCES.get(key)
+        if units is None:
+            if len(_ADVANCES) >= _ADVANCES_MAX:
+                _ADVANCES.clear()
+            cw: dict[int, float] = font.cw  # type: ignore[union-attr,assignment]  # always a TTFFont here
+            units = _ADVANCES[key] = float(sum(cw[ord(c)] for c in s))
+        return units * pdf.font_size_pt * 0.001 / pdf.k
 
     def width_at(self, s: str, size: float, *, bold: bool = False) -> float:
         self.font(size, bold=bold)
