@@ -93,7 +93,17 @@ def country_name(code: str, language: Language) -> str:
     return str(Locale.parse(language.value).territories.get(code, code)).upper()
 
 
-def format_address(recipient: Address, origin: str | None, language: Language) -> list[AddressLine]:
+def sender_lines(sender: Address) -> list[AddressLine]:
+    """The sender's street and locality lines as its own post writes them (no name, company or country line):
+    the return address is delivered by the origin post. Not checked against line limits, which are the
+    destination post's rules for the recipient block."""
+    lines = format_address(sender, sender.country, Language.EN, check=False)
+    return [line for line in lines if line.fields not in {("name",), ("company",)}]
+
+
+def format_address(
+    recipient: Address, origin: str | None, language: Language, *, check: bool = True
+) -> list[AddressLine]:
     """The recipient block, top to bottom, for mail posted in `origin` (None: unknown, treated as abroad).
 
     Raises `ValidationFailed` (`address_breaks_postal_rules`) naming the line and the rule it breaks.
@@ -143,7 +153,8 @@ def format_address(recipient: Address, origin: str | None, language: Language) -
         text = "".join(parts).strip(" ,")
         if text:
             lines.append(AddressLine(text, tuple(fields)))
-    _check(lines, rules, country)
+    if check:
+        _check(lines, rules, country)
     if abroad:
         lines.append(AddressLine(country_name(country, country_language(origin, language)), ("country",)))
     return lines

@@ -30,7 +30,7 @@ from fpdf import FPDF
 from pydantic import BaseModel, ConfigDict
 
 from postal.documents import i18n
-from postal.documents.address_format import country_language, country_name, format_address
+from postal.documents.address_format import country_language, country_name, format_address, sender_lines
 from postal.documents.fonts import FAMILY, FontOutputProducer, attach_fonts
 from postal.documents.payment_qr import EPC_REMITTANCE_MAX, epc_payload, qr_png
 from postal.documents.zones import MM_PER_PT, Rect, Zone, get_zone
@@ -145,13 +145,6 @@ class _Totals:
     @property
     def gross(self) -> Decimal:
         return self.net + sum((self.vat(rate) for rate in self.vat_by_rate), Decimal(0))
-
-
-def _postal_line(address: Address) -> str:
-    if address.country in {"US", "CA"}:
-        region = f" {address.region}" if address.region else ""
-        return f"{address.city},{region} {address.postal_code or ''}".rstrip()
-    return f"{address.postal_code} {address.city}" if address.postal_code else address.city
 
 
 def _reference(invoices: list[Invoice], labels: dict[str, str]) -> str | None:
@@ -380,7 +373,7 @@ class _Page:
         sender = self.request.branding.sender_address
         if sender is None:
             return []
-        rows = [*sender.lines, _postal_line(sender)]
+        rows = [line.text for line in sender_lines(sender)]
         if self.abroad:
             rows.append(country_name(sender.country, country_language(sender.country, self.lang)))
         return rows
@@ -443,13 +436,16 @@ class _Page:
         sender = self.request.branding.sender_address
         if rect is None or sender is None:
             return
-        name, street, postal = self.request.branding.name, sender.lines, _postal_line(sender)
+        local = sender_lines(sender)
+        name = self.request.branding.name
+        street = [line.text for line in local if line.fields[0].startswith("lines[")]
+        postal = [line.text for line in local if not line.fields[0].startswith("lines[")]
         country = [self._sender_rows()[-1]] if self.abroad else []
         code = [sender.country] if self.abroad else []
         x, width = self.zone.text_x, rect.x1 - self.zone.text_x
         smallest = RETURN_LINE_SIZES[-1]
-        tries = [([name, *street, postal, *country], size) for size in RETURN_LINE_SIZES]
-        tries += [([name, *street, postal, *code], smallest), ([name, postal, *code], smallest)]
+        tries = [([name, *street, *postal, *country], size) for size in RETURN_LINE_SIZES]
+        tries += [([name, *street, *postal, *code], smallest), ([name, *postal, *code], smallest)]
         for parts, size in tries:
             s = " · ".join(parts)
             if self.width_at(s, size) <= width:
@@ -803,7 +799,8 @@ class _Page:
             parts.append(f"BIC {branding.bic}")
         width = self.right - MARGIN_X - self._page_label_width() - COLUMN_GAP
         self.font(FOOTER_PT)
-        lines = self.wrap(" · ".join(parts), width)
+        # Lines break between the parts, never inside one ("BIC" | "ABNANL2A", or an IBAN cut in two).
+        lines = self.wrap(" · ".join(part.replace(" ", "\u00a0") for part in parts), width)
         if branding.footer:
             lines += self.wrap(branding.footer, width)
         return lines
