@@ -102,11 +102,12 @@ def sender_lines(sender: Address) -> list[AddressLine]:
 
 
 def format_address(
-    recipient: Address, origin: str | None, language: Language, *, check: bool = True
+    recipient: Address, origin: str | None, language: Language, *, check: bool = True, where: str = "billing_address"
 ) -> list[AddressLine]:
     """The recipient block, top to bottom, for mail posted in `origin` (None: unknown, treated as abroad).
 
-    Raises `ValidationFailed` (`address_breaks_postal_rules`) naming the line and the rule it breaks.
+    Raises `ValidationFailed` (`address_breaks_postal_rules`) naming the line and the rule it breaks; `where` is
+    the request field the address came from, for the error's details.
     """
     country = recipient.country
     abroad = origin != country
@@ -154,18 +155,18 @@ def format_address(
         if text:
             lines.append(AddressLine(text, tuple(fields)))
     if check:
-        _check(lines, rules, country)
+        _check(lines, rules, country, where)
     if abroad:
         lines.append(AddressLine(country_name(country, country_language(origin, language)), ("country",)))
     return lines
 
 
-def _check(lines: list[AddressLine], rules: PostRules, country: str) -> None:
+def _check(lines: list[AddressLine], rules: PostRules, country: str, where: str) -> None:
     if rules.max_lines is not None and len(lines) > rules.max_lines:
         raise ValidationFailed(
             f"the address has {len(lines)} lines; {rules.post} allows at most {rules.max_lines} for {country}",
             code="address_breaks_postal_rules",
-            details=[{"field": "billing_address", "problem": "too_many_lines", "lines": len(lines),
+            details=[{"field": where, "problem": "too_many_lines", "lines": len(lines),
                       "max_lines": rules.max_lines, "post": rules.post}],
             fix="drop the company line or merge address lines",
         )  # fmt: skip
@@ -176,7 +177,7 @@ def _check(lines: list[AddressLine], rules: PostRules, country: str) -> None:
                     f"address line {number} ('{line.text}') has {len(line.text)} characters; {rules.post} allows at"
                     f" most {rules.max_chars}",
                     code="address_breaks_postal_rules",
-                    details=[{"field": f"billing_address.{'+'.join(line.fields)}", "line": number,
+                    details=[{"field": f"{where}.{'+'.join(line.fields)}", "line": number,
                               "problem": "line_too_long", "length": len(line.text),
                               "max_chars": rules.max_chars, "post": rules.post}],
                     fix="abbreviate the line (e.g. 'Bd' for 'Boulevard', 'Sté' for 'Société')",

