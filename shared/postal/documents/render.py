@@ -27,6 +27,7 @@ from functools import lru_cache
 from io import BytesIO
 
 from fpdf import FPDF
+from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from postal.documents import i18n
@@ -49,6 +50,7 @@ SENDER_NAME_SIZES = (12.0, 11.0, 10.0, 9.0)
 SENDER_PT = 8.0
 FOOTER_PT = 7.0
 QR_MM = 28.0
+LOGO_MM = 14.0  # logo height (less for a logo wider than the sender column)
 BODY_PT = 9.5
 TABLE_SIZES = (BODY_PT, 8.5, 8.0)  # a table whose columns do not fit shrinks, down to 8 pt
 LEADING = 1.35
@@ -172,12 +174,16 @@ def instalment_due(instalments: list[Instalment], today: date) -> tuple[list[Ins
 
 
 @lru_cache(maxsize=32)
-def _logo_png(logo_base64: str) -> bytes:
-    # Decoded once per distinct logo: orgs send the same logo with every letter.
+def _logo_png(logo_base64: str) -> tuple[bytes, float]:
+    """The logo's bytes and its width / height ratio. Decoded once per distinct logo: orgs send the same logo
+    with every letter."""
     try:
-        return base64.b64decode(logo_base64, validate=True)
-    except binascii.Error as exc:
-        raise ValidationFailed("branding logo is not valid base64", code="invalid_logo") from exc
+        data = base64.b64decode(logo_base64, validate=True)
+        with Image.open(BytesIO(data)) as image:
+            width, height = image.size
+    except (binascii.Error, OSError) as exc:
+        raise ValidationFailed("branding logo is not a valid base64 PNG", code="invalid_logo") from exc
+    return data, width / height
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -381,7 +387,7 @@ class _Page:
     def _sender_block(self, left: float, right: float, top: float) -> tuple[list[_Line], float]:
         """The organisation's name and address laid out in the column `left`..`right`; returns its bottom."""
         width = right - left
-        y = top + (15.5 if self.request.branding.logo_png_base64 else 0.0)
+        y = top + (LOGO_MM + 1.5 if self.request.branding.logo_png_base64 else 0.0)
         out: list[_Line] = []
         size, name_lines = self.fit(self.request.branding.name, width, SENDER_NAME_SIZES, bold=True)
         rows = [(s, size, True) for s in name_lines]
@@ -425,7 +431,9 @@ class _Page:
             )
         logo = self.request.branding.logo_png_base64
         if logo:
-            self.pdf.image(BytesIO(_logo_png(logo)), x=left, y=top, h=14.0, keep_aspect_ratio=True)
+            data, ratio = _logo_png(logo)
+            w = min(right - left, LOGO_MM * ratio)  # a wide logo is scaled down to the column, never past it
+            self.pdf.image(BytesIO(data), x=left, y=top, w=w, h=w / ratio)
         self.draw(lines)
         return bottom
 

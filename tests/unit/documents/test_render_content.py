@@ -262,3 +262,42 @@ def test_invoice_model_keeps_instalments_for_rendering() -> None:
          "open_amount": "2.00", "instalments": [{"due_date": "2026-04-01", "amount": "1.00", "paid": True}]}
     )  # fmt: skip
     assert invoice.instalments[0].paid is True
+
+
+def _png(width: int, height: int) -> str:
+    import base64
+
+    out = BytesIO()
+    Image.new("RGB", (width, height), (20, 60, 140)).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+@pytest.mark.parametrize("zone_id", zone_ids())
+@pytest.mark.parametrize("size", [(400, 20), (200, 200), (20, 200)])
+def test_logo_of_any_shape_stays_in_the_sender_column_clear_of_text_and_the_window(
+    zone_id: str, size: tuple[int, int]
+) -> None:
+    zone = get_zone(zone_id)
+    branding = LONG_BRANDING.model_copy(update={"logo_png_base64": _png(*size)})
+    doc = render_document(longest_request(DocumentKind.REMINDER, Language.FR, zone_id).model_copy(
+        update={"branding": branding}))  # fmt: skip
+    with pdfplumber.open(BytesIO(doc.pdf)) as pdf:
+        page = pdf.pages[0]
+        logos = [i for i in page.images if i["srcsize"] == size]
+        assert len(logos) == 1
+        logo = logos[0]
+        box = Rect(logo["x0"] * MM_PER_PT, logo["x1"] * MM_PER_PT, logo["top"] * MM_PER_PT, logo["bottom"] * MM_PER_PT)
+        assert MARGIN_X - 0.01 <= box.x0 and box.x1 <= zone.page_mm[0] - MARGIN_X + 0.01, box
+        assert abs((box.x1 - box.x0) / (box.y1 - box.y0) - size[0] / size[1]) < 0.01  # not distorted
+        for rect in [zone.address, *([zone.return_line] if zone.return_line else []), *zone.clear.values()]:
+            assert not rect.overlaps(box), (zone_id, rect, box)
+        for c in page.chars:
+            glyph = Rect(c["x0"] * MM_PER_PT, c["x1"] * MM_PER_PT, c["top"] * MM_PER_PT, c["bottom"] * MM_PER_PT)
+            assert not box.overlaps(glyph), (c["text"], glyph, box)
+
+
+def test_logo_that_is_not_a_png_is_refused() -> None:
+    branding = LONG_BRANDING.model_copy(update={"logo_png_base64": "bm90IGEgcG5n"})  # base64 of "not a png"
+    with pytest.raises(ValidationFailed) as exc:
+        render_document(request(DocumentKind.REMINDER, branding=branding))
+    assert exc.value.code == "invalid_logo"
