@@ -287,7 +287,7 @@ def test_logo_of_any_shape_stays_in_the_sender_column_clear_of_text_and_the_wind
         assert len(logos) == 1
         logo = logos[0]
         box = Rect(logo["x0"] * MM_PER_PT, logo["x1"] * MM_PER_PT, logo["top"] * MM_PER_PT, logo["bottom"] * MM_PER_PT)
-        assert MARGIN_X - 0.01 <= box.x0 and box.x1 <= zone.page_mm[0] - MARGIN_X + 0.01, box
+        assert box.x0 >= MARGIN_X - 0.01 and box.x1 <= zone.page_mm[0] - MARGIN_X + 0.01, box
         assert abs((box.x1 - box.x0) / (box.y1 - box.y0) - size[0] / size[1]) < 0.01  # not distorted
         for rect in [zone.address, *([zone.return_line] if zone.return_line else []), *zone.clear.values()]:
             assert not rect.overlaps(box), (zone_id, rect, box)
