@@ -10,6 +10,7 @@ Pages are rasterised with pdfium (pypdfium2) at a low resolution and stored as 1
 
 from __future__ import annotations
 
+import base64
 import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,6 +27,22 @@ from postal.models import Address, Branding, Instalment, Invoice, InvoiceLine, L
 DPI = 70
 KINDS = (DocumentKind.INVOICE, DocumentKind.REMINDER, DocumentKind.FINAL_NOTICE, DocumentKind.PAYMENT_PLAN_REMINDER)
 DOCUMENT_DATE = date(2026, 3, 2)
+
+
+def logo(initials: str, colour: tuple[int, int, int]) -> str:
+    """A small wordmark (initials on a coloured tile) as base64 PNG: samples show where an org's logo goes."""
+    from PIL import ImageDraw, ImageFont
+
+    from postal.documents.fonts import FONT_DIR
+
+    image = Image.new("RGB", (80, 80), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((0, 0, 79, 79), radius=14, fill=colour)
+    font = ImageFont.truetype(str(FONT_DIR / "DejaVuSans-Bold.ttf"), 34)
+    draw.text((40, 40), initials, font=font, fill="white", anchor="mm")
+    out = BytesIO()
+    image.quantize(colors=8).save(out, format="PNG", optimize=True)
+    return base64.b64encode(out.getvalue()).decode()
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,7 @@ SAMPLES: dict[Language, Sample] = {
             name="Ĳsselmonde Diensten B.V.",
             sender_address=Address(name="Ĳsselmonde Diensten B.V.", lines=["Havenstraat 1"], postal_code="3011 AB",
                                    city="Rotterdam", country="NL"),
+            logo_png_base64=logo("IJ", (0, 94, 134)),
             iban="NL91ABNA0417164300", bic="ABNANL2A", vat_number="NL001234567B01",
             contact_name="Sanne de Vries", contact_phone="+31 10 123 45 67", contact_email="debiteuren@ijsselmonde.nl",
             footer="Chamber of Commerce 12345678 · Registered office Rotterdam",
@@ -63,6 +81,7 @@ SAMPLES: dict[Language, Sample] = {
             name="Ĳsselmonde Diensten B.V.",
             sender_address=Address(name="Ĳsselmonde Diensten B.V.", lines=["Havenstraat 1"], postal_code="3011 AB",
                                    city="Rotterdam", country="NL"),
+            logo_png_base64=logo("IJ", (0, 94, 134)),
             iban="NL91ABNA0417164300", bic="ABNANL2A", vat_number="NL001234567B01",
             contact_name="Sanne de Vries", contact_phone="+31 10 123 45 67", contact_email="debiteuren@ijsselmonde.nl",
             footer="KvK 12345678 · Statutair gevestigd te Rotterdam",
@@ -79,6 +98,7 @@ SAMPLES: dict[Language, Sample] = {
             name="Zéphyr Logistique & Services Internationaux SARL",
             sender_address=Address(name="Zéphyr Logistique", lines=["12 rue de la Convention", "Bâtiment C"],
                                    postal_code="69007", city="Lyon", country="FR"),
+            logo_png_base64=logo("ZL", (176, 48, 42)),
             iban="FR7630006000011234567890189", bic="AGRIFRPPXXX", vat_number="FR40303265045",
             contact_name="Élodie Marchand", contact_phone="+33 4 72 00 00 00", contact_email="compta@zephyr-log.fr",
             footer="SARL au capital de 50 000 € · RCS Lyon 303 265 045 · Pénalités de retard : 3 fois le taux "
@@ -96,6 +116,7 @@ SAMPLES: dict[Language, Sample] = {
             name="Müller & Söhne Spedition GmbH",
             sender_address=Address(name="Müller & Söhne", lines=["Königsallee 27"], postal_code="40212",
                                    city="Düsseldorf", country="DE"),
+            logo_png_base64=logo("MS", (40, 90, 50)),
             iban="DE89370400440532013000", bic="COBADEFFXXX", vat_number="DE123456789",
             contact_name="Jürgen Weiß", contact_phone="+49 211 123456", contact_email="buchhaltung@mueller-soehne.de",
             footer="Amtsgericht Düsseldorf HRB 12345 · Geschäftsführer: Jürgen Weiß, Anna Müller",
