@@ -400,18 +400,17 @@ class _Page:
         return out, out[-1].baseline + DESCENT * out[-1].size * MM_PER_PT
 
     def _sender_columns(self) -> list[tuple[float, float, float]]:
-        """Columns at the top of page 1 that stay clear of the window standard's zones, right side first:
-        (left, right, lowest y the block may reach)."""
+        """The right and the left half of the top of page 1, each kept 5 mm from the window standard's zones
+        beside it: (left, right, lowest y the block may reach); a column right above a zone comes last."""
         mid = self.width / 2
         top_zones = [r for r in self._blocked() if r.y0 < self.height / 2]
-        rights = sorted({mid + 5.0, *(r.x1 + 5.0 for r in top_zones if mid - 20 < r.x1 + 5.0 < self.right - 50)})
-        lefts = sorted({mid - 5.0, *(r.x0 - 5.0 for r in top_zones if MARGIN_X + 50 < r.x0 - 5.0 < mid + 20)})
-        columns = [(x, self.right) for x in rights] + [(MARGIN_X, x) for x in reversed(lefts)]
+        right_start = max([mid + 5.0, *(r.x1 + 5.0 for r in top_zones if mid - 5.0 < r.x1 < self.right - 55.0)])
+        left_end = min([mid - 5.0, *(r.x0 - 5.0 for r in top_zones if MARGIN_X + 55.0 < r.x0 < mid + 5.0)])
         out = []
-        for left, right in columns:
+        for left, right in ((right_start, self.right), (MARGIN_X, left_end)):
             below = [r.y0 for r in top_zones if r.x0 < right and r.x1 > left]
             out.append((left, right, min([*below, self.height / 2]) - 2.0))
-        # A column right above the window last: there the sender's block would read as the recipient's (NF).
+        # Right above the window the sender's block would read as the recipient's (NF Z 11-001): last resort.
         return sorted(out, key=lambda column: column[2] < self.height / 2 - 2.0)
 
     def header(self) -> float:
@@ -542,7 +541,9 @@ class _Page:
             self.font(size, bold=True)
             word = max(self.string_width(w) for w in col.label.split())
             whole = self.string_width(col.label)
-            widths.append(max(cells, word, min(whole, max(cells, word) + 8.0) if whole > cells else cells))
+            # A header up to 8 mm wider than its cells widens the column; a longer one wraps at its word breaks.
+            narrow = max(cells, word)
+            widths.append(max(narrow, whole) if whole <= narrow + 8.0 else narrow)
         flex = self.right - MARGIN_X - sum(widths) - COLUMN_GAP * (len(columns) - 1)
         if flex < FLEX_MIN_MM:
             return None
