@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 3000
 
 .PHONY: run demo test lint typecheck cfn-lint sam-validate sam-build pytest unit integration infra e2e \
-        openapi bench corpus format clean deploy redrive
+        openapi bench corpus samples format clean deploy redrive
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -74,6 +74,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m bench.bench_render
 	$(BIN)/python -m bench.bench_check
 	$(BIN)/python -m bench.bench_cascade
+
+## samples: page PNGs of one sample per document kind and language under docs/samples/ (commit them)
+samples: $(VENV)/.installed
+	$(BIN)/python -m local.samples docs/samples
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .

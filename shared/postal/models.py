@@ -123,6 +123,19 @@ class CustomAddressBox(Strict):
     height_mm: float = Field(gt=0, le=297)
 
 
+VatNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9 .\-]{2,18}$", to_upper=True)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()\-]{5,20}$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class Instalment(Strict):
+    """One instalment of a payment plan: what is due when, and whether it has been paid."""
+
+    due_date: date
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    paid: bool = False
+
+
 class InvoiceLine(Strict):
     description: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     quantity: Decimal = Field(default=Decimal(1), gt=0)
@@ -146,6 +159,10 @@ class Branding(Strict):
     bic: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")] | None = None
     footer: Annotated[str, StringConstraints(max_length=300)] | None = None
     payment_portal_url: Annotated[str, StringConstraints(pattern=r"^https://", max_length=500)] | None = None
+    vat_number: VatNumber | None = Field(default=None, description="The org's VAT number, printed on every document")
+    contact_name: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    contact_phone: Phone | None = None
+    contact_email: Email | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------- records
@@ -302,6 +319,13 @@ class InvoiceIn(Strict):
     open_amount: Decimal
     payment_reference: Annotated[str, StringConstraints(max_length=64)] | None = None
     status: InvoiceStatus = InvoiceStatus.OPEN
+    customer_number: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    buyer_vat_number: VatNumber | None = None
+    supply_date: date | None = Field(default=None, description="Date of supply, when it differs from the issue date")
+    vat_exemption_reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Why a line carries 0 % VAT (e.g. reverse charge), printed under the totals"
+    )
+    instalments: list[Instalment] = Field(default_factory=list, max_length=60, description="Payment plan schedule")
 
 
 class Invoice(InvoiceIn):

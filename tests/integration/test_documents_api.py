@@ -235,3 +235,51 @@ def test_idempotency_key_returns_the_same_document_and_refuses_another_body(api:
         ).status
         == 201
     )
+
+
+def test_address_breaking_la_postes_rules_is_refused_when_saved_naming_the_line(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    paris = {"name": "Jeanne Martin", "lines": ["Résidence des Jardins de la Méditerranée"],  # 40 characters
+             "postal_code": "75019", "city": "Paris", "country": "FR"}  # fmt: skip
+    reply = api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key,
+                body={"name": "Jeanne Martin", "billing_address": paris})  # fmt: skip
+    assert reply.status == 422, reply.body
+    error = reply.json["error"]
+    assert error["code"] == "invalid_address"
+    assert error["details"] == [{"field": "billing_address.lines[0]", "problem": "line_too_long"}]
+
+
+def test_vat_numbers_customer_number_and_contact_from_settings_and_invoice_reach_the_pdf(api: Api, aws: Aws) -> None:
+    branding = {"name": "Acme GmbH", "vat_number": "DE123456789", "contact_name": "Eva Schmidt",
+                "contact_phone": "+49 30 123456", "contact_email": "ar@acme.example"}  # fmt: skip
+    org = new_org(api, aws, branding=branding)
+    setup_org(api, org)
+    put(api, org, "invoices/i1", {
+        "customer_id": "c1", "number": "INV-2024-001", "issue_date": "2024-05-01", "due_date": "2024-05-31",
+        "open_amount": "119.00", "customer_number": "K-7", "buyer_vat_number": "ATU12345678",
+        "supply_date": "2024-04-30",
+        "lines": [{"description": "Consulting", "quantity": "1", "unit_price": "100.00", "vat_rate": "19"}],
+    })  # fmt: skip
+    reply = render(api, org, template_id="inv")
+    assert reply.status == 201, reply.body
+    text = pdf_text(aws, reply.json["s3_key"])
+    for expected in ["Our VAT number: DE123456789", "Your VAT number: ATU12345678", "Customer number: K-7",
+                     "Date of supply: 30 Apr 2024", "Contact: Eva Schmidt", "ar@acme.example"]:  # fmt: skip
+        assert expected in text, expected
+
+
+def test_payment_plan_instalments_are_stored_and_rendered(api: Api, aws: Aws) -> None:
+    org = new_org(api, aws)
+    setup_org(api, org)
+    put(api, org, "templates/plan", {"kind": "payment_plan_reminder", "language": "en"})
+    put(api, org, "invoices/i1", {
+        "customer_id": "c1", "number": "INV-2024-001", "issue_date": "2024-05-01", "due_date": "2024-05-31",
+        "open_amount": "119.00",
+        "instalments": [{"due_date": "2024-06-30", "amount": "59.50", "paid": True},
+                        {"due_date": "2024-07-31", "amount": "59.50"}],
+    })  # fmt: skip
+    reply = render(api, org, template_id="plan", document_date="2024-07-01")
+    assert reply.status == 201, reply.body
+    text = pdf_text(aws, reply.json["s3_key"])
+    assert "INV-2024-001 30 Jun 2024 €59.50 paid" in text
+    assert "Instalment due: €59.50, to be paid by 31 July 2024." in text

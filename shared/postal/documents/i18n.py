@@ -55,40 +55,37 @@ TITLES: dict[Language, dict[str, str]] = {
 INTROS: dict[Language, dict[str, str]] = {
     Language.EN: {
         "invoice": "Please pay {amount} by {due}, quoting the payment reference.",
-        "reminder": "According to our records the invoices below are still unpaid. "
-        "Please pay the open amount of {amount} as soon as possible.",
+        "reminder": "According to our records the invoices below are still unpaid.",
         "final_notice": "Despite our earlier reminders the invoices below are still unpaid. "
-        "Please pay {amount} within 8 days; otherwise we will take further collection steps.",
+        "If we do not receive payment by {deadline}, we will take further collection steps.",
         "payment_plan_reminder": "This is a reminder of your payment plan. The open amount is {amount}.",
     },
     Language.NL: {
         "invoice": "Gelieve {amount} te betalen vóór {due}, met vermelding van de betalingsreferentie.",
-        "reminder": "Volgens onze administratie zijn onderstaande facturen nog niet betaald. "
-        "Gelieve het openstaande bedrag van {amount} zo snel mogelijk te betalen.",
+        "reminder": "Volgens onze administratie zijn onderstaande facturen nog niet betaald.",
         "final_notice": "Ondanks onze eerdere herinneringen zijn onderstaande facturen nog niet betaald. "
-        "Gelieve {amount} binnen 8 dagen te betalen; anders nemen wij verdere incassomaatregelen.",
+        "Ontvangen wij uw betaling niet uiterlijk op {deadline}, dan nemen wij verdere incassomaatregelen.",
         "payment_plan_reminder": "Dit is een herinnering aan uw betalingsregeling. Het openstaande bedrag is {amount}.",
     },
     Language.FR: {
         "invoice": "Merci de régler {amount} avant le {due} en indiquant la référence de paiement.",
-        "reminder": "Selon nos informations, les factures ci-dessous restent impayées. "
-        "Merci de régler le montant dû de {amount} dans les meilleurs délais.",
+        "reminder": "Selon nos informations, les factures ci-dessous restent impayées.",
         "final_notice": "Malgré nos rappels, les factures ci-dessous restent impayées. "
-        "Merci de régler {amount} sous 8 jours ; à défaut, nous engagerons une procédure de recouvrement.",
+        "À défaut de paiement au plus tard le {deadline}, nous engagerons une procédure de recouvrement.",
         "payment_plan_reminder": "Ceci est un rappel de votre échéancier de paiement. Le montant dû est de {amount}.",
     },
     Language.DE: {
         "invoice": "Bitte zahlen Sie {amount} bis zum {due} unter Angabe der Zahlungsreferenz.",
-        "reminder": "Laut unseren Unterlagen sind die folgenden Rechnungen noch offen. "
-        "Bitte zahlen Sie den offenen Betrag von {amount} baldmöglichst.",
+        "reminder": "Laut unseren Unterlagen sind die folgenden Rechnungen noch offen.",
         "final_notice": "Trotz unserer Erinnerungen sind die folgenden Rechnungen noch offen. "
-        "Bitte zahlen Sie {amount} innerhalb von 8 Tagen; andernfalls leiten wir weitere Inkassoschritte ein.",
+        "Geht Ihre Zahlung nicht bis zum {deadline} ein, leiten wir weitere Inkassoschritte ein.",
         "payment_plan_reminder": "Dies ist eine Erinnerung an Ihre Ratenzahlung. Der offene Betrag beträgt {amount}.",
     },
 }
 
 LABELS: dict[Language, dict[str, str]] = {
     Language.EN: {
+        "colon": ":",  # after a label
         "date": "Date",
         "invoice_number": "Invoice number",
         "issue_date": "Invoice date",
@@ -108,8 +105,28 @@ LABELS: dict[Language, dict[str, str]] = {
         "page": "Page {page} of {pages}",
         "scan_epc": "Scan with your banking app to pay by bank transfer.",
         "scan_portal": "Scan to pay online.",
+        "customer_number": "Customer number",
+        "our_vat": "Our VAT number",
+        "your_vat": "Your VAT number",
+        "supply_date": "Date of supply",
+        "contact": "Contact",
+        "phone": "Phone",
+        "email": "E-mail",
+        "vat_exempt": "VAT {rate}: {reason}",
+        "days_overdue": "Days overdue",
+        "deadline": "Please pay {amount} by {deadline} at the latest.",
+        "disregard": "If you have paid in the meantime, please disregard this letter.",
+        "invoices_ref": "{count} invoices {first} to {last}",
+        "instalment_due_date": "Due date",
+        "instalment_amount": "Instalment",
+        "instalment_status": "Status",
+        "paid": "paid",
+        "open": "open",
+        "instalment_due": "Instalment due: {amount}, to be paid by {deadline}.",
+        "continued": "{title} · {name} · {date}",
     },
     Language.NL: {
+        "colon": ":",  # after a label
         "date": "Datum",
         "invoice_number": "Factuurnummer",
         "issue_date": "Factuurdatum",
@@ -129,8 +146,28 @@ LABELS: dict[Language, dict[str, str]] = {
         "page": "Pagina {page} van {pages}",
         "scan_epc": "Scan met uw bankapp om per overschrijving te betalen.",
         "scan_portal": "Scan om online te betalen.",
+        "customer_number": "Klantnummer",
+        "our_vat": "Ons btw-nummer",
+        "your_vat": "Uw btw-nummer",
+        "supply_date": "Leveringsdatum",
+        "contact": "Contactpersoon",
+        "phone": "Telefoon",
+        "email": "E-mail",
+        "vat_exempt": "Btw {rate}: {reason}",
+        "days_overdue": "Dagen te laat",
+        "deadline": "Gelieve {amount} uiterlijk op {deadline} te betalen.",
+        "disregard": "Heeft u inmiddels betaald, dan kunt u deze brief als niet verzonden beschouwen.",
+        "invoices_ref": "{count} facturen {first} t/m {last}",
+        "instalment_due_date": "Vervaldatum",
+        "instalment_amount": "Termijn",
+        "instalment_status": "Status",
+        "paid": "betaald",
+        "open": "open",
+        "instalment_due": "Te betalen termijn: {amount}, uiterlijk op {deadline}.",
+        "continued": "{title} · {name} · {date}",
     },
     Language.FR: {
+        "colon": "\u00a0:",  # after a label
         "date": "Date",
         "invoice_number": "Numéro de facture",
         "issue_date": "Date de facture",
@@ -150,8 +187,28 @@ LABELS: dict[Language, dict[str, str]] = {
         "page": "Page {page} sur {pages}",
         "scan_epc": "Scannez avec votre application bancaire pour payer par virement.",
         "scan_portal": "Scannez pour payer en ligne.",
+        "customer_number": "Numéro client",
+        "our_vat": "Notre n° de TVA",
+        "your_vat": "Votre n° de TVA",
+        "supply_date": "Date de livraison",
+        "contact": "Contact",
+        "phone": "Téléphone",
+        "email": "E-mail",
+        "vat_exempt": "TVA {rate}\u00a0: {reason}",
+        "days_overdue": "Jours de retard",
+        "deadline": "Merci de régler {amount} au plus tard le {deadline}.",
+        "disregard": "Si vous avez réglé entre-temps, merci de ne pas tenir compte de ce courrier.",
+        "invoices_ref": "{count} factures {first} à {last}",
+        "instalment_due_date": "Échéance",
+        "instalment_amount": "Mensualité",
+        "instalment_status": "Statut",
+        "paid": "payée",
+        "open": "due",
+        "instalment_due": "Échéance à régler\u00a0: {amount}, au plus tard le {deadline}.",
+        "continued": "{title} · {name} · {date}",
     },
     Language.DE: {
+        "colon": ":",  # after a label
         "date": "Datum",
         "invoice_number": "Rechnungsnummer",
         "issue_date": "Rechnungsdatum",
@@ -171,6 +228,25 @@ LABELS: dict[Language, dict[str, str]] = {
         "page": "Seite {page} von {pages}",
         "scan_epc": "Mit Ihrer Banking-App scannen, um per Überweisung zu zahlen.",
         "scan_portal": "Scannen, um online zu bezahlen.",
+        "customer_number": "Kundennummer",
+        "our_vat": "Unsere USt-IdNr.",
+        "your_vat": "Ihre USt-IdNr.",
+        "supply_date": "Leistungsdatum",
+        "contact": "Ansprechpartner",
+        "phone": "Telefon",
+        "email": "E-Mail",
+        "vat_exempt": "USt. {rate}: {reason}",
+        "days_overdue": "Tage überfällig",
+        "deadline": "Bitte zahlen Sie {amount} spätestens bis zum {deadline}.",
+        "disregard": "Sollten Sie inzwischen bezahlt haben, betrachten Sie dieses Schreiben bitte als gegenstandslos.",
+        "invoices_ref": "{count} Rechnungen {first} bis {last}",
+        "instalment_due_date": "Fällig am",
+        "instalment_amount": "Rate",
+        "instalment_status": "Status",
+        "paid": "bezahlt",
+        "open": "offen",
+        "instalment_due": "Fällige Rate: {amount}, zu zahlen bis zum {deadline}.",
+        "continued": "{title} · {name} · {date}",
     },
 }
 
@@ -201,6 +277,6 @@ def percent(rate: Decimal, language: Language) -> str:
     return format_percent(rate / 100, format="#,##0.##%", locale=_locale(language))
 
 
-def country_name(code: str, language: Language) -> str:
-    """The country's name in the language, in capitals as the UPU wants on the last address line."""
-    return str(_locale(language).territories.get(code, code)).upper()
+def days(count: int, language: Language) -> str:
+    """A whole number of days as a plain locale number."""
+    return format_decimal(count, locale=_locale(language))

@@ -15,6 +15,7 @@ import segno
 
 EPC_MAX_BYTES = 331
 EPC_MAX_AMOUNT = Decimal("999999999.99")
+EPC_REMITTANCE_MAX = 140  # characters of the unstructured remittance field
 
 
 def _is_creditor_reference(reference: str) -> bool:
@@ -38,7 +39,7 @@ def epc_payload(
     if not Decimal("0.01") <= amount <= EPC_MAX_AMOUNT:
         return None
     structured = reference.replace(" ", "").upper() if reference and _is_creditor_reference(reference) else ""
-    unstructured = "" if structured or not reference else reference[:140]
+    unstructured = "" if structured or not reference else reference[:EPC_REMITTANCE_MAX]
     fields = [
         "BCD",
         "002",
