@@ -71,7 +71,7 @@ def put_invoice(org_id: str, invoice_id: Identifier, body: InvoiceIn) -> Invoice
 
 @app.get("/v1/orgs/<org_id>/invoices/<invoice_id>")
 def get_invoice(org_id: str, invoice_id: str) -> InvoiceRecord:
-    return deps.records().get_invoice(require_org(app, org_id), invoice_id)
+    return catalog.get_invoice(deps.records(), require_org(app, org_id), invoice_id)
 
 
 @app.get("/v1/orgs/<org_id>/tasks")

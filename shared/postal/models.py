@@ -284,6 +284,11 @@ class CollectionStep(Strict):
     day_offset: int = Field(ge=-365, le=3650, description="Days after the invoice's due date")
     template_id: Identifier
     action: StepAction
+    step_id: Identifier | None = Field(
+        default=None,
+        description="The step's identity across edits of the sequence (an invoice runs each step id once). "
+        "Omitted: the template id, '-2', '-3'... for its later uses. Keep the ids GET returns when you edit.",
+    )
 
 
 class CollectionStepsIn(Strict):
@@ -315,7 +320,8 @@ class InvoiceRecord(Invoice):
 
     invoice_id: str
     updated_at: str
-    next_step_index: int = 0
+    steps_run: list[str] = Field(default_factory=list, description="Ids of the collection steps already run")
+    next_step_id: str | None = Field(default=None, description="The step that runs next, by the current sequence")
     next_due: date | None = None
 
 
@@ -325,8 +331,18 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
+class JobFailure(BaseModel):
+    """One item a job could not do, and why (an org, an invoice's step, a reconciliation given up)."""
+
+    reason: str
+    invoice_id: str | None = None
+    step_id: str | None = None
+    task_id: str | None = None
+    at: str
+
+
 class Job(BaseModel):
-    """A long job with progress (`done`/`total`), e.g. the disconnect cascade."""
+    """A long job with progress (`done`/`total`), e.g. the disconnect cascade or one date's nightly run."""
 
     job_id: str
     org_id: str
@@ -337,13 +353,17 @@ class Job(BaseModel):
     phase: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     started_at: str
+    updated_at: str | None = None
     finished_at: str | None = None
+    firings: int | None = Field(default=None, description="Nightly runs: how many firings of that date ran")
+    failures: list[JobFailure] = Field(default_factory=list, description="The first failures, with the reason")
 
 
 class TaskKind(StrEnum):
     MANUAL_INTERVENTION = "manual_intervention"
     LETTER_TASK = "letter_task"
     FIX_ADDRESS = "fix_address"
+    STEP_FAILED = "step_failed"  # a collection step kept failing; reconciliation gave up on it
 
 
 class Task(BaseModel):

@@ -21,6 +21,7 @@ from postal.models import (
     IntegrationStatus,
     InvoiceRecord,
     Job,
+    JobFailure,
     JobStatus,
     Org,
     PostalIntegration,
@@ -565,11 +566,35 @@ class Records:
         else:
             self._put(item)
 
-    def get_steps(self, org_id: str) -> tuple[list[CollectionStep], str | None]:
-        item = self._get(keys.org_pk(org_id), keys.STEPS_SK)
+    def get_steps(self, org_id: str, *, consistent: bool = False) -> tuple[list[CollectionStep], str | None]:
+        item = self._get(keys.org_pk(org_id), keys.STEPS_SK, consistent=consistent)
         if not item:
             return [], None
         return [CollectionStep.model_validate(s) for s in item.get("steps", [])], item.get("updated_at")
+
+    def steps_indexed(self, org_id: str, updated_at: str | None) -> bool:
+        """Whether the open invoices' due index was derived from the steps of `updated_at` (a put of the steps
+        replaces the item, which drops the mark)."""
+        item = self._get(keys.org_pk(org_id), keys.STEPS_SK, consistent=True)
+        if item is None:
+            return True  # no steps were ever set: every invoice is already indexed as having none
+        return bool(item.get("indexed_for")) and item.get("indexed_for") == updated_at
+
+    def mark_steps_indexed(self, org_id: str, updated_at: str | None) -> None:
+        """Record that the due index follows the steps of `updated_at`; nothing when they changed meanwhile."""
+        if updated_at is None:
+            return
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.STEPS_SK}),
+                UpdateExpression="SET indexed_for = :u",
+                ConditionExpression="updated_at = :u",
+                ExpressionAttributeValues=serialize({":u": updated_at}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
 
     def revert_steps_post(self, org_id: str, at: str, job_id: str) -> int:
         """Every step whose action is post becomes manual_intervention (optimistic lock on updated_at)."""
@@ -601,19 +626,63 @@ class Records:
         raise Conflict("collection steps keep changing; retry", code="concurrent_modification")
 
     # ------------------------------------------------------------------ invoices
-    def put_invoice(self, org_id: str, invoice: InvoiceRecord) -> None:
+    def _invoice_item(self, org_id: str, invoice: InvoiceRecord) -> Item:
         item: Item = {"PK": keys.org_pk(org_id), "SK": keys.invoice_sk(invoice.invoice_id), **_dump(invoice)}
+        if invoice.status == "open":
+            # Sparse GSI1: every open invoice, so a change of the steps can re-index them without a scan.
+            item["GSI1PK"] = keys.open_invoices_gsi1(org_id)
+            item["GSI1SK"] = invoice.invoice_id
         if invoice.status == "open" and invoice.next_due is not None:
             # Sparse GSI2: only open invoices with a step still to run are due candidates for the nightly run.
             item["GSI2PK"] = keys.invoices_due_gsi2(org_id)
             item["GSI2SK"] = f"{invoice.next_due.isoformat()}#{invoice.invoice_id}"
-        self._put(item)
+        return item
 
-    def get_invoice(self, org_id: str, invoice_id: str) -> InvoiceRecord:
-        item = self._get(keys.org_pk(org_id), keys.invoice_sk(invoice_id))
+    def put_invoice(self, org_id: str, invoice: InvoiceRecord) -> None:
+        self._put(self._invoice_item(org_id, invoice))
+
+    def get_invoice(self, org_id: str, invoice_id: str, *, consistent: bool = False) -> InvoiceRecord:
+        item = self._get(keys.org_pk(org_id), keys.invoice_sk(invoice_id), consistent=consistent)
         if not item:
             raise NotFound(f"invoice '{invoice_id}' not found")
         return InvoiceRecord.model_validate(item)
+
+    def open_invoices(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[InvoiceRecord], str | None]:
+        """One page of the org's open invoices (sparse GSI1)."""
+        items, next_cursor = self._query_page(
+            index="GSI1", pk_name="GSI1PK", pk=keys.open_invoices_gsi1(org_id), limit=limit, cursor=cursor
+        )
+        return [InvoiceRecord.model_validate(i) for i in items], next_cursor
+
+    def set_next_step(self, org_id: str, invoice: InvoiceRecord, reindexed: InvoiceRecord) -> bool:
+        """Move an invoice's next step (and its place in the due index), if nobody changed the invoice since it was
+        read; False when somebody did (that writer derived the next step itself)."""
+        due = reindexed.next_due
+        values: dict[str, Any] = {":seen": invoice.updated_at, ":open": "open"}
+        if due is not None and reindexed.next_step_id is not None:
+            expression = "SET next_step_id = :step, next_due = :due, GSI2PK = :gsi2, GSI2SK = :gsi2sk"
+            values |= {
+                ":step": reindexed.next_step_id,
+                ":due": due.isoformat(),
+                ":gsi2": keys.invoices_due_gsi2(org_id),
+                ":gsi2sk": f"{due.isoformat()}#{invoice.invoice_id}",
+            }
+        else:
+            expression = "REMOVE next_step_id, next_due, GSI2PK, GSI2SK"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.invoice_sk(invoice.invoice_id)}),
+                UpdateExpression=expression,
+                ConditionExpression="updated_at = :seen AND #s = :open",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(values),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
 
     def due_invoice_ids(self, org_id: str, today: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Open invoices whose next step is due on or before `today` (sparse GSI2, oldest first)."""
@@ -633,35 +702,42 @@ class Records:
         ids = [str(deserialize(i)["invoice_id"]) for i in resp.get("Items", [])]
         return ids, encode_cursor(resp.get("LastEvaluatedKey"))
 
-    def claim_step(self, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool:
-        """Exactly once per (invoice, step): advance the invoice past the step and record the run, atomically.
+    def claim_step(self, org_id: str, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool:
+        """Exactly once per (invoice, step id): record the run and move the invoice past the step, atomically.
 
-        The condition on the invoice's `next_step_index` (and the run's non-existence) means a duplicate schedule
-        firing, a retry or a concurrent run claims nothing. False when someone else already ran this step.
+        The run record's key is the step's id, so its non-existence is the guarantee: a duplicate firing, a retry,
+        a concurrent run or an edit of the sequence can never run a step twice. The invoice update (only while it
+        is open) adds the step to its history and moves it in the due index; False when the step already ran.
         """
-        org_pk = keys.org_pk(run["org_id"])
-        item: Item = {"PK": org_pk, "SK": keys.invoice_sk(advanced.invoice_id), **_dump(advanced)}
-        if advanced.status == "open" and advanced.next_due is not None:
-            item["GSI2PK"] = keys.invoices_due_gsi2(run["org_id"])
-            item["GSI2SK"] = f"{advanced.next_due.isoformat()}#{advanced.invoice_id}"
+        org_pk = keys.org_pk(org_id)
+        step_id = str(run["step_id"])
         run_item = {
             "PK": org_pk,
-            "SK": keys.step_run_sk(invoice.invoice_id, invoice.next_step_index),
-            "GSI2PK": keys.pending_runs_gsi2(run["org_id"]),
+            "SK": keys.step_run_sk(invoice.invoice_id, step_id),
+            "GSI2PK": keys.pending_runs_gsi2(org_id),
             "GSI2SK": f"{run['claimed_at']}#{invoice.invoice_id}",
             **run,
         }
+        due = advanced.next_due
+        values: dict[str, Any] = {":ran": [step_id], ":none": [], ":open": "open", ":at": advanced.updated_at}
+        if due is not None and advanced.next_step_id is not None:
+            expression = (
+                "SET steps_run = list_append(if_not_exists(steps_run, :none), :ran), updated_at = :at, "
+                "next_step_id = :step, next_due = :due, GSI2PK = :gsi2, GSI2SK = :gsi2sk"
+            )
+            values |= {
+                ":step": advanced.next_step_id,
+                ":due": due.isoformat(),
+                ":gsi2": keys.invoices_due_gsi2(org_id),
+                ":gsi2sk": f"{due.isoformat()}#{invoice.invoice_id}",
+            }
+        else:
+            expression = (
+                "SET steps_run = list_append(if_not_exists(steps_run, :none), :ran), updated_at = :at "
+                "REMOVE next_step_id, next_due, GSI2PK, GSI2SK"
+            )
         return self._transact_if(
             [
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": serialize(item),
-                        "ConditionExpression": "next_step_index = :idx AND #s = :open",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": serialize({":idx": invoice.next_step_index, ":open": "open"}),
-                    }
-                },
                 {
                     "Put": {
                         "TableName": self.table,
@@ -669,26 +745,49 @@ class Records:
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": serialize({"PK": org_pk, "SK": keys.invoice_sk(invoice.invoice_id)}),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "#s = :open",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": serialize(values),
+                    }
+                },
             ]
         )
 
-    def finish_step_run(self, org_id: str, invoice_id: str, step_index: int, outcome: dict[str, Any]) -> None:
+    def finish_step_run(self, org_id: str, invoice_id: str, step_id: str, outcome: dict[str, Any]) -> None:
         """Mark a run done (it leaves the pending partition) with what it did."""
         self.client.update_item(
             TableName=self.table,
-            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_index)}),
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_id)}),
             UpdateExpression="SET #s = :done, outcome = :outcome REMOVE GSI2PK, GSI2SK",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=serialize({":done": "done", ":outcome": outcome}),
         )
 
-    def fail_step_run(self, org_id: str, invoice_id: str, step_index: int, error: str) -> None:
-        """Keep the run pending with its last error; nightly-reconciliation retries it."""
-        self.client.update_item(
+    def fail_step_run(self, org_id: str, invoice_id: str, step_id: str, error: str) -> int:
+        """Keep the run pending with its last error (nightly-reconciliation retries it); its number of attempts."""
+        resp = self.client.update_item(
             TableName=self.table,
-            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_index)}),
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_id)}),
             UpdateExpression="SET last_error = :err ADD attempts :one",
             ExpressionAttributeValues=serialize({":err": error, ":one": 1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(deserialize(resp["Attributes"])["attempts"])
+
+    def give_up_step_run(self, org_id: str, invoice_id: str, step_id: str, error: str, task_id: str) -> None:
+        """A run that kept failing leaves the pending partition (reconciliation stops retrying it); a person
+        finishes it through the task."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_id)}),
+            UpdateExpression="SET #s = :gave_up, last_error = :err, task_id = :task REMOVE GSI2PK, GSI2SK",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize({":gave_up": "gave_up", ":err": error, ":task": task_id}),
         )
 
     def pending_step_runs(self, org_id: str, limit: int) -> list[dict[str, Any]]:
@@ -701,8 +800,8 @@ class Records:
         )
         return [deserialize(i) for i in resp.get("Items", [])]
 
-    def get_step_run(self, org_id: str, invoice_id: str, step_index: int) -> dict[str, Any] | None:
-        return self._get(keys.org_pk(org_id), keys.step_run_sk(invoice_id, step_index), consistent=True)
+    def get_step_run(self, org_id: str, invoice_id: str, step_id: str) -> dict[str, Any] | None:
+        return self._get(keys.org_pk(org_id), keys.step_run_sk(invoice_id, step_id), consistent=True)
 
     def ensure_job(self, job: Job) -> Job:
         """Create the job unless it exists (a second firing of the same nightly run reuses it)."""
@@ -722,6 +821,95 @@ class Records:
         self.client.update_item(**self._job_tick(org_id, job_id, counter, n)["Update"])
 
     # ------------------------------------------------------------------ jobs
+    def start_firing(self, job: Job, at: str) -> None:
+        """One firing of a dated job (e.g. `nightly-{date}`) begins: the job is created by the first, and every
+        firing sets it running again, so its totals and times cover them all. `active` counts firings at work."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id)}),
+            UpdateExpression="SET #s = :running, updated_at = :at, job_id = :id, org_id = :org, kind = :kind, "
+            "started_at = if_not_exists(started_at, :at), #t = if_not_exists(#t, :zero), "
+            "done = if_not_exists(done, :zero), counts = if_not_exists(counts, :counts) "
+            "ADD firings :one, active :one REMOVE finished_at",
+            ExpressionAttributeNames={"#s": "status", "#t": "total"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":running": JobStatus.RUNNING.value,
+                    ":at": at,
+                    ":id": job.job_id,
+                    ":org": job.org_id,
+                    ":kind": job.kind,
+                    ":counts": job.counts,
+                    ":zero": 0,
+                    ":one": 1,
+                }
+            ),
+        )
+
+    def add_job_total(self, org_id: str, job_id: str, n: int, at: str) -> None:
+        """A firing found `n` more items for the job."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+            UpdateExpression="SET updated_at = :at ADD #t :n",
+            ExpressionAttributeNames={"#t": "total"},
+            ExpressionAttributeValues=serialize({":n": n, ":at": at}),
+        )
+
+    def tick_job(self, org_id: str, job_id: str, counter: str, at: str) -> None:
+        """One item of a firing is done (`counter` says how), with the time it was."""
+        update = self._job_tick(org_id, job_id, counter)["Update"]
+        update["UpdateExpression"] += " SET updated_at = :at"
+        update["ExpressionAttributeValues"] = serialize({":n": 1, ":at": at})
+        self.client.update_item(**update)
+
+    def add_job_failure(self, org_id: str, job_id: str, failure: JobFailure, cap: int = 50) -> None:
+        """Keep the reason of a failure on the job (the first `cap` of them; the counts go on beyond)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+                UpdateExpression="SET failures = list_append(if_not_exists(failures, :none), :f), updated_at = :at",
+                ConditionExpression="attribute_not_exists(failures) OR size(failures) < :cap",
+                ExpressionAttributeValues=serialize(
+                    {":none": [], ":f": [_dump(failure)], ":cap": cap, ":at": failure.at}
+                ),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+
+    def finish_firing(self, org_id: str, job_id: str, at: str, *, failed: bool = False) -> None:
+        """A firing ends; the last one at work completes the job (or marks it failed when this firing failed)."""
+        key = serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)})
+        resp = self.client.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression="SET updated_at = :at ADD active :minus",
+            ExpressionAttributeValues=serialize({":at": at, ":minus": -1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        if int(deserialize(resp["Attributes"]).get("active", 0)) > 0 and not failed:
+            return  # another firing is still at work: it completes the job
+        status = JobStatus.FAILED if failed else JobStatus.COMPLETED
+        values: dict[str, Any] = {":status": status.value, ":at": at}
+        kwargs: dict[str, Any] = {}
+        if not failed:  # a failure shows at once; a completion waits for the last firing at work
+            kwargs = {"ConditionExpression": "active <= :zero"}
+            values[":zero"] = 0
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET #s = :status, finished_at = :at, updated_at = :at",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(values),
+                **kwargs,
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+
     def get_job(self, org_id: str, job_id: str, *, consistent: bool = False) -> Job:
         item = self._get(keys.org_pk(org_id), keys.job_sk(job_id), consistent=consistent)
         if not item:
