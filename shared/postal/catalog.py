@@ -59,7 +59,11 @@ def put_template(records: Records, org_id: str, template_id: str, body: Template
 
 
 def put_customer(records: Records, org_id: str, customer_id: str, body: CustomerIn, now: str) -> Customer:
-    if body.billing_address is not None:
+    """Store a customer. Post and paper invoices are postal preferences: they need the integration connected (the
+    write is conditioned on it) and a usable billing address. For a customer who only gets email or SMS the
+    address is stored as given, and channel resolution reports its problems if post is chosen later."""
+    postal = "post" if body.preference == Channel.POST else "paper invoices" if body.paper_invoice else None
+    if body.billing_address is not None and postal is not None:
         require_valid(body.billing_address, where="billing_address")
     state = AddressState.OK
     try:
@@ -69,7 +73,7 @@ def put_customer(records: Records, org_id: str, customer_id: str, body: Customer
     except NotFound:
         pass  # a new customer
     customer = Customer(**body.model_dump(), customer_id=customer_id, updated_at=now, address_state=state)
-    records.put_customer(org_id, customer, requires_connected=body.preference == Channel.POST)
+    records.put_customer(org_id, customer, requires_connected=postal)
     return customer
 
 

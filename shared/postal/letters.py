@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from postal.errors import DomainError, ValidationFailed
-from postal.models import Address, Identifier, LetterStatus, Postage, Strict
+from postal.models import Address, Identifier, LetterStatus, Money, Postage, Strict
 from postal.providers.base import ProviderErrorCode
 
 S = LetterStatus
@@ -107,6 +107,9 @@ class Letter(BaseModel):
     provider_letter_id: str | None = None
     price: Decimal | None = None
     currency: str | None = None
+    paper_invoice_fee: Money | None = Field(
+        default=None, description="The org's paper invoice fee printed on this invoice (PRODUCT.md §2.4)"
+    )
     error: LetterError | None = None
     delivery_estimated: bool = False
     dispatch_attempts: int = 0

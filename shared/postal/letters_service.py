@@ -42,7 +42,15 @@ from postal.letters import (
     require_send,
     status_event_detail,
 )
-from postal.models import Address, AddressState, IntegrationStatus, LetterStatus, Postage, PostalIntegration
+from postal.models import (
+    Address,
+    AddressState,
+    IntegrationStatus,
+    LetterStatus,
+    Money,
+    Postage,
+    PostalIntegration,
+)
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.prices import price_table
 from postal.store.documents import DocumentStore
@@ -169,6 +177,7 @@ def create_letter(
 
     pdf: bytes | None = None
     page_count = 0
+    fee: Money | None = None
     if body.pdf_base64 is not None:
         pdf = _decode_pdf(body.pdf_base64)
         result = check_pdf(pdf, zone_for(provider.value, body.address_position))
@@ -209,7 +218,7 @@ def create_letter(
             now,
             s3_key=pdf_key(org_id, letter_id),
         )
-        key, sha256, page_count = stored.s3_key, stored.sha256, stored.page_count
+        key, sha256, page_count, fee = stored.s3_key, stored.sha256, stored.page_count, stored.paper_invoice_fee
 
     price, currency = _estimate(provider.value, address, body, page_count)
     letter = Letter(
@@ -228,6 +237,7 @@ def create_letter(
         provider=provider.value,
         price=price,
         currency=currency,
+        paper_invoice_fee=fee,
         created_at=now,
         updated_at=now,
     )

@@ -116,9 +116,20 @@ def test_unknown_fields_and_bad_enums_are_422_naming_them(api: Api) -> None:
     assert "colour" in details
 
 
-def test_invalid_address_is_422_naming_the_fields(api: Api) -> None:
+def test_an_invalid_address_of_an_email_customer_is_stored_and_reported_by_channel_resolution(api: Api) -> None:
     org = api.new_org()
-    reply = put_customer(api, org, "c1", billing_address={**ADDRESS, "postal_code": "1"})
+    assert put_template(api, org, "reminder").status == 200
+    reply = put_customer(api, org, "c1", billing_address={**ADDRESS, "postal_code": "1"}, email="j@example.com")
+    assert reply.status == 200, reply.body  # partial customer data from the AR platform syncs
+    resolved = channel(api, org, "c1", "reminder").json
+    assert (resolved["channel"], resolved["deliverable"]) == ("email", True)
+    assert [p["field"] for p in resolved["address_problems"]] == ["postal_code"]
+
+
+def test_invalid_address_of_a_post_customer_is_422_naming_the_fields(api: Api) -> None:
+    org = api.new_org()
+    assert api.connect(org).status == 200
+    reply = put_customer(api, org, "c1", billing_address={**ADDRESS, "postal_code": "1"}, preference="post")
     assert reply.status == 422
     assert reply.json["error"]["code"] == "invalid_address"
     assert reply.json["error"]["details"] == [{"field": "billing_address.postal_code", "problem": "invalid"}]
@@ -255,6 +266,8 @@ def test_disconnect_impact_then_cascade_reverts_everything_and_keeps_history(api
     ).json
     assert impact == {
         "customers_with_post": 120,
+        "customers_with_paper_invoice": 0,
+        "customers_to_reset": 120,
         "templates_with_post": ["reminder"],
         "steps_with_post": [1, 3],
         "letters_in_flight": 2,

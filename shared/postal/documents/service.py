@@ -199,13 +199,14 @@ def _invoices(records: Records, org_id: str, body: DocumentIn, kind: TemplateKin
     return found
 
 
-def paper_invoice_fee(org: Org, customer: Customer, kind: TemplateKind) -> Money | None:
+def paper_invoice_fee(org: Org, customer: Customer, kind: TemplateKind, *, connected: bool) -> Money | None:
     """The org's paper invoice fee, on invoices to customers who get paper (PRODUCT.md §2.4).
 
     Only on the invoice itself: reminders list what is still open, and charging the fee again on every reminder
-    would bill it more than once.
+    would bill it more than once. Paper needs the postal integration: from the moment it is disconnected no
+    invoice carries the fee, even before the cascade has reset the customer's `paper_invoice`.
     """
-    if kind is TemplateKind.INVOICE and customer.paper_invoice and org.paper_invoice_fee is not None:
+    if kind is TemplateKind.INVOICE and customer.paper_invoice and connected and org.paper_invoice_fee is not None:
         return org.paper_invoice_fee
     return None
 
@@ -240,8 +241,9 @@ def render_for(records: Records, org_id: str, body: DocumentIn, now: str) -> Ren
     customer = records.get_customer(org_id, body.customer_id)
     recipient = _recipient(customer)
     invoices = _invoices(records, org_id, body, template.kind)
-    zone = zone_for_template(org, records.get_integration(org_id), template)
-    fee = paper_invoice_fee(org, customer, template.kind)
+    integration = records.get_integration(org_id)
+    zone = zone_for_template(org, integration, template)
+    fee = paper_invoice_fee(org, customer, template.kind, connected=integration.status == IntegrationStatus.CONNECTED)
     rendered = render_document(
         DocumentRequest(
             kind=DocumentKind(template.kind.value),
