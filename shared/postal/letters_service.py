@@ -12,18 +12,22 @@ import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from io import BytesIO
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
+from pypdf import PdfReader, PdfWriter
 
 from postal import collection, idempotency
 from postal.addresses import require_valid
 from postal.clock import new_id
 from postal.collection import RunQuote
 from postal.connections import ProviderFactory
-from postal.documents.check import check_pdf
+from postal.documents.check import CheckProblem, check_pdf
+from postal.documents.render import DocumentKind, DocumentRequest, render_document
 from postal.documents.service import DocumentIn, render_to_s3
+from postal.documents.window_text import window_text
 from postal.documents.zones import zone_for
 from postal.errors import BadRequest, Conflict, DomainError, NotFound, ValidationFailed
 from postal.letters import (
@@ -40,12 +44,15 @@ from postal.letters import (
     ProviderUnavailable,
     require_postage_available,
     require_send,
+    require_window_shows,
     status_event_detail,
 )
 from postal.models import (
     Address,
     AddressState,
+    Branding,
     IntegrationStatus,
+    Language,
     LetterStatus,
     Money,
     Postage,
@@ -109,6 +116,14 @@ def require_connected(records: Records, org_id: str) -> PostalIntegration:
 def _recipient(records: Records, org_id: str, body: LetterIn) -> tuple[Address, str | None]:
     """The address to mail to and the customer it belongs to (if any)."""
     recipient = body.recipient
+    if body.document is not None and recipient is not None and recipient.customer_id != body.document.customer_id:
+        # A rendered document is addressed to its customer: it can only be sent to that customer.
+        raise ValidationFailed(
+            f"the document is rendered for customer '{body.document.customer_id}' and would be mailed to someone else",
+            code="recipient_mismatch",
+            details=[{"field": "recipient", "document_customer_id": body.document.customer_id}],
+            fix="omit recipient (the document goes to its customer), or upload the PDF with pdf_base64",
+        )
     customer_id = recipient.customer_id if recipient else body.document.customer_id if body.document else None
     if recipient is not None and recipient.address is not None:
         require_valid(recipient.address, where="recipient.address")
@@ -137,6 +152,66 @@ def _decode_pdf(pdf_base64: str) -> bytes:
         return base64.b64decode(pdf_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadRequest("pdf_base64 is not valid base64", code="invalid_pdf_encoding") from exc
+
+
+# What the check says about the window of page 1; behind a cover page the window shows the cover, not the upload.
+_PAGE_ONE_WINDOW = frozenset({"address_not_found", "address_not_machine_readable", "address_outside_window"})
+
+
+def behind_cover_page(problems: list[CheckProblem]) -> list[CheckProblem]:
+    """The check's problems that still hold when the PDF goes behind a cover page: everything except what concerns
+    the window and the clear zones of its first page (its border rule holds on every page)."""
+    return [
+        p
+        for p in problems
+        if p.code not in _PAGE_ONE_WINDOW
+        and not (p.code == "content_in_clear_zone" and p.page == 1 and p.zone != "border")
+    ]
+
+
+def _with_cover_page(
+    records: Records,
+    org_id: str,
+    pdf: bytes,
+    address: Address,
+    customer_id: str | None,
+    zone_id: str,
+    duplex: bool,
+    now: str,
+) -> tuple[bytes, int]:
+    """The uploaded PDF behind a cover page that prints the recipient in the window (in the customer's language),
+    and the number of pages put in front. In duplex the cover's back stays blank, so the letter still starts on its
+    own sheet: one more sheet either way. The cover is rendered by the service, like its invoices and reminders.
+    Raises `ValidationFailed` (`pdf_unreadable`) when the upload cannot be read."""
+    org = records.get_org(org_id)
+    language = records.get_customer(org_id, customer_id).language if customer_id else Language.EN
+    cover = render_document(
+        DocumentRequest(
+            kind=DocumentKind.COVER_PAGE,
+            language=language,
+            zone_id=zone_id,
+            branding=org.branding or Branding(name=org.name),
+            recipient=address,
+            document_date=date.fromisoformat(now[:10]),
+        )
+    )
+    writer = PdfWriter()
+    try:
+        writer.append(PdfReader(BytesIO(cover.pdf)))
+        if duplex:
+            first = writer.pages[0]
+            writer.add_blank_page(width=first.mediabox.width, height=first.mediabox.height)
+        writer.append(PdfReader(BytesIO(pdf), strict=False))
+    except Exception as exc:  # pypdf raises many types on broken files; the check would say the same
+        raise ValidationFailed(
+            "the PDF is damaged and cannot be read",
+            code="pdf_unreadable",
+            details={"reason": type(exc).__name__},
+            fix="export or print the document to PDF again and upload the new file",
+        ) from exc
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue(), 2 if duplex else 1
 
 
 def _estimate(provider: str, address: Address, body: LetterIn, pages: int) -> tuple[Decimal | None, str | None]:
@@ -180,15 +255,23 @@ def create_letter(
     fee: Money | None = None
     if body.pdf_base64 is not None:
         pdf = _decode_pdf(body.pdf_base64)
-        result = check_pdf(pdf, zone_for(provider.value, body.address_position))
-        if not result.ok:
+        zone = zone_for(provider.value, body.address_position)
+        result = check_pdf(pdf, zone)
+        # Behind a cover page the upload's first page is not the one in the window.
+        problems = behind_cover_page(result.problems) if body.address_cover_page else result.problems
+        if problems:
             raise ValidationFailed(
                 f"the PDF does not fit the {result.zone_id} window layout",
                 code=ProviderErrorCode.FORMAT_ERROR,
-                details=[p.model_dump(mode="json") for p in result.problems],
+                details=[p.model_dump(mode="json") for p in problems],
                 fix="fix the PDF as each problem says (or check it first with POST .../templates/{id}/check)",
             )
         page_count = result.page_count
+        if body.address_cover_page:
+            pdf, cover_pages = _with_cover_page(records, org_id, pdf, address, customer_id, zone.id, body.duplex, now)
+            page_count += cover_pages
+        else:
+            require_window_shows(window_text(pdf, zone), address, zone.id)
 
     is_new, letter_id = idempotency.claim(keys, "letters", org_id, idem_key, body, new_id("let"))
     if not is_new:
