@@ -17,8 +17,7 @@ from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.collection import RunQuote
 from postal.letters import CancelOut, LetterIn, LetterPage, LetterView
-from postal.models import LetterStatus, Postage
-from postal.providers.base import PriceQuote
+from postal.models import LetterStatus, Postage, ProviderName
 
 logger = Logger()
 tracer = Tracer()
@@ -87,7 +86,14 @@ def prices(
     duplex: Annotated[bool, Query()] = False,
     postage: Annotated[Postage, Query()] = Postage.PRIORITY,
     volume: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> PriceQuote:
+    provider: Annotated[
+        ProviderName | None,
+        Query(description="Price this provider from its public price table (required before connecting)"),
+    ] = None,
+) -> letters_service.PriceOut:
+    """A price per letter before sending: exact from the connected provider (`estimate: false` when it has a price
+    endpoint), or an estimate from a provider's public price table (`estimate: true`) before connecting or to
+    compare providers."""
     return letters_service.quote(
         deps.records(),
         deps.providers(),
@@ -98,6 +104,7 @@ def prices(
         duplex=duplex,
         postage=postage,
         volume=volume,
+        provider=provider,
     )
 
 

@@ -16,7 +16,7 @@ from io import BytesIO
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pypdf import PdfReader, PdfWriter
 
 from postal import collection, idempotency
@@ -57,6 +57,7 @@ from postal.models import (
     Money,
     Postage,
     PostalIntegration,
+    ProviderName,
 )
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.prices import price_table
@@ -95,11 +96,19 @@ def pdf_key(org_id: str, letter_id: str) -> str:
     return f"orgs/{org_id}/letters/{letter_id}.pdf"
 
 
+# A synchronous call is not retried for the caller (unlike a letter, which dispatch retries): say what to do now.
+SYNCHRONOUS_UNAVAILABLE_FIX = (
+    "The provider did not answer this request and nothing was changed. Ask again in a minute; if it keeps failing, "
+    "check the provider's status, or reconnect the integration if its credentials were rejected."
+)
+
+
 def provider_error(exc: ProviderError) -> DomainError:
-    """A provider's refusal as an API error: transient faults 503, everything else 409/422 with the fix."""
+    """A provider's refusal of a synchronous call (a quote) as an API error: transient faults 503 with what to do
+    now, everything else 409/422 with the provider's fix."""
     details = {"provider_code": exc.details.get("provider_code"), "request_id": exc.details.get("request_id")}
     if exc.retryable or exc.code == ProviderErrorCode.PROVIDER_UNAVAILABLE:
-        return ProviderUnavailable(exc.message, details=details, fix=exc.fix)
+        return ProviderUnavailable(exc.message, details=details, fix=SYNCHRONOUS_UNAVAILABLE_FIX)
     return ValidationFailed(exc.message, code=exc.code, details=details, fix=exc.fix)
 
 
@@ -452,6 +461,17 @@ def cancel_letter(
     return CancelOut(letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=True)
 
 
+class PriceOut(PriceQuote):
+    """`GET .../prices`: a price per letter, exact from the connected provider or estimated from a public table."""
+
+    provider: ProviderName
+    estimate: bool = Field(
+        description="True when the price comes from the provider's public price table (before connecting, for "
+        "another provider than the connected one, or for a provider without a price endpoint); false when the "
+        "connected provider quoted it for this org"
+    )
+
+
 def quote(
     records: Records,
     providers: ProviderFactory,
@@ -463,14 +483,39 @@ def quote(
     duplex: bool,
     postage: Postage,
     volume: int,
-) -> PriceQuote:
-    """A price before sending, from the connected provider (its price endpoint, else its configured table)."""
-    require_connected(records, org_id)
+    provider: ProviderName | None = None,
+) -> PriceOut:
+    """A price before sending: the connected provider's own quote, or (before connecting, or for another provider)
+    an estimate from that provider's public price table."""
     require_postage_available(postage, country)
     request = PriceRequest(
         country=country.upper(), pages=pages, color=color, duplex=duplex, postage=postage, volume=volume
     )
-    return _price(providers, org_id)(request)
+    integration = records.get_integration(org_id, consistent=True)
+    connected = integration.provider if integration.status == IntegrationStatus.CONNECTED else None
+    if connected is not None and provider in (None, connected):
+        exact = _price(providers, org_id)(request)
+        return PriceOut(**exact.model_dump(), provider=connected, estimate=exact.source != "provider")
+    if provider is None:
+        raise ValidationFailed(
+            "without a connected integration, say which provider to price",
+            code="provider_required",
+            details=[{"field": "provider", "problem": "required while the postal integration is not connected"}],
+            fix="add provider=pingen, postgrid, mysendingbox or sandbox for an estimate from its public prices",
+        )
+    try:
+        table = price_table(provider.value)
+    except KeyError as exc:
+        raise Conflict(
+            f"{provider.value} has no public price list: its prices are the print house's own",
+            code="no_public_price",
+            fix=f"connect {provider.value} for its quote, or ask for an estimate from another provider",
+        ) from exc
+    try:
+        estimate = table.quote(request, provider=provider.value)
+    except ProviderError as exc:
+        raise provider_error(exc) from exc
+    return PriceOut(**estimate.model_dump(), provider=provider, estimate=True)
 
 
 def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:

@@ -13,8 +13,10 @@ from tests.unit.documents import pdf_corpus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
+# What `pdf_corpus.good_letter` prints in its window: an uploaded PDF is only mailed to the address it shows.
 ADDRESS = {
-    "name": "Erika Muster",
+    "name": "Erika Müller",
+    "company": "Muster AG",
     "lines": ["Bahnhofstrasse 12"],
     "postal_code": "8001",
     "city": "Zürich",
