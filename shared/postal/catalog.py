@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pydantic import BaseModel
 
 from postal.addresses import require_valid
-from postal.errors import Conflict, NotFound
+from postal.errors import Conflict, NotFound, ValidationFailed
 from postal.models import (
     AddressPosition,
     AddressState,
@@ -23,6 +23,7 @@ from postal.models import (
     InvoiceIn,
     InvoiceRecord,
     Task,
+    TaskQuery,
     Template,
     TemplateIn,
 )
@@ -167,6 +168,17 @@ def get_invoice(records: Records, org_id: str, invoice_id: str) -> InvoiceRecord
     """The invoice with its next step by the sequence as it is now (the stored index may lag an edit)."""
     steps, _ = records.get_steps(org_id)
     return with_next_step(records.get_invoice(org_id, invoice_id), with_step_ids(steps))
+
+
+def list_tasks(records: Records, org_id: str, query: TaskQuery, limit: int, cursor: str | None) -> TaskPage:
+    if query.created_from and query.created_to and query.created_from > query.created_to:
+        raise ValidationFailed(
+            "created_from is after created_to",
+            code="invalid_date_range",
+            details=[{"field": "created_from", "problem": "after created_to"}],
+        )
+    items, next_cursor = records.list_tasks(org_id, query, limit, cursor)
+    return TaskPage(items=items, next_cursor=next_cursor)
 
 
 def complete_task(records: Records, org_id: str, task_id: str, now: str) -> Task:

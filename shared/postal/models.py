@@ -366,6 +366,21 @@ class TaskKind(StrEnum):
     STEP_FAILED = "step_failed"  # a collection step kept failing; reconciliation gave up on it
 
 
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class TaskQuery(BaseModel):
+    """`GET .../tasks` filters: one status; created within [created_from, created_to] (dates or timestamps)."""
+
+    status: TaskStatus = TaskStatus.OPEN
+    kind: TaskKind | None = None
+    customer_id: str | None = None
+    created_from: str | None = None
+    created_to: str | None = None
+
+
 class Task(BaseModel):
     task_id: str
     org_id: str

@@ -65,8 +65,9 @@ def invoices_due_gsi2(org_id: str) -> str:
     return f"ORG#{org_id}#DUE"
 
 
-def open_tasks_gsi2(org_id: str) -> str:
-    return f"ORG#{org_id}#TASKS#open"
+def tasks_gsi2(org_id: str, status: str) -> str:
+    """Tasks by status (`open`, `done`), oldest first by creation."""
+    return f"ORG#{org_id}#TASKS#{status}"
 
 
 def step_run_sk(invoice_id: str, step_id: str) -> str:

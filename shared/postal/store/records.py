@@ -27,6 +27,7 @@ from postal.models import (
     PostalIntegration,
     StepAction,
     Task,
+    TaskQuery,
     Template,
     TemplateCheck,
 )
@@ -1093,9 +1094,8 @@ class Records:
     # ------------------------------------------------------------------ tasks
     def put_task(self, task: Task) -> None:
         item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **_dump(task)}
-        if task.status == "open":
-            item["GSI2PK"] = keys.open_tasks_gsi2(task.org_id)
-            item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
+        item["GSI2PK"] = keys.tasks_gsi2(task.org_id, task.status)
+        item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
         self._put(item)
 
     def get_task(self, org_id: str, task_id: str) -> Task:
@@ -1108,11 +1108,49 @@ class Records:
         item = self._get(keys.org_pk(org_id), keys.task_sk(task_id))
         return Task.model_validate(item) if item else None
 
-    def list_open_tasks(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
-        items, next_cursor = self._query_page(
-            index="GSI2", pk_name="GSI2PK", pk=keys.open_tasks_gsi2(org_id), limit=limit, cursor=cursor
-        )
-        return [Task.model_validate(i) for i in items], next_cursor
+    def list_tasks(
+        self, org_id: str, query: TaskQuery, limit: int, cursor: str | None
+    ) -> tuple[list[Task], str | None]:
+        """One page of the org's tasks in one status (their GSI2 partition), created within the dates asked (a key
+        condition); kind and customer filter the page read, so a page may hold fewer than `limit`."""
+        pk = keys.tasks_gsi2(org_id, query.status)
+        # GSI2SK is `{created_at}#{task_id}`: it sorts with its date, and a bare `created_to` sorts before every key
+        # of that moment, so BETWEEN (and <) leave `created_to` itself out.
+        key = "GSI2PK = :pk"
+        values: dict[str, Any] = {":pk": pk}
+        if query.created_from and query.created_to:
+            key += " AND GSI2SK BETWEEN :from AND :to"
+        elif query.created_from:
+            key += " AND GSI2SK >= :from"
+        elif query.created_to:
+            key += " AND GSI2SK < :to"
+        values |= {":from": query.created_from} if query.created_from else {}
+        values |= {":to": query.created_to} if query.created_to else {}
+        filters, names = [], {}
+        if query.kind is not None:
+            filters.append("#kind = :kind")
+            names["#kind"] = "kind"
+            values[":kind"] = query.kind.value
+        if query.customer_id is not None:
+            filters.append("customer_id = :customer")
+            values[":customer"] = query.customer_id
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "GSI2",
+            "KeyConditionExpression": key,
+            "ExpressionAttributeValues": serialize(values),
+            "Limit": limit,
+        }
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        start = decode_cursor(cursor, expected_pk=pk)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.client.query(**kwargs)
+        items = [Task.model_validate(deserialize(i)) for i in resp.get("Items", [])]
+        return items, encode_cursor(resp.get("LastEvaluatedKey"))
 
     # ------------------------------------------------------------------ returned mail (issue 5)
     def mark_address_returned(self, org_id: str, customer_id: str, at: str) -> bool:
