@@ -71,10 +71,13 @@ def get_letter(org_id: str, letter_id: str) -> LetterView:
 
 
 @app.post("/v1/orgs/<org_id>/letters/<letter_id>/cancel")
-def cancel_letter(org_id: str, letter_id: str) -> CancelOut:
-    return letters_service.cancel_letter(
+def cancel_letter(org_id: str, letter_id: str) -> Response[CancelOut]:
+    """Cancels the letter: 200 with the outcome; a letter being handed to the provider is waited for a few seconds,
+    and if the hand-over takes longer the cancel is queued (202, `cancel_queued: true`)."""
+    outcome = letters_service.cancel_letter(
         deps.letters(), deps.providers(), deps.events(), require_org(app, org_id), letter_id, now_iso()
     )
+    return Response(202 if outcome.cancel_queued else 200, content_types.APPLICATION_JSON, outcome)
 
 
 @app.get("/v1/orgs/<org_id>/prices")

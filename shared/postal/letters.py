@@ -207,6 +207,11 @@ class CancelOut(BaseModel):
     letter_id: str
     status: LetterStatus
     cancelled_at_provider: bool
+    cancel_queued: bool = Field(
+        default=False,
+        description="True (202) when the letter was still being handed to the provider: it is cancelled here, and "
+        "withdrawn at the provider as soon as the provider has it",
+    )
 
 
 class ProviderUnavailable(DomainError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -389,10 +390,41 @@ def list_letters(
     return LetterPage(letters=items, next_cursor=next_cursor)
 
 
+CANCEL_WAIT_S = 3.0  # how long a cancel waits for a submission in progress (the API call has 29 s)
+CANCEL_POLL_S = 0.2
+
+
+def _wait_for_submission(
+    letters: LetterStore, org_id: str, letter_id: str, sleep: Callable[[float], None], wait_s: float
+) -> Letter:
+    """The letter once no longer being handed to the provider, or as it is after `wait_s`."""
+    waited = 0.0
+    while True:
+        letter = letters.get(org_id, letter_id)
+        assert letter is not None  # letters are never deleted
+        if letter.status not in UNSUBMITTED or waited >= wait_s:
+            return letter
+        sleep(CANCEL_POLL_S)
+        waited += CANCEL_POLL_S
+
+
 def cancel_letter(
-    letters: LetterStore, providers: ProviderFactory, events: Publisher, org_id: str, letter_id: str, now: str
+    letters: LetterStore,
+    providers: ProviderFactory,
+    events: Publisher,
+    org_id: str,
+    letter_id: str,
+    now: str,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    wait_s: float | None = None,
 ) -> CancelOut:
-    """Cancel locally before submission, else at the provider while it still allows it (409 with its reason)."""
+    """Cancel locally before submission, else at the provider while it still allows it (409 with its reason).
+
+    A letter being handed to the provider right now is waited for (up to `wait_s`), then cancelled at the provider;
+    if the hand-over takes longer, the cancel is recorded at once and `cancel_queued` says so (202): the dispatch
+    that holds the letter finds it cancelled when the provider answers and withdraws it there.
+    """
     letter = letters.get(org_id, letter_id)
     if letter is None:
         raise NotFound(f"letter '{letter_id}' not found")
@@ -422,13 +454,20 @@ def cancel_letter(
             assert cancelled is not None
             publish_change(events, cancelled, letter.status)
             return CancelOut(letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=False)
-        letter = letters.get(org_id, letter_id) or letter
-        if letter.status in UNSUBMITTED:
-            raise Conflict(
-                "the letter is being handed to the provider right now",
-                code="letter_being_submitted",
-                fix="retry the cancel in a few seconds",
+        letter = _wait_for_submission(
+            letters, org_id, letter_id, sleep or time.sleep, CANCEL_WAIT_S if wait_s is None else wait_s
+        )
+        if letter.status in UNSUBMITTED and letters.transition(
+            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason="cancelled_by_user"
+        ):
+            cancelled = letters.get(org_id, letter_id)
+            assert cancelled is not None
+            publish_change(events, cancelled, letter.status)
+            logger.info("cancel queued behind a submission", extra={"org_id": org_id, "letter_id": letter_id})
+            return CancelOut(
+                letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=False, cancel_queued=True
             )
+        letter = letters.get(org_id, letter_id) or letter
         if letter.status is LetterStatus.CANCELLED:
             return CancelOut(letter_id=letter_id, status=letter.status, cancelled_at_provider=False)
     if letter.provider_letter_id is None or letter.status not in CANCELLABLE:
