@@ -43,6 +43,7 @@ from postal.letters import (
     LetterPage,
     LetterView,
     ProviderUnavailable,
+    one_entry_per_status,
     require_postage_available,
     require_send,
     require_window_shows,
@@ -357,7 +358,7 @@ def get_letter(letters: LetterStore, documents: DocumentStore, org_id: str, lett
     letter = letters.get(org_id, letter_id)
     if letter is None:
         raise NotFound(f"letter '{letter_id}' not found")
-    events = sorted(letters.history(org_id, letter_id), key=_event_order)
+    events = one_entry_per_status(sorted(letters.history(org_id, letter_id), key=_event_order))
     return LetterView(
         **letter.model_dump(),
         events=events,
