@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from postal.addresses import mailable
 from postal.catalog import next_due, with_next_step, with_step_ids
 from postal.channels import resolve_channel
 from postal.documents.service import DocumentIn, render_for
@@ -491,13 +492,14 @@ def quote_run(
             )
             continue
         assert document.customer.billing_address is not None  # render_for refuses a customer without one
+        country = mailable(document.customer.billing_address, where="billing_address").country
         items.append(
             QuotedLetter(
                 invoice_id=invoice_id,
                 customer_id=invoice.customer_id,
                 step_id=str(step.step_id),
                 template_id=step.template_id,
-                country=document.customer.billing_address.country,
+                country=country,
                 pages=document.rendered.page_count,
             )
         )

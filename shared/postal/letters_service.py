@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from pypdf import PdfReader, PdfWriter
 
 from postal import collection, idempotency
-from postal.addresses import require_valid
+from postal.addresses import mailable, require_valid
 from postal.clock import new_id
 from postal.collection import RunQuote
 from postal.connections import ProviderFactory
@@ -154,8 +154,7 @@ def _recipient(records: Records, org_id: str, body: LetterIn) -> tuple[Address, 
             details=[{"field": "billing_address", "problem": "required"}],
             fix="set the customer's billing_address (PUT .../customers/{customer_id})",
         )
-    require_valid(customer.billing_address, where="billing_address")
-    return customer.billing_address, customer_id
+    return mailable(customer.billing_address, where="billing_address"), customer_id
 
 
 def _decode_pdf(pdf_base64: str) -> bytes:

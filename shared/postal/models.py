@@ -103,6 +103,21 @@ class Address(Strict):
     country: CountryCode
 
 
+class PartialAddress(Strict):
+    """A billing address as the AR platform may sync it: any field may be missing. Stored as given; it is only
+    required complete where post or paper is chosen (`postal.addresses.mailable`)."""
+
+    name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    company: Annotated[str, StringConstraints(max_length=100)] | None = None
+    lines: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=3)] = (
+        Field(default_factory=list)
+    )
+    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    city: Annotated[str, StringConstraints(max_length=100)] | None = None
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    country: CountryCode | None = None
+
+
 class Money(BaseModel):
     amount: Decimal
     currency: CurrencyCode
@@ -258,7 +273,11 @@ class Template(TemplateIn):
 
 class CustomerIn(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    billing_address: Address | None = None
+    billing_address: Address | PartialAddress | None = Field(
+        default=None,
+        description="Complete where post or paper invoices are chosen; otherwise stored as given (channel "
+        "resolution reports what is missing)",
+    )
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()\-]{5,20}$")] | None = None
     language: Language = Language.EN

@@ -360,3 +360,29 @@ def test_disconnect_when_not_connected_is_409(api: Api) -> None:
     org = api.new_org()
     reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
     assert (reply.status, reply.json["error"]["code"]) == (409, "integration_not_connected")
+
+
+def test_an_incomplete_address_of_an_email_customer_syncs_and_channel_resolution_reports_it(api: Api) -> None:
+    org = api.new_org()
+    assert api.connect(org).status == 200
+    assert put_template(api, org, "reminder").status == 200
+    partial = {"name": "Jana Müller", "city": "Berlin", "country": "DE"}  # no street, no postal code
+    reply = put_customer(api, org, "c1", billing_address=partial, email="j@example.com")
+    assert reply.status == 200, reply.body
+    assert (
+        api("settings_api", "GET", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key).json["billing_address"]["lines"]
+        == []
+    )
+    resolved = channel(api, org, "c1", "reminder").json
+    assert (resolved["channel"], resolved["deliverable"]) == ("email", True)
+    assert {p["field"] for p in resolved["address_problems"]} >= {"lines", "postal_code"}
+    # Choosing post needs the address complete: 422 naming what is missing.
+    refused = put_customer(api, org, "c1", billing_address=partial, preference="post")
+    assert (refused.status, refused.json["error"]["code"]) == (422, "invalid_address")
+    assert "billing_address.lines" in {d["field"] for d in refused.json["error"]["details"]}
+    # A post customer stored before with a partial address (e.g. a preference set by the AR platform later) is
+    # reported by channel resolution, never silently emailed.
+    post = put_template(api, org, "reminder", default_channel="post")
+    assert post.status == 200, post.body
+    resolved = channel(api, org, "c1", "reminder").json
+    assert (resolved["channel"], resolved["deliverable"], resolved["problem"]) == ("post", False, "invalid_address")

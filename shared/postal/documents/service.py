@@ -27,7 +27,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from postal import idempotency
-from postal.addresses import require_valid
+from postal.addresses import mailable
 from postal.clock import new_id
 from postal.documents.check import CheckResult, PdfLimits, check_pdf
 from postal.documents.preview import render_preview_png
@@ -169,8 +169,7 @@ def _recipient(customer: Customer) -> Any:
             details=[{"field": "billing_address", "problem": "required"}],
             fix="set the customer's billing_address (PUT .../customers/{customer_id})",
         )
-    require_valid(customer.billing_address, where="billing_address")
-    return customer.billing_address
+    return mailable(customer.billing_address, where="billing_address")
 
 
 def _invoices(records: Records, org_id: str, body: DocumentIn, kind: TemplateKind) -> list[InvoiceRecord]:
