@@ -275,6 +275,7 @@ def test_disconnect_impact_then_cascade_reverts_everything_and_keeps_history(api
 
     job = disconnect_and_drain(api, aws, org)
     assert job["status"] == "completed"
+    assert job["started_at"] <= job["finished_at"] == job["updated_at"]
     assert job["total"] == 120 + 1 + 2 + 2
     assert job["done"] == job["total"]
     assert job["counts"] == {"templates": 1, "steps": 2, "customers": 120, "letters": 2}

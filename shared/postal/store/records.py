@@ -1001,7 +1001,7 @@ class Records:
             self.client.update_item(
                 TableName=self.table,
                 Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
-                UpdateExpression="SET #s = :done, finished_at = :at, phase = :phase",
+                UpdateExpression="SET #s = :done, finished_at = :at, updated_at = :at, phase = :phase",
                 ConditionExpression="#s = :running",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=serialize(
