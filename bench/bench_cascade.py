@@ -356,7 +356,7 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         query_peaks: list[float] = []
         if trace_samples:  # the two O(table) moto queries every page makes, alone, for comparison with a page's peak
             with traced_peak(query_peaks):
-                records.post_customer_ids(org_id, limit=page_size)
+                records.postal_customers(org_id, limit=page_size)
                 records.list_templates(org_id)
 
         # + the page that finds nothing left, and the settle page that looks again and finishes
@@ -397,7 +397,7 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         maxrss_before, rss_before = _maxrss_mb(), _proc_status_mb("VmRSS") or 0.0
         hwm_reset = _reset_rss_high_water_mark()
         profiler = cProfile.Profile() if profile else None
-        with timers.wrap(Records, ["post_customer_ids", "list_templates", "count", "clear_customers_post"]):
+        with timers.wrap(Records, ["postal_customers", "list_templates", "count", "clear_customers_post"]):
             if profiler:
                 profiler.enable()
             cascade_start = time.perf_counter()
@@ -427,7 +427,7 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
             load_s=load_s,
             cascade_s=cascade_s,
             pages=pages,
-            scan_s=timers.seconds.get("post_customer_ids", 0.0) + timers.seconds.get("list_templates", 0.0),
+            scan_s=timers.seconds.get("postal_customers", 0.0) + timers.seconds.get("list_templates", 0.0),
             tx_s=timers.seconds.get("clear_customers_post", 0.0),
             count_s=timers.seconds.get("count", 0.0),
             traced_pages=len(page_peaks),

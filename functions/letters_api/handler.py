@@ -17,8 +17,7 @@ from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.collection import RunQuote
 from postal.letters import CancelOut, LetterIn, LetterPage, LetterView
-from postal.models import LetterStatus, Postage
-from postal.providers.base import PriceQuote
+from postal.models import LetterStatus, Postage, ProviderName
 
 logger = Logger()
 tracer = Tracer()
@@ -72,10 +71,13 @@ def get_letter(org_id: str, letter_id: str) -> LetterView:
 
 
 @app.post("/v1/orgs/<org_id>/letters/<letter_id>/cancel")
-def cancel_letter(org_id: str, letter_id: str) -> CancelOut:
-    return letters_service.cancel_letter(
+def cancel_letter(org_id: str, letter_id: str) -> Response[CancelOut]:
+    """Cancels the letter: 200 with the outcome; a letter being handed to the provider is waited for a few seconds,
+    and if the hand-over takes longer the cancel is queued (202, `cancel_queued: true`)."""
+    outcome = letters_service.cancel_letter(
         deps.letters(), deps.providers(), deps.events(), require_org(app, org_id), letter_id, now_iso()
     )
+    return Response(202 if outcome.cancel_queued else 200, content_types.APPLICATION_JSON, outcome)
 
 
 @app.get("/v1/orgs/<org_id>/prices")
@@ -87,7 +89,14 @@ def prices(
     duplex: Annotated[bool, Query()] = False,
     postage: Annotated[Postage, Query()] = Postage.PRIORITY,
     volume: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> PriceQuote:
+    provider: Annotated[
+        ProviderName | None,
+        Query(description="Price this provider from its public price table (required before connecting)"),
+    ] = None,
+) -> letters_service.PriceOut:
+    """A price per letter before sending: exact from the connected provider (`estimate: false` when it has a price
+    endpoint), or an estimate from a provider's public price table (`estimate: true`) before connecting or to
+    compare providers."""
     return letters_service.quote(
         deps.records(),
         deps.providers(),
@@ -98,6 +107,7 @@ def prices(
         duplex=duplex,
         postage=postage,
         volume=volume,
+        provider=provider,
     )
 
 

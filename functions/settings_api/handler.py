@@ -20,9 +20,14 @@ from postal.models import (
     InvoiceIn,
     InvoiceRecord,
     Task,
+    TaskKind,
+    TaskQuery,
+    TaskStatus,
     Template,
     TemplateIn,
 )
+
+DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"  # as for letters
 
 logger = Logger()
 tracer = Tracer()
@@ -71,17 +76,31 @@ def put_invoice(org_id: str, invoice_id: Identifier, body: InvoiceIn) -> Invoice
 
 @app.get("/v1/orgs/<org_id>/invoices/<invoice_id>")
 def get_invoice(org_id: str, invoice_id: str) -> InvoiceRecord:
-    return deps.records().get_invoice(require_org(app, org_id), invoice_id)
+    return catalog.get_invoice(deps.records(), require_org(app, org_id), invoice_id)
 
 
 @app.get("/v1/orgs/<org_id>/tasks")
 def list_tasks(
     org_id: str,
+    status: Annotated[TaskStatus, Query()] = TaskStatus.OPEN,
+    kind: Annotated[TaskKind | None, Query()] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    created_from: Annotated[str | None, Query(pattern=DATE, description="ISO date or timestamp, inclusive")] = None,
+    created_to: Annotated[str | None, Query(pattern=DATE, description="ISO date or timestamp, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> catalog.TaskPage:
-    items, next_cursor = deps.records().list_open_tasks(require_org(app, org_id), limit, cursor)
-    return catalog.TaskPage(items=items, next_cursor=next_cursor)
+    """Tasks in one status (`open` by default, `done` for completed ones), oldest first; kind and customer filter
+    each page read, so a page may hold fewer than `limit` while `next_cursor` says there is more."""
+    query = TaskQuery(
+        status=status, kind=kind, customer_id=customer_id, created_from=created_from, created_to=created_to
+    )
+    return catalog.list_tasks(deps.records(), require_org(app, org_id), query, limit, cursor)
+
+
+@app.get("/v1/orgs/<org_id>/tasks/<task_id>")
+def get_task(org_id: str, task_id: str) -> Task:
+    return deps.records().get_task(require_org(app, org_id), task_id)
 
 
 @app.post("/v1/orgs/<org_id>/tasks/<task_id>/complete")

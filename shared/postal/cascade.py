@@ -1,10 +1,11 @@
 """The disconnect cascade (PRODUCT.md §2.3), one bounded page per SQS message, safe to run twice.
 
-Every change is a conditional write on the old value (post -> email, post -> cleared, post -> manual_intervention,
-unsubmitted -> cancelled) committed in one transaction with its count on the job (customers and letters a
-transaction-full at a time), so a retried or duplicated page changes nothing twice, and counters only count real
-changes. Post customers and unsubmitted letters live in sparse GSI partitions that shrink as the cascade clears
-them, so each page simply reads the first N that remain: no cursor to lose.
+Every change is a conditional write on the old value (post -> email, post -> cleared, paper invoices -> off,
+post -> manual_intervention, unsubmitted -> cancelled) committed in one transaction with its count on the job
+(customers and letters a transaction-full at a time), so a retried or duplicated page changes nothing twice, and
+counters only count real changes. Customers with a postal preference (post, paper invoices) and unsubmitted letters
+live in sparse GSI partitions that shrink as the cascade clears them, so each page simply reads the first N that
+remain: no cursor to lose.
 
 Phases, recorded on the job: templates and steps (a handful of records, done on the first page and redone until
 the phase moves on, so a page that crashed half-way cannot leave them behind), then customers, then letters.
@@ -49,7 +50,7 @@ def run_page(
         counts = {
             "templates": len(before.templates_with_post),
             "steps": len(before.steps_with_post),
-            "customers": before.customers_with_post,
+            "customers": before.customers_to_reset,
             "letters": before.letters_in_flight,
         }
         records.set_job_total(org_id, job_id, sum(counts.values()), dict.fromkeys(counts, 0))
@@ -65,9 +66,11 @@ def run_page(
         )
         changed += records.revert_steps_post(org_id, now, job_id)
 
-    ids = records.post_customer_ids(org_id, limit=page_size)
-    if ids:
-        changed += records.clear_customers_post(org_id, ids, now, job_id)
+    customers = records.postal_customers(org_id, limit=page_size)
+    if customers:
+        # A customer the GSI shows with a stale preference fails its condition and is read again next page.
+        changed += records.clear_customers_post(org_id, [cid for cid, post in customers if post], now, job_id)
+        changed += records.clear_customers_paper(org_id, [cid for cid, post in customers if not post], now, job_id)
         if phase != "customers":
             records.set_job_phase(org_id, job_id, "customers")
         return PageResult(changed=changed, phase="customers", next=message)

@@ -46,7 +46,9 @@ def resolve_channel(customer: Customer, template: Template, integration: PostalI
         default = _effective(template.default_channel, connected) or Channel.EMAIL
         resolution = Resolution(channel=default, reason=Reason.TEMPLATE_DEFAULT)
     if resolution.channel != Channel.POST:
-        return resolution
+        # Not needed for this channel, but reported: an address synced incomplete shows before post is chosen.
+        problems = address_problems(customer.billing_address) if customer.billing_address else []
+        return resolution.model_copy(update={"address_problems": problems}) if problems else resolution
     if customer.billing_address is None:
         return resolution.model_copy(update={"deliverable": False, "problem": "missing_billing_address"})
     if customer.address_state == AddressState.RETURNED:

@@ -80,7 +80,9 @@ class ConnectPreview(BaseModel):
 class Impact(BaseModel):
     """What a disconnect would change, counted before doing it."""
 
-    customers_with_post: int
+    customers_with_post: int = Field(description="Customers whose preference is post (reset to the template default)")
+    customers_with_paper_invoice: int = Field(description="Customers who get paper invoices (switched off)")
+    customers_to_reset: int = Field(description="Customers with either postal preference, each counted once")
     templates_with_post: list[str]
     steps_with_post: list[int]
     letters_in_flight: int
@@ -291,8 +293,11 @@ def connect(
 
 def impact(records: Records, org_id: str) -> Impact:
     steps, _ = records.get_steps(org_id)
+    post, paper = records.count_postal_preferences(org_id)
     return Impact(
-        customers_with_post=records.count_post_customers(org_id),
+        customers_with_post=post,
+        customers_with_paper_invoice=paper,
+        customers_to_reset=records.count_post_customers(org_id),
         templates_with_post=[
             t.template_id for t in records.list_templates(org_id) if t.default_channel == Channel.POST
         ],

@@ -6,13 +6,15 @@ conditions, so the same rule decides in memory and in the database.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from postal.errors import DomainError, ValidationFailed
-from postal.models import Address, Identifier, LetterStatus, Postage, Strict
+from postal.models import Address, Identifier, LetterStatus, Money, Postage, Strict
 from postal.providers.base import ProviderErrorCode
 
 S = LetterStatus
@@ -109,6 +111,9 @@ class Letter(BaseModel):
     provider_letter_id: str | None = None
     price: Decimal | None = None
     currency: str | None = None
+    paper_invoice_fee: Money | None = Field(
+        default=None, description="The org's paper invoice fee printed on this invoice (PRODUCT.md §2.4)"
+    )
     error: LetterError | None = None
     delivery_estimated: bool = False
     dispatch_attempts: int = 0
@@ -189,6 +194,11 @@ class LetterIn(Strict):
     pdf_base64: Annotated[str, StringConstraints(max_length=MAX_PDF_BASE64)] | None = None
     document: DocumentRef | None = None
     send: bool = Field(default=False, description="Must be true: a letter is only mailed when explicitly asked")
+    address_cover_page: bool = Field(
+        default=False,
+        description="With pdf_base64: put a cover page with the recipient in the window in front of the PDF (one "
+        "more sheet, priced). Without it, page 1's window must show the recipient (else 422 recipient_mismatch).",
+    )
 
     @model_validator(mode="after")
     def _one_content(self) -> LetterIn:
@@ -196,6 +206,8 @@ class LetterIn(Strict):
             raise ValueError("give either pdf_base64 or document")
         if self.recipient is None and self.document is None:
             raise ValueError("recipient is required")
+        if self.address_cover_page and self.pdf_base64 is None:
+            raise ValueError("address_cover_page is for an uploaded PDF (a rendered document carries the address)")
         return self
 
 
@@ -203,6 +215,11 @@ class CancelOut(BaseModel):
     letter_id: str
     status: LetterStatus
     cancelled_at_provider: bool
+    cancel_queued: bool = Field(
+        default=False,
+        description="True (202) when the letter was still being handed to the provider: it is cancelled here, and "
+        "withdrawn at the provider as soon as the provider has it",
+    )
 
 
 class ProviderUnavailable(DomainError):
@@ -234,6 +251,66 @@ def require_postage_available(postage: Postage, country: str) -> None:
             code=ProviderErrorCode.UNSUPPORTED_COUNTRY,
             details=[{"field": "postage", "country": country.upper(), "postage": postage.value}],
             fix="choose priority or registered postage for this destination",
+        )
+
+
+def one_entry_per_status(events: list[LetterEvent]) -> list[LetterEvent]:
+    """The history as shown: one entry per status. A provider's report of a status the letter already has (e.g.
+    its `submitted` callback after dispatch recorded the submission) confirms that entry and is not listed again;
+    reports that changed nothing and say something new (a late, older status) stay, marked `applied: false`.
+    The store keeps every report."""
+    applied = {e.status for e in events if e.applied}
+    shown: list[LetterEvent] = []
+    seen: set[tuple[str, bool]] = set()
+    for event in events:
+        if (event.status, event.applied) in seen or (not event.applied and event.status in applied):
+            continue
+        seen.add((event.status, event.applied))
+        shown.append(event)
+    return shown
+
+
+def _normal(text: str) -> str:
+    """Text as compared for the address: case, accents, punctuation and spacing do not count (ß = ss)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
+
+
+def recipient_fields(recipient: Address) -> dict[str, str]:
+    """What a window must show for the letter to reach `recipient`: the name (or the company), the first street
+    line, the postal code and the city."""
+    fields = {"name": recipient.name, "lines[0]": recipient.lines[0], "city": recipient.city}
+    if recipient.postal_code:
+        fields["postal_code"] = recipient.postal_code
+    return fields
+
+
+def missing_from_window(window_text: str, recipient: Address) -> list[str]:
+    """The recipient's fields (`recipient_fields`) that the window text does not show, after normalisation."""
+    shown = f" {_normal(window_text)} "
+    missing = [f for f, value in recipient_fields(recipient).items() if f" {_normal(value)} " not in shown]
+    if "name" in missing and recipient.company and f" {_normal(recipient.company)} " in shown:
+        missing.remove("name")  # addressed to the company
+    return missing
+
+
+def require_window_shows(window_text: str, recipient: Address, zone_id: str) -> None:
+    """The printed address is the recipient: a letter whose window shows someone else is never sent."""
+    missing = missing_from_window(window_text, recipient)
+    if missing:
+        raise ValidationFailed(
+            f"the address in the PDF's window ({zone_id}) is not the chosen recipient's",
+            code="recipient_mismatch",
+            details=[
+                {
+                    "window_text": window_text.strip()[:500],
+                    "recipient": recipient_fields(recipient),
+                    "not_in_window": missing,
+                }
+            ],
+            fix="print the recipient's address in the window of page 1, choose the recipient the PDF is "
+            'addressed to, or send with "address_cover_page": true (a cover page with the address goes in front)',
         )
 
 

@@ -9,21 +9,26 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from io import BytesIO
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pypdf import PdfReader, PdfWriter
 
 from postal import collection, idempotency
-from postal.addresses import require_valid
+from postal.addresses import mailable, require_valid
 from postal.clock import new_id
 from postal.collection import RunQuote
 from postal.connections import ProviderFactory
-from postal.documents.check import check_pdf
+from postal.documents.check import CheckProblem, check_pdf
+from postal.documents.render import DocumentKind, DocumentRequest, render_document
 from postal.documents.service import DocumentIn, render_to_s3
+from postal.documents.window_text import window_text
 from postal.documents.zones import zone_for
 from postal.errors import BadRequest, Conflict, DomainError, NotFound, ValidationFailed
 from postal.letters import (
@@ -38,11 +43,24 @@ from postal.letters import (
     LetterPage,
     LetterView,
     ProviderUnavailable,
+    one_entry_per_status,
     require_postage_available,
     require_send,
+    require_window_shows,
     status_event_detail,
 )
-from postal.models import Address, AddressState, IntegrationStatus, LetterStatus, Postage, PostalIntegration
+from postal.models import (
+    Address,
+    AddressState,
+    Branding,
+    IntegrationStatus,
+    Language,
+    LetterStatus,
+    Money,
+    Postage,
+    PostalIntegration,
+    ProviderName,
+)
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.capabilities import require_capable
 from postal.providers.prices import price_table
@@ -81,11 +99,19 @@ def pdf_key(org_id: str, letter_id: str) -> str:
     return f"orgs/{org_id}/letters/{letter_id}.pdf"
 
 
+# A synchronous call is not retried for the caller (unlike a letter, which dispatch retries): say what to do now.
+SYNCHRONOUS_UNAVAILABLE_FIX = (
+    "The provider did not answer this request and nothing was changed. Ask again in a minute; if it keeps failing, "
+    "check the provider's status, or reconnect the integration if its credentials were rejected."
+)
+
+
 def provider_error(exc: ProviderError) -> DomainError:
-    """A provider's refusal as an API error: transient faults 503, everything else 409/422 with the fix."""
+    """A provider's refusal of a synchronous call (a quote) as an API error: transient faults 503 with what to do
+    now, everything else 409/422 with the provider's fix."""
     details = {"provider_code": exc.details.get("provider_code"), "request_id": exc.details.get("request_id")}
     if exc.retryable or exc.code == ProviderErrorCode.PROVIDER_UNAVAILABLE:
-        return ProviderUnavailable(exc.message, details=details, fix=exc.fix)
+        return ProviderUnavailable(exc.message, details=details, fix=SYNCHRONOUS_UNAVAILABLE_FIX)
     return ValidationFailed(exc.message, code=exc.code, details=details, fix=exc.fix)
 
 
@@ -102,6 +128,14 @@ def require_connected(records: Records, org_id: str) -> PostalIntegration:
 def _recipient(records: Records, org_id: str, body: LetterIn) -> tuple[Address, str | None]:
     """The address to mail to and the customer it belongs to (if any)."""
     recipient = body.recipient
+    if body.document is not None and recipient is not None and recipient.customer_id != body.document.customer_id:
+        # A rendered document is addressed to its customer: it can only be sent to that customer.
+        raise ValidationFailed(
+            f"the document is rendered for customer '{body.document.customer_id}' and would be mailed to someone else",
+            code="recipient_mismatch",
+            details=[{"field": "recipient", "document_customer_id": body.document.customer_id}],
+            fix="omit recipient (the document goes to its customer), or upload the PDF with pdf_base64",
+        )
     customer_id = recipient.customer_id if recipient else body.document.customer_id if body.document else None
     if recipient is not None and recipient.address is not None:
         require_valid(recipient.address, where="recipient.address")
@@ -121,8 +155,7 @@ def _recipient(records: Records, org_id: str, body: LetterIn) -> tuple[Address, 
             details=[{"field": "billing_address", "problem": "required"}],
             fix="set the customer's billing_address (PUT .../customers/{customer_id})",
         )
-    require_valid(customer.billing_address, where="billing_address")
-    return customer.billing_address, customer_id
+    return mailable(customer.billing_address, where="billing_address"), customer_id
 
 
 def _decode_pdf(pdf_base64: str) -> bytes:
@@ -130,6 +163,66 @@ def _decode_pdf(pdf_base64: str) -> bytes:
         return base64.b64decode(pdf_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadRequest("pdf_base64 is not valid base64", code="invalid_pdf_encoding") from exc
+
+
+# What the check says about the window of page 1; behind a cover page the window shows the cover, not the upload.
+_PAGE_ONE_WINDOW = frozenset({"address_not_found", "address_not_machine_readable", "address_outside_window"})
+
+
+def behind_cover_page(problems: list[CheckProblem]) -> list[CheckProblem]:
+    """The check's problems that still hold when the PDF goes behind a cover page: everything except what concerns
+    the window and the clear zones of its first page (its border rule holds on every page)."""
+    return [
+        p
+        for p in problems
+        if p.code not in _PAGE_ONE_WINDOW
+        and not (p.code == "content_in_clear_zone" and p.page == 1 and p.zone != "border")
+    ]
+
+
+def _with_cover_page(
+    records: Records,
+    org_id: str,
+    pdf: bytes,
+    address: Address,
+    customer_id: str | None,
+    zone_id: str,
+    duplex: bool,
+    now: str,
+) -> tuple[bytes, int]:
+    """The uploaded PDF behind a cover page that prints the recipient in the window (in the customer's language),
+    and the number of pages put in front. In duplex the cover's back stays blank, so the letter still starts on its
+    own sheet: one more sheet either way. The cover is rendered by the service, like its invoices and reminders.
+    Raises `ValidationFailed` (`pdf_unreadable`) when the upload cannot be read."""
+    org = records.get_org(org_id)
+    language = records.get_customer(org_id, customer_id).language if customer_id else Language.EN
+    cover = render_document(
+        DocumentRequest(
+            kind=DocumentKind.COVER_PAGE,
+            language=language,
+            zone_id=zone_id,
+            branding=org.branding or Branding(name=org.name),
+            recipient=address,
+            document_date=date.fromisoformat(now[:10]),
+        )
+    )
+    writer = PdfWriter()
+    try:
+        writer.append(PdfReader(BytesIO(cover.pdf)))
+        if duplex:
+            first = writer.pages[0]
+            writer.add_blank_page(width=first.mediabox.width, height=first.mediabox.height)
+        writer.append(PdfReader(BytesIO(pdf), strict=False))
+    except Exception as exc:  # pypdf raises many types on broken files; the check would say the same
+        raise ValidationFailed(
+            "the PDF is damaged and cannot be read",
+            code="pdf_unreadable",
+            details={"reason": type(exc).__name__},
+            fix="export or print the document to PDF again and upload the new file",
+        ) from exc
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue(), 2 if duplex else 1
 
 
 def _estimate(provider: str, address: Address, body: LetterIn, pages: int) -> tuple[Decimal | None, str | None]:
@@ -171,17 +264,26 @@ def create_letter(
 
     pdf: bytes | None = None
     page_count = 0
+    fee: Money | None = None
     if body.pdf_base64 is not None:
         pdf = _decode_pdf(body.pdf_base64)
-        result = check_pdf(pdf, zone_for(provider.value, body.address_position))
-        if not result.ok:
+        zone = zone_for(provider.value, body.address_position)
+        result = check_pdf(pdf, zone)
+        # Behind a cover page the upload's first page is not the one in the window.
+        problems = behind_cover_page(result.problems) if body.address_cover_page else result.problems
+        if problems:
             raise ValidationFailed(
                 f"the PDF does not fit the {result.zone_id} window layout",
                 code=ProviderErrorCode.FORMAT_ERROR,
-                details=[p.model_dump(mode="json") for p in result.problems],
+                details=[p.model_dump(mode="json") for p in problems],
                 fix="fix the PDF as each problem says (or check it first with POST .../templates/{id}/check)",
             )
         page_count = result.page_count
+        if body.address_cover_page:
+            pdf, cover_pages = _with_cover_page(records, org_id, pdf, address, customer_id, zone.id, body.duplex, now)
+            page_count += cover_pages
+        else:
+            require_window_shows(window_text(pdf, zone), address, zone.id)
         require_capable(provider.value, postage=body.postage, country=address.country, pages=page_count)
 
     is_new, letter_id = idempotency.claim(keys, "letters", org_id, idem_key, body, new_id("let"))
@@ -212,7 +314,7 @@ def create_letter(
             now,
             s3_key=pdf_key(org_id, letter_id),
         )
-        key, sha256, page_count = stored.s3_key, stored.sha256, stored.page_count
+        key, sha256, page_count, fee = stored.s3_key, stored.sha256, stored.page_count, stored.paper_invoice_fee
 
     price, currency = _estimate(provider.value, address, body, page_count)
     letter = Letter(
@@ -231,6 +333,7 @@ def create_letter(
         provider=provider.value,
         price=price,
         currency=currency,
+        paper_invoice_fee=fee,
         created_at=now,
         updated_at=now,
     )
@@ -257,7 +360,7 @@ def get_letter(letters: LetterStore, documents: DocumentStore, org_id: str, lett
     letter = letters.get(org_id, letter_id)
     if letter is None:
         raise NotFound(f"letter '{letter_id}' not found")
-    events = sorted(letters.history(org_id, letter_id), key=_event_order)
+    events = one_entry_per_status(sorted(letters.history(org_id, letter_id), key=_event_order))
     return LetterView(
         **letter.model_dump(),
         events=events,
@@ -290,10 +393,41 @@ def list_letters(
     return LetterPage(letters=items, next_cursor=next_cursor)
 
 
+CANCEL_WAIT_S = 3.0  # how long a cancel waits for a submission in progress (the API call has 29 s)
+CANCEL_POLL_S = 0.2
+
+
+def _wait_for_submission(
+    letters: LetterStore, org_id: str, letter_id: str, sleep: Callable[[float], None], wait_s: float
+) -> Letter:
+    """The letter once no longer being handed to the provider, or as it is after `wait_s`."""
+    waited = 0.0
+    while True:
+        letter = letters.get(org_id, letter_id)
+        assert letter is not None  # letters are never deleted
+        if letter.status not in UNSUBMITTED or waited >= wait_s:
+            return letter
+        sleep(CANCEL_POLL_S)
+        waited += CANCEL_POLL_S
+
+
 def cancel_letter(
-    letters: LetterStore, providers: ProviderFactory, events: Publisher, org_id: str, letter_id: str, now: str
+    letters: LetterStore,
+    providers: ProviderFactory,
+    events: Publisher,
+    org_id: str,
+    letter_id: str,
+    now: str,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    wait_s: float | None = None,
 ) -> CancelOut:
-    """Cancel locally before submission, else at the provider while it still allows it (409 with its reason)."""
+    """Cancel locally before submission, else at the provider while it still allows it (409 with its reason).
+
+    A letter being handed to the provider right now is waited for (up to `wait_s`), then cancelled at the provider;
+    if the hand-over takes longer, the cancel is recorded at once and `cancel_queued` says so (202): the dispatch
+    that holds the letter finds it cancelled when the provider answers and withdraws it there.
+    """
     letter = letters.get(org_id, letter_id)
     if letter is None:
         raise NotFound(f"letter '{letter_id}' not found")
@@ -323,13 +457,20 @@ def cancel_letter(
             assert cancelled is not None
             publish_change(events, cancelled, letter.status)
             return CancelOut(letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=False)
-        letter = letters.get(org_id, letter_id) or letter
-        if letter.status in UNSUBMITTED:
-            raise Conflict(
-                "the letter is being handed to the provider right now",
-                code="letter_being_submitted",
-                fix="retry the cancel in a few seconds",
+        letter = _wait_for_submission(
+            letters, org_id, letter_id, sleep or time.sleep, CANCEL_WAIT_S if wait_s is None else wait_s
+        )
+        if letter.status in UNSUBMITTED and letters.transition(
+            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason="cancelled_by_user"
+        ):
+            cancelled = letters.get(org_id, letter_id)
+            assert cancelled is not None
+            publish_change(events, cancelled, letter.status)
+            logger.info("cancel queued behind a submission", extra={"org_id": org_id, "letter_id": letter_id})
+            return CancelOut(
+                letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=False, cancel_queued=True
             )
+        letter = letters.get(org_id, letter_id) or letter
         if letter.status is LetterStatus.CANCELLED:
             return CancelOut(letter_id=letter_id, status=letter.status, cancelled_at_provider=False)
     if letter.provider_letter_id is None or letter.status not in CANCELLABLE:
@@ -363,6 +504,17 @@ def cancel_letter(
     return CancelOut(letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=True)
 
 
+class PriceOut(PriceQuote):
+    """`GET .../prices`: a price per letter, exact from the connected provider or estimated from a public table."""
+
+    provider: ProviderName
+    estimate: bool = Field(
+        description="True when the price comes from the provider's public price table (before connecting, for "
+        "another provider than the connected one, or for a provider without a price endpoint); false when the "
+        "connected provider quoted it for this org"
+    )
+
+
 def quote(
     records: Records,
     providers: ProviderFactory,
@@ -374,18 +526,42 @@ def quote(
     duplex: bool,
     postage: Postage,
     volume: int,
-) -> PriceQuote:
-    """A price before sending, from the connected provider (its price endpoint, else its configured table)."""
-    integration = require_connected(records, org_id)
+    provider: ProviderName | None = None,
+) -> PriceOut:
+    """A price before sending: the connected provider's own quote, or (before connecting, or for another provider)
+    an estimate from that provider's public price table."""
     require_postage_available(postage, country)
-    assert integration.provider is not None
-    require_capable(
-        integration.provider.value, postage=postage, country=country, pages=pages, color=color, duplex=duplex
-    )
     request = PriceRequest(
         country=country.upper(), pages=pages, color=color, duplex=duplex, postage=postage, volume=volume
     )
-    return _price(providers, org_id)(request)
+    integration = records.get_integration(org_id, consistent=True)
+    connected = integration.provider if integration.status == IntegrationStatus.CONNECTED else None
+    priced = provider or connected
+    if priced is not None:
+        require_capable(priced.value, postage=postage, country=country, pages=pages, color=color, duplex=duplex)
+    if connected is not None and provider in (None, connected):
+        exact = _price(providers, org_id)(request)
+        return PriceOut(**exact.model_dump(), provider=connected, estimate=exact.source != "provider")
+    if provider is None:
+        raise ValidationFailed(
+            "without a connected integration, say which provider to price",
+            code="provider_required",
+            details=[{"field": "provider", "problem": "required while the postal integration is not connected"}],
+            fix="add provider=pingen, postgrid, mysendingbox or sandbox for an estimate from its public prices",
+        )
+    try:
+        table = price_table(provider.value)
+    except KeyError as exc:
+        raise Conflict(
+            f"{provider.value} has no public price list: its prices are the print house's own",
+            code="no_public_price",
+            fix=f"connect {provider.value} for its quote, or ask for an estimate from another provider",
+        ) from exc
+    try:
+        estimate = table.quote(request, provider=provider.value)
+    except ProviderError as exc:
+        raise provider_error(exc) from exc
+    return PriceOut(**estimate.model_dump(), provider=provider, estimate=True)
 
 
 def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:

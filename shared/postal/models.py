@@ -103,6 +103,21 @@ class Address(Strict):
     country: CountryCode
 
 
+class PartialAddress(Strict):
+    """A billing address as the AR platform may sync it: any field may be missing. Stored as given; it is only
+    required complete where post or paper is chosen (`postal.addresses.mailable`)."""
+
+    name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    company: Annotated[str, StringConstraints(max_length=100)] | None = None
+    lines: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]], Field(max_length=3)] = (
+        Field(default_factory=list)
+    )
+    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    city: Annotated[str, StringConstraints(max_length=100)] | None = None
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    country: CountryCode | None = None
+
+
 class Money(BaseModel):
     amount: Decimal
     currency: CurrencyCode
@@ -277,7 +292,11 @@ class Template(TemplateIn):
 
 class CustomerIn(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    billing_address: Address | None = None
+    billing_address: Address | PartialAddress | None = Field(
+        default=None,
+        description="Complete where post or paper invoices are chosen; otherwise stored as given (channel "
+        "resolution reports what is missing)",
+    )
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()\-]{5,20}$")] | None = None
     language: Language = Language.EN
@@ -303,6 +322,11 @@ class CollectionStep(Strict):
     day_offset: int = Field(ge=-365, le=3650, description="Days after the invoice's due date")
     template_id: Identifier
     action: StepAction
+    step_id: Identifier | None = Field(
+        default=None,
+        description="The step's identity across edits of the sequence (an invoice runs each step id once). "
+        "Omitted: the template id, '-2', '-3'... for its later uses. Keep the ids GET returns when you edit.",
+    )
 
 
 class CollectionStepsIn(Strict):
@@ -341,7 +365,8 @@ class InvoiceRecord(Invoice):
 
     invoice_id: str
     updated_at: str
-    next_step_index: int = 0
+    steps_run: list[str] = Field(default_factory=list, description="Ids of the collection steps already run")
+    next_step_id: str | None = Field(default=None, description="The step that runs next, by the current sequence")
     next_due: date | None = None
 
 
@@ -351,8 +376,18 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
+class JobFailure(BaseModel):
+    """One item a job could not do, and why (an org, an invoice's step, a reconciliation given up)."""
+
+    reason: str
+    invoice_id: str | None = None
+    step_id: str | None = None
+    task_id: str | None = None
+    at: str
+
+
 class Job(BaseModel):
-    """A long job with progress (`done`/`total`), e.g. the disconnect cascade."""
+    """A long job with progress (`done`/`total`), e.g. the disconnect cascade or one date's nightly run."""
 
     job_id: str
     org_id: str
@@ -363,16 +398,35 @@ class Job(BaseModel):
     phase: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     started_at: str
+    updated_at: str | None = None
     finished_at: str | None = None
     # Disconnect cascade: letters whose hand-over completed after the disconnect and that the provider would no
     # longer cancel (they are mailed; PRODUCT §2.3 says none should be: a person must know).
     submitted_after_disconnect: list[str] = Field(default_factory=list)
+    firings: int | None = Field(default=None, description="Nightly runs: how many firings of that date ran")
+    failures: list[JobFailure] = Field(default_factory=list, description="The first failures, with the reason")
 
 
 class TaskKind(StrEnum):
     MANUAL_INTERVENTION = "manual_intervention"
     LETTER_TASK = "letter_task"
     FIX_ADDRESS = "fix_address"
+    STEP_FAILED = "step_failed"  # a collection step kept failing; reconciliation gave up on it
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class TaskQuery(BaseModel):
+    """`GET .../tasks` filters: one status; created within [created_from, created_to] (dates or timestamps)."""
+
+    status: TaskStatus = TaskStatus.OPEN
+    kind: TaskKind | None = None
+    customer_id: str | None = None
+    created_from: str | None = None
+    created_to: str | None = None
 
 
 class Task(BaseModel):

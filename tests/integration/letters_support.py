@@ -15,8 +15,10 @@ from tests.apigw import FakeLambdaContext, Reply, handler
 from tests.conftest import Api, Aws, Org
 from tests.unit.documents import pdf_corpus
 
+# The address `pdf_corpus.good_letter` prints in its window: letters with an uploaded PDF must go to it.
 ADDRESS = {
-    "name": "Erika Muster",
+    "name": "Erika Müller",
+    "company": "Muster AG",
     "lines": ["Bahnhofstrasse 12"],
     "postal_code": "8001",
     "city": "Zürich",
@@ -51,7 +53,7 @@ def put_customer(api: Api, org: Org, customer_id: str = "c1", address: dict[str,
         "PUT",
         f"/v1/orgs/{org.org_id}/customers/{customer_id}",
         key=org.key,
-        body={"name": "Erika Muster", "billing_address": address or ADDRESS},
+        body={"name": "Erika Müller", "billing_address": address or ADDRESS},
     )
     assert reply.status in (200, 201), reply.body
 

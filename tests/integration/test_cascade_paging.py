@@ -131,13 +131,13 @@ def test_a_post_customer_the_gsi_showed_late_is_cleared_by_the_settle_pass(
     records = deps.records()
     org_id = seed_org(records, post=3, other=1, now=now_iso())
     # GSI1 lags on "c0000002": the pages before the settle pass do not see it.
-    real = Records.post_customer_ids
+    real = Records.postal_customers
     settle_pass = {"on": False}
 
-    def lagging(self: Records, org_id: str, limit: int) -> list[str]:
-        return [cid for cid in real(self, org_id, limit) if settle_pass["on"] or cid != "c0000002"]
+    def lagging(self: Records, org_id: str, limit: int) -> list[tuple[str, bool]]:
+        return [(cid, post) for cid, post in real(self, org_id, limit) if settle_pass["on"] or cid != "c0000002"]
 
-    monkeypatch.setattr(Records, "post_customer_ids", lagging)
+    monkeypatch.setattr(Records, "postal_customers", lagging)
     job = integration.disconnect(records, deps.cascade_queue(), org_id, now_iso())
 
     assert aws.drain("CascadeQueue", "disconnect_cascade", stop_after=2) == 2  # two customers, then none seen

@@ -81,14 +81,14 @@ def test_cascade_pages_through_thousands_of_post_customers(
     assert records.count_post_customers(org_id) == POST
 
     page_reads: list[int] = []
-    real = Records.post_customer_ids
+    real = Records.postal_customers
 
-    def recording(self: Records, org_id: str, limit: int) -> list[str]:
-        ids = real(self, org_id, limit)
-        page_reads.append(len(ids))
-        return ids
+    def recording(self: Records, org_id: str, limit: int) -> list[tuple[str, bool]]:
+        customers = real(self, org_id, limit)
+        page_reads.append(len(customers))
+        return customers
 
-    monkeypatch.setattr(Records, "post_customer_ids", recording)
+    monkeypatch.setattr(Records, "postal_customers", recording)
     job = integration.disconnect(records, deps.cascade_queue(), org_id, now_iso())
     pages = aws.drain("CascadeQueue", "disconnect_cascade")  # one message in flight at a time: rounds == pages
 

@@ -36,6 +36,8 @@ def put(api: Api, org: Org, path: str, body: dict[str, Any]) -> Any:
 
 
 def setup_org(api: Api, org: Org, *, paper_invoice: bool = False, address: dict[str, Any] | None = ADDRESS) -> None:
+    if paper_invoice:  # paper invoices are a postal preference: they need the integration
+        assert api.connect(org).status == 200
     put(api, org, "templates/inv", {"kind": "invoice", "language": "en"})
     put(api, org, "templates/rem", {"kind": "reminder", "language": "de"})
     customer: dict[str, Any] = {"name": "Jana Müller", "paper_invoice": paper_invoice}

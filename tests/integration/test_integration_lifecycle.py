@@ -118,9 +118,20 @@ def test_unknown_fields_and_bad_enums_are_422_naming_them(api: Api) -> None:
     assert "colour" in details
 
 
-def test_invalid_address_is_422_naming_the_fields(api: Api) -> None:
+def test_an_invalid_address_of_an_email_customer_is_stored_and_reported_by_channel_resolution(api: Api) -> None:
     org = api.new_org()
-    reply = put_customer(api, org, "c1", billing_address={**ADDRESS, "postal_code": "1"})
+    assert put_template(api, org, "reminder").status == 200
+    reply = put_customer(api, org, "c1", billing_address={**ADDRESS, "postal_code": "1"}, email="j@example.com")
+    assert reply.status == 200, reply.body  # partial customer data from the AR platform syncs
+    resolved = channel(api, org, "c1", "reminder").json
+    assert (resolved["channel"], resolved["deliverable"]) == ("email", True)
+    assert [p["field"] for p in resolved["address_problems"]] == ["postal_code"]
+
+
+def test_invalid_address_of_a_post_customer_is_422_naming_the_fields(api: Api) -> None:
+    org = api.new_org()
+    assert api.connect(org).status == 200
+    reply = put_customer(api, org, "c1", billing_address={**ADDRESS, "postal_code": "1"}, preference="post")
     assert reply.status == 422
     assert reply.json["error"]["code"] == "invalid_address"
     assert reply.json["error"]["details"] == [{"field": "billing_address.postal_code", "problem": "invalid"}]
@@ -257,6 +268,8 @@ def test_disconnect_impact_then_cascade_reverts_everything_and_keeps_history(api
     ).json
     assert impact == {
         "customers_with_post": 120,
+        "customers_with_paper_invoice": 0,
+        "customers_to_reset": 120,
         "templates_with_post": ["reminder"],
         "steps_with_post": [1, 3],
         "letters_in_flight": 2,
@@ -264,6 +277,7 @@ def test_disconnect_impact_then_cascade_reverts_everything_and_keeps_history(api
 
     job = disconnect_and_drain(api, aws, org)
     assert job["status"] == "completed"
+    assert job["started_at"] <= job["finished_at"] == job["updated_at"]
     assert job["total"] == 120 + 1 + 2 + 2
     assert job["done"] == job["total"]
     assert job["counts"] == {"templates": 1, "steps": 2, "customers": 120, "letters": 2}
@@ -381,3 +395,29 @@ def test_connect_answer_says_what_to_configure_for_webhooks(api: Api, monkeypatc
     # Shown once: the status view never repeats it.
     view = api("integration_api", "GET", f"/v1/orgs/{pg_org.org_id}/integrations/postal", key=pg_org.key)
     assert "webhook" not in view.json and pg["signing_secret"] not in view.body.decode()
+
+
+def test_an_incomplete_address_of_an_email_customer_syncs_and_channel_resolution_reports_it(api: Api) -> None:
+    org = api.new_org()
+    assert api.connect(org).status == 200
+    assert put_template(api, org, "reminder").status == 200
+    partial = {"name": "Jana Müller", "city": "Berlin", "country": "DE"}  # no street, no postal code
+    reply = put_customer(api, org, "c1", billing_address=partial, email="j@example.com")
+    assert reply.status == 200, reply.body
+    assert (
+        api("settings_api", "GET", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key).json["billing_address"]["lines"]
+        == []
+    )
+    resolved = channel(api, org, "c1", "reminder").json
+    assert (resolved["channel"], resolved["deliverable"]) == ("email", True)
+    assert {p["field"] for p in resolved["address_problems"]} >= {"lines", "postal_code"}
+    # Choosing post needs the address complete: 422 naming what is missing.
+    refused = put_customer(api, org, "c1", billing_address=partial, preference="post")
+    assert (refused.status, refused.json["error"]["code"]) == (422, "invalid_address")
+    assert "billing_address.lines" in {d["field"] for d in refused.json["error"]["details"]}
+    # A post customer stored before with a partial address (e.g. a preference set by the AR platform later) is
+    # reported by channel resolution, never silently emailed.
+    post = put_template(api, org, "reminder", default_channel="post")
+    assert post.status == 200, post.body
+    resolved = channel(api, org, "c1", "reminder").json
+    assert (resolved["channel"], resolved["deliverable"], resolved["problem"]) == ("post", False, "invalid_address")

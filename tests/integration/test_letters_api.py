@@ -68,7 +68,8 @@ def test_economy_outside_france_is_422_with_a_fix(api: Api, aws: Aws) -> None:
     error = reply.json["error"]
     assert error["code"] == "unsupported_country"
     assert "France" in error["message"] and error["fix"]
-    ok = send(api, org, key="fr", postage="economy", recipient={"address": FR_ADDRESS})
+    # The PDF's window shows the Zürich customer: a cover page carries the French address instead.
+    ok = send(api, org, key="fr", postage="economy", recipient={"address": FR_ADDRESS}, address_cover_page=True)
     assert ok.status == 202, ok.body
 
 
@@ -108,7 +109,7 @@ def test_other_org_cannot_read_a_letter(api: Api, aws: Aws) -> None:
 def test_list_filters_by_status_and_customer_and_pages(api: Api, aws: Aws) -> None:
     org = connected_org(api)
     ids = [send(api, org, key=f"k{i}").json["letter_id"] for i in range(3)]
-    send(api, org, key="addr", recipient={"address": FR_ADDRESS})
+    assert send(api, org, key="addr", recipient={"address": FR_ADDRESS}, address_cover_page=True).status == 202
     path = f"/v1/orgs/{org.org_id}/letters"
     by_customer = api("letters_api", "GET", path, key=org.key, query={"customer_id": "c1"}).json
     assert sorted(x["letter_id"] for x in by_customer["letters"]) == sorted(ids)

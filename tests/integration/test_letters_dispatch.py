@@ -286,7 +286,12 @@ def test_cancel_before_and_after_submit(api: Api, aws: Aws, sandbox: SandboxServ
     early = send(api, org, key="early").json["letter_id"]
     reply = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{early}/cancel", key=org.key)
     assert reply.status == 200, reply.body
-    assert reply.json == {"letter_id": early, "status": "cancelled", "cancelled_at_provider": False}
+    assert reply.json == {
+        "letter_id": early,
+        "status": "cancelled",
+        "cancelled_at_provider": False,
+        "cancel_queued": False,
+    }
     late = send(api, org, key="late").json["letter_id"]
     deliver(aws)  # `early` is acknowledged as cancelled, `late` is submitted
     assert len(sandbox.letters) == 1
@@ -330,3 +335,82 @@ def _job(org_id: str) -> Any:
         status=JobStatus.RUNNING,
         started_at="2030-01-01T00:00:00.000Z",
     )
+
+
+def _hold_claim(org_id: str, letter_id: str) -> None:
+    """Mark the letter as held by a dispatch that is handing it to the provider right now."""
+    from postal.clock import now_iso
+    from postal.store import keys
+    from postal.store.dynamo import serialize
+
+    records = deps.records()
+    records.client.update_item(
+        TableName=records.table,
+        Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.letter_sk(letter_id)}),
+        UpdateExpression="SET claim_message = :m, claimed_at = :at",
+        ExpressionAttributeValues=serialize({":m": "another-dispatch", ":at": now_iso()}),
+    )
+
+
+def _release_claim(org_id: str, letter_id: str) -> None:
+    from postal.store import keys
+    from postal.store.dynamo import serialize
+
+    records = deps.records()
+    records.client.update_item(
+        TableName=records.table,
+        Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.letter_sk(letter_id)}),
+        UpdateExpression="REMOVE claim_message, claimed_at",
+    )
+
+
+def test_a_cancel_during_submission_waits_and_cancels_at_the_provider(
+    api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postal import letters_service
+
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    _hold_claim(org.org_id, letter_id)
+
+    def submission_finishes(seconds: float) -> None:  # while the cancel waits, the hand-over completes
+        _release_claim(org.org_id, letter_id)
+        deliver(aws)
+
+    monkeypatch.setattr(letters_service.time, "sleep", submission_finishes)
+    reply = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{letter_id}/cancel", key=org.key)
+    assert reply.status == 200, reply.body
+    assert (reply.json["status"], reply.json["cancelled_at_provider"], reply.json["cancel_queued"]) == (
+        "cancelled",
+        True,
+        False,
+    )
+    letter = get_letter(api, org, letter_id)
+    assert sandbox.letters[letter["provider_letter_id"]].status == "cancelled"
+
+
+def test_a_cancel_during_a_long_submission_is_queued_and_the_provider_withdraws_the_letter(
+    api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postal import letters_service
+
+    org = connected_org(api)
+    letter_id = send(api, org).json["letter_id"]
+    monkeypatch.setattr(letters_service, "CANCEL_WAIT_S", 0.4)
+    monkeypatch.setattr(letters_service.time, "sleep", lambda seconds: None)
+    replies = []
+    original = SandboxProvider.submit
+
+    def slow_submit(self: SandboxProvider, submission: Any) -> Any:
+        # The client cancels while the dispatch holds the letter and waits for the provider.
+        replies.append(api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{letter_id}/cancel", key=org.key))
+        return original(self, submission)
+
+    monkeypatch.setattr(SandboxProvider, "submit", slow_submit)
+    deliver(aws)
+    assert [r.status for r in replies] == [202], [r.body for r in replies]
+    assert (replies[0].json["status"], replies[0].json["cancel_queued"]) == ("cancelled", True)
+    letter = get_letter(api, org, letter_id)
+    assert letter["status"] == "cancelled"
+    assert sandbox.letters[letter["provider_letter_id"]].status == "cancelled"  # withdrawn once the provider had it
+    assert [e["status"] for e in letter["events"]].count("cancelled") == 1

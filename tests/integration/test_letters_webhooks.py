@@ -88,6 +88,15 @@ def test_replayed_event_is_deduplicated(api: Api, aws: Aws, sandbox: SandboxServ
     assert [e["status"] for e in get_letter(api, org, letter_id)["events"]].count("accepted") == 1
 
 
+def test_the_history_lists_each_status_once(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
+    org, letter_id, pid = _submitted(api, aws)  # dispatch recorded `submitted`
+    assert _post(api, org, sandbox, pid, "submitted").json["applied"] == 0  # the provider's own report of it
+    assert _post(api, org, sandbox, pid, "accepted").json["applied"] == 1
+    assert _post(api, org, sandbox, pid, "accepted").json["applied"] == 0  # reported again under a new event id
+    statuses = [e["status"] for e in get_letter(api, org, letter_id)["events"]]
+    assert statuses == ["created", "rendered", "queued", "submitted", "accepted"]
+
+
 def test_older_event_after_a_newer_one_goes_to_history_only(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
     org, letter_id, pid = _submitted(api, aws)
     assert _post(api, org, sandbox, pid, "sent").json["applied"] == 1

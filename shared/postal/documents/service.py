@@ -27,7 +27,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from postal import idempotency
-from postal.addresses import require_valid
+from postal.addresses import mailable
 from postal.clock import new_id
 from postal.documents.check import CheckResult, PdfLimits, check_pdf
 from postal.documents.preview import render_preview_png
@@ -169,8 +169,7 @@ def _recipient(customer: Customer) -> Any:
             details=[{"field": "billing_address", "problem": "required"}],
             fix="set the customer's billing_address (PUT .../customers/{customer_id})",
         )
-    require_valid(customer.billing_address, where="billing_address")
-    return customer.billing_address
+    return mailable(customer.billing_address, where="billing_address")
 
 
 def _invoices(records: Records, org_id: str, body: DocumentIn, kind: TemplateKind) -> list[InvoiceRecord]:
@@ -199,13 +198,14 @@ def _invoices(records: Records, org_id: str, body: DocumentIn, kind: TemplateKin
     return found
 
 
-def paper_invoice_fee(org: Org, customer: Customer, kind: TemplateKind) -> Money | None:
+def paper_invoice_fee(org: Org, customer: Customer, kind: TemplateKind, *, connected: bool) -> Money | None:
     """The org's paper invoice fee, on invoices to customers who get paper (PRODUCT.md §2.4).
 
     Only on the invoice itself: reminders list what is still open, and charging the fee again on every reminder
-    would bill it more than once.
+    would bill it more than once. Paper needs the postal integration: from the moment it is disconnected no
+    invoice carries the fee, even before the cascade has reset the customer's `paper_invoice`.
     """
-    if kind is TemplateKind.INVOICE and customer.paper_invoice and org.paper_invoice_fee is not None:
+    if kind is TemplateKind.INVOICE and customer.paper_invoice and connected and org.paper_invoice_fee is not None:
         return org.paper_invoice_fee
     return None
 
@@ -240,8 +240,9 @@ def render_for(records: Records, org_id: str, body: DocumentIn, now: str) -> Ren
     customer = records.get_customer(org_id, body.customer_id)
     recipient = _recipient(customer)
     invoices = _invoices(records, org_id, body, template.kind)
-    zone = zone_for_template(org, records.get_integration(org_id), template)
-    fee = paper_invoice_fee(org, customer, template.kind)
+    integration = records.get_integration(org_id)
+    zone = zone_for_template(org, integration, template)
+    fee = paper_invoice_fee(org, customer, template.kind, connected=integration.status == IntegrationStatus.CONNECTED)
     rendered = render_document(
         DocumentRequest(
             kind=DocumentKind(template.kind.value),

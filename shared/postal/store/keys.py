@@ -51,6 +51,11 @@ def letters_by_customer_gsi1(org_id: str, customer_id: str) -> str:
     return f"ORG#{org_id}#CUSTOMER#{customer_id}"
 
 
+def open_invoices_gsi1(org_id: str) -> str:
+    """Every open invoice (sparse): what a change of the collection steps re-indexes."""
+    return f"ORG#{org_id}#INVOICES#open"
+
+
 # GSI2 (ALL): letters by status, invoices due, open tasks; all per org.
 def letters_by_status_gsi2(org_id: str, status: str) -> str:
     return f"ORG#{org_id}#LETTERS#{status}"
@@ -60,12 +65,14 @@ def invoices_due_gsi2(org_id: str) -> str:
     return f"ORG#{org_id}#DUE"
 
 
-def open_tasks_gsi2(org_id: str) -> str:
-    return f"ORG#{org_id}#TASKS#open"
+def tasks_gsi2(org_id: str, status: str) -> str:
+    """Tasks by status (`open`, `done`), oldest first by creation."""
+    return f"ORG#{org_id}#TASKS#{status}"
 
 
-def step_run_sk(invoice_id: str, step_index: int) -> str:
-    return f"RUN#{invoice_id}#{step_index:03d}"
+def step_run_sk(invoice_id: str, step_id: str) -> str:
+    """One run of one step (by its id, which survives edits of the sequence) for one invoice."""
+    return f"RUN#{invoice_id}#{step_id}"
 
 
 def pending_runs_gsi2(org_id: str) -> str:

@@ -21,11 +21,13 @@ from postal.models import (
     IntegrationStatus,
     InvoiceRecord,
     Job,
+    JobFailure,
     JobStatus,
     Org,
     PostalIntegration,
     StepAction,
     Task,
+    TaskQuery,
     Template,
     TemplateCheck,
 )
@@ -95,7 +97,7 @@ class Records:
             }
         }
 
-    def _put_requiring_connected(self, org_id: str, item: Item) -> None:
+    def _put_requiring_connected(self, org_id: str, item: Item, what: str = "post") -> None:
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -106,7 +108,7 @@ class Records:
         except ClientError as exc:
             if is_conditional_failure(exc):
                 raise NotConnected(
-                    "post needs the postal integration to be connected",
+                    f"{what} needs the postal integration to be connected",
                     fix="connect the postal integration first (POST .../integrations/postal/connect)",
                 ) from exc
             raise translate(exc) from exc
@@ -507,14 +509,16 @@ class Records:
         return Template.model_validate(deserialize(resp["Attributes"]))
 
     # ------------------------------------------------------------------ customers
-    def put_customer(self, org_id: str, customer: Customer, *, requires_connected: bool) -> None:
+    def put_customer(self, org_id: str, customer: Customer, *, requires_connected: str | None) -> None:
+        """`requires_connected` names what needs the integration (e.g. 'post'); None when nothing does."""
         item: Item = {"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer.customer_id), **_dump(customer)}
-        if customer.preference == "post":
-            # Sparse GSI1: only post customers are indexed, so the disconnect cascade reads just those.
+        if customer.preference == "post" or customer.paper_invoice:
+            # Sparse GSI1: only customers with a postal preference (post, paper invoices) are indexed, so the
+            # disconnect cascade reads just those.
             item["GSI1PK"] = keys.post_customers_gsi1(org_id)
             item["GSI1SK"] = customer.customer_id
         if requires_connected:
-            self._put_requiring_connected(org_id, item)
+            self._put_requiring_connected(org_id, item, requires_connected)
         else:
             self._put(item)
 
@@ -524,24 +528,69 @@ class Records:
             raise NotFound(f"customer '{customer_id}' not found")
         return Customer.model_validate(item)
 
-    def post_customer_ids(self, org_id: str, limit: int) -> list[str]:
-        """The first `limit` customers whose preference is post (sparse GSI1; shrinks as the cascade clears)."""
+    def postal_customers(self, org_id: str, limit: int) -> list[tuple[str, bool]]:
+        """The first `limit` customers with a postal preference, each with whether its preference is post (the
+        others get paper invoices); sparse GSI1, which shrinks as the cascade resets them."""
         resp = self.client.query(
             TableName=self.table,
             IndexName="GSI1",
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues=serialize({":pk": keys.post_customers_gsi1(org_id)}),
-            ProjectionExpression="GSI1SK",
+            ProjectionExpression="GSI1SK, preference",
             Limit=limit,
         )
-        return [str(deserialize(i)["GSI1SK"]) for i in resp.get("Items", [])]
+        items = [deserialize(i) for i in resp.get("Items", [])]
+        return [(str(i["GSI1SK"]), i.get("preference") == "post") for i in items]
 
     def count_post_customers(self, org_id: str) -> int:
+        """Customers with a postal preference (post, or paper invoices): what the cascade resets."""
         return self.count(index="GSI1", pk_name="GSI1PK", pk=keys.post_customers_gsi1(org_id))
 
+    def count_postal_preferences(self, org_id: str) -> tuple[int, int]:
+        """(customers whose preference is post, customers who get paper invoices), for the impact report: COUNT
+        queries over the same sparse partition, filtered."""
+        counts = []
+        for condition, values in (("preference = :v", {":v": "post"}), ("paper_invoice = :v", {":v": True})):
+            total = 0
+            for page in self.client.get_paginator("query").paginate(
+                TableName=self.table,
+                IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :pk",
+                FilterExpression=condition,
+                ExpressionAttributeValues=serialize({":pk": keys.post_customers_gsi1(org_id), **values}),
+                Select="COUNT",
+            ):
+                total += page.get("Count", 0)
+            counts.append(total)
+        return counts[0], counts[1]
+
     def clear_customers_post(self, org_id: str, customer_ids: list[str], at: str, job_id: str) -> int:
-        """Clear the post preference (and its GSI1 entry) of those still post, counted on the job; the number
-        cleared. Up to 99 customers a transaction."""
+        """Reset the postal preferences of those still post (the preference is cleared, paper invoices switched
+        off, the GSI1 entry removed), counted on the job; the number reset. Up to 99 customers a transaction."""
+        return self._reset_customers(
+            org_id,
+            job_id,
+            customer_ids,
+            "REMOVE preference, GSI1PK, GSI1SK SET paper_invoice = :false, updated_at = :at",
+            "preference = :post",
+            {":post": "post", ":false": False, ":at": at},
+        )
+
+    def clear_customers_paper(self, org_id: str, customer_ids: list[str], at: str, job_id: str) -> int:
+        """Switch off paper invoices of those that get them and are not post (their own email or SMS preference
+        stays), counted on the job; the number reset."""
+        return self._reset_customers(
+            org_id,
+            job_id,
+            customer_ids,
+            "REMOVE GSI1PK, GSI1SK SET paper_invoice = :false, updated_at = :at",
+            "paper_invoice = :true AND (attribute_not_exists(preference) OR preference <> :post)",
+            {":post": "post", ":true": True, ":false": False, ":at": at},
+        )
+
+    def _reset_customers(
+        self, org_id: str, job_id: str, customer_ids: list[str], update: str, condition: str, values: dict[str, Any]
+    ) -> int:
         return self._transact_counted(
             org_id,
             job_id,
@@ -552,9 +601,9 @@ class Records:
                         "Update": {
                             "TableName": self.table,
                             "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk(customer_id)}),
-                            "UpdateExpression": "REMOVE preference, GSI1PK, GSI1SK SET updated_at = :at",
-                            "ConditionExpression": "preference = :post",
-                            "ExpressionAttributeValues": serialize({":post": "post", ":at": at}),
+                            "UpdateExpression": update,
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeValues": serialize(values),
                         }
                     }
                 ]
@@ -575,11 +624,35 @@ class Records:
         else:
             self._put(item)
 
-    def get_steps(self, org_id: str) -> tuple[list[CollectionStep], str | None]:
-        item = self._get(keys.org_pk(org_id), keys.STEPS_SK)
+    def get_steps(self, org_id: str, *, consistent: bool = False) -> tuple[list[CollectionStep], str | None]:
+        item = self._get(keys.org_pk(org_id), keys.STEPS_SK, consistent=consistent)
         if not item:
             return [], None
         return [CollectionStep.model_validate(s) for s in item.get("steps", [])], item.get("updated_at")
+
+    def steps_indexed(self, org_id: str, updated_at: str | None) -> bool:
+        """Whether the open invoices' due index was derived from the steps of `updated_at` (a put of the steps
+        replaces the item, which drops the mark)."""
+        item = self._get(keys.org_pk(org_id), keys.STEPS_SK, consistent=True)
+        if item is None:
+            return True  # no steps were ever set: every invoice is already indexed as having none
+        return bool(item.get("indexed_for")) and item.get("indexed_for") == updated_at
+
+    def mark_steps_indexed(self, org_id: str, updated_at: str | None) -> None:
+        """Record that the due index follows the steps of `updated_at`; nothing when they changed meanwhile."""
+        if updated_at is None:
+            return
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.STEPS_SK}),
+                UpdateExpression="SET indexed_for = :u",
+                ConditionExpression="updated_at = :u",
+                ExpressionAttributeValues=serialize({":u": updated_at}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
 
     def revert_steps_post(self, org_id: str, at: str, job_id: str) -> int:
         """Every step whose action is post becomes manual_intervention (optimistic lock on updated_at)."""
@@ -611,19 +684,63 @@ class Records:
         raise Conflict("collection steps keep changing; retry", code="concurrent_modification")
 
     # ------------------------------------------------------------------ invoices
-    def put_invoice(self, org_id: str, invoice: InvoiceRecord) -> None:
+    def _invoice_item(self, org_id: str, invoice: InvoiceRecord) -> Item:
         item: Item = {"PK": keys.org_pk(org_id), "SK": keys.invoice_sk(invoice.invoice_id), **_dump(invoice)}
+        if invoice.status == "open":
+            # Sparse GSI1: every open invoice, so a change of the steps can re-index them without a scan.
+            item["GSI1PK"] = keys.open_invoices_gsi1(org_id)
+            item["GSI1SK"] = invoice.invoice_id
         if invoice.status == "open" and invoice.next_due is not None:
             # Sparse GSI2: only open invoices with a step still to run are due candidates for the nightly run.
             item["GSI2PK"] = keys.invoices_due_gsi2(org_id)
             item["GSI2SK"] = f"{invoice.next_due.isoformat()}#{invoice.invoice_id}"
-        self._put(item)
+        return item
 
-    def get_invoice(self, org_id: str, invoice_id: str) -> InvoiceRecord:
-        item = self._get(keys.org_pk(org_id), keys.invoice_sk(invoice_id))
+    def put_invoice(self, org_id: str, invoice: InvoiceRecord) -> None:
+        self._put(self._invoice_item(org_id, invoice))
+
+    def get_invoice(self, org_id: str, invoice_id: str, *, consistent: bool = False) -> InvoiceRecord:
+        item = self._get(keys.org_pk(org_id), keys.invoice_sk(invoice_id), consistent=consistent)
         if not item:
             raise NotFound(f"invoice '{invoice_id}' not found")
         return InvoiceRecord.model_validate(item)
+
+    def open_invoices(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[InvoiceRecord], str | None]:
+        """One page of the org's open invoices (sparse GSI1)."""
+        items, next_cursor = self._query_page(
+            index="GSI1", pk_name="GSI1PK", pk=keys.open_invoices_gsi1(org_id), limit=limit, cursor=cursor
+        )
+        return [InvoiceRecord.model_validate(i) for i in items], next_cursor
+
+    def set_next_step(self, org_id: str, invoice: InvoiceRecord, reindexed: InvoiceRecord) -> bool:
+        """Move an invoice's next step (and its place in the due index), if nobody changed the invoice since it was
+        read; False when somebody did (that writer derived the next step itself)."""
+        due = reindexed.next_due
+        values: dict[str, Any] = {":seen": invoice.updated_at, ":open": "open"}
+        if due is not None and reindexed.next_step_id is not None:
+            expression = "SET next_step_id = :step, next_due = :due, GSI2PK = :gsi2, GSI2SK = :gsi2sk"
+            values |= {
+                ":step": reindexed.next_step_id,
+                ":due": due.isoformat(),
+                ":gsi2": keys.invoices_due_gsi2(org_id),
+                ":gsi2sk": f"{due.isoformat()}#{invoice.invoice_id}",
+            }
+        else:
+            expression = "REMOVE next_step_id, next_due, GSI2PK, GSI2SK"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.invoice_sk(invoice.invoice_id)}),
+                UpdateExpression=expression,
+                ConditionExpression="updated_at = :seen AND #s = :open",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(values),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
 
     def due_invoice_ids(self, org_id: str, today: str, limit: int, cursor: str | None) -> tuple[list[str], str | None]:
         """Open invoices whose next step is due on or before `today` (sparse GSI2, oldest first)."""
@@ -643,35 +760,42 @@ class Records:
         ids = [str(deserialize(i)["invoice_id"]) for i in resp.get("Items", [])]
         return ids, encode_cursor(resp.get("LastEvaluatedKey"))
 
-    def claim_step(self, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool:
-        """Exactly once per (invoice, step): advance the invoice past the step and record the run, atomically.
+    def claim_step(self, org_id: str, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool:
+        """Exactly once per (invoice, step id): record the run and move the invoice past the step, atomically.
 
-        The condition on the invoice's `next_step_index` (and the run's non-existence) means a duplicate schedule
-        firing, a retry or a concurrent run claims nothing. False when someone else already ran this step.
+        The run record's key is the step's id, so its non-existence is the guarantee: a duplicate firing, a retry,
+        a concurrent run or an edit of the sequence can never run a step twice. The invoice update (only while it
+        is open) adds the step to its history and moves it in the due index; False when the step already ran.
         """
-        org_pk = keys.org_pk(run["org_id"])
-        item: Item = {"PK": org_pk, "SK": keys.invoice_sk(advanced.invoice_id), **_dump(advanced)}
-        if advanced.status == "open" and advanced.next_due is not None:
-            item["GSI2PK"] = keys.invoices_due_gsi2(run["org_id"])
-            item["GSI2SK"] = f"{advanced.next_due.isoformat()}#{advanced.invoice_id}"
+        org_pk = keys.org_pk(org_id)
+        step_id = str(run["step_id"])
         run_item = {
             "PK": org_pk,
-            "SK": keys.step_run_sk(invoice.invoice_id, invoice.next_step_index),
-            "GSI2PK": keys.pending_runs_gsi2(run["org_id"]),
+            "SK": keys.step_run_sk(invoice.invoice_id, step_id),
+            "GSI2PK": keys.pending_runs_gsi2(org_id),
             "GSI2SK": f"{run['claimed_at']}#{invoice.invoice_id}",
             **run,
         }
+        due = advanced.next_due
+        values: dict[str, Any] = {":ran": [step_id], ":none": [], ":open": "open", ":at": advanced.updated_at}
+        if due is not None and advanced.next_step_id is not None:
+            expression = (
+                "SET steps_run = list_append(if_not_exists(steps_run, :none), :ran), updated_at = :at, "
+                "next_step_id = :step, next_due = :due, GSI2PK = :gsi2, GSI2SK = :gsi2sk"
+            )
+            values |= {
+                ":step": advanced.next_step_id,
+                ":due": due.isoformat(),
+                ":gsi2": keys.invoices_due_gsi2(org_id),
+                ":gsi2sk": f"{due.isoformat()}#{invoice.invoice_id}",
+            }
+        else:
+            expression = (
+                "SET steps_run = list_append(if_not_exists(steps_run, :none), :ran), updated_at = :at "
+                "REMOVE next_step_id, next_due, GSI2PK, GSI2SK"
+            )
         return self._transact_if(
             [
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": serialize(item),
-                        "ConditionExpression": "next_step_index = :idx AND #s = :open",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": serialize({":idx": invoice.next_step_index, ":open": "open"}),
-                    }
-                },
                 {
                     "Put": {
                         "TableName": self.table,
@@ -679,26 +803,49 @@ class Records:
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": serialize({"PK": org_pk, "SK": keys.invoice_sk(invoice.invoice_id)}),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": "#s = :open",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": serialize(values),
+                    }
+                },
             ]
         )
 
-    def finish_step_run(self, org_id: str, invoice_id: str, step_index: int, outcome: dict[str, Any]) -> None:
+    def finish_step_run(self, org_id: str, invoice_id: str, step_id: str, outcome: dict[str, Any]) -> None:
         """Mark a run done (it leaves the pending partition) with what it did."""
         self.client.update_item(
             TableName=self.table,
-            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_index)}),
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_id)}),
             UpdateExpression="SET #s = :done, outcome = :outcome REMOVE GSI2PK, GSI2SK",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=serialize({":done": "done", ":outcome": outcome}),
         )
 
-    def fail_step_run(self, org_id: str, invoice_id: str, step_index: int, error: str) -> None:
-        """Keep the run pending with its last error; nightly-reconciliation retries it."""
-        self.client.update_item(
+    def fail_step_run(self, org_id: str, invoice_id: str, step_id: str, error: str) -> int:
+        """Keep the run pending with its last error (nightly-reconciliation retries it); its number of attempts."""
+        resp = self.client.update_item(
             TableName=self.table,
-            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_index)}),
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_id)}),
             UpdateExpression="SET last_error = :err ADD attempts :one",
             ExpressionAttributeValues=serialize({":err": error, ":one": 1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(deserialize(resp["Attributes"])["attempts"])
+
+    def give_up_step_run(self, org_id: str, invoice_id: str, step_id: str, error: str, task_id: str) -> None:
+        """A run that kept failing leaves the pending partition (reconciliation stops retrying it); a person
+        finishes it through the task."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice_id, step_id)}),
+            UpdateExpression="SET #s = :gave_up, last_error = :err, task_id = :task REMOVE GSI2PK, GSI2SK",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize({":gave_up": "gave_up", ":err": error, ":task": task_id}),
         )
 
     def pending_step_runs(self, org_id: str, limit: int) -> list[dict[str, Any]]:
@@ -711,8 +858,8 @@ class Records:
         )
         return [deserialize(i) for i in resp.get("Items", [])]
 
-    def get_step_run(self, org_id: str, invoice_id: str, step_index: int) -> dict[str, Any] | None:
-        return self._get(keys.org_pk(org_id), keys.step_run_sk(invoice_id, step_index), consistent=True)
+    def get_step_run(self, org_id: str, invoice_id: str, step_id: str) -> dict[str, Any] | None:
+        return self._get(keys.org_pk(org_id), keys.step_run_sk(invoice_id, step_id), consistent=True)
 
     def ensure_job(self, job: Job) -> Job:
         """Create the job unless it exists (a second firing of the same nightly run reuses it)."""
@@ -732,6 +879,95 @@ class Records:
         self.client.update_item(**self._job_tick(org_id, job_id, counter, n)["Update"])
 
     # ------------------------------------------------------------------ jobs
+    def start_firing(self, job: Job, at: str) -> None:
+        """One firing of a dated job (e.g. `nightly-{date}`) begins: the job is created by the first, and every
+        firing sets it running again, so its totals and times cover them all. `active` counts firings at work."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id)}),
+            UpdateExpression="SET #s = :running, updated_at = :at, job_id = :id, org_id = :org, kind = :kind, "
+            "started_at = if_not_exists(started_at, :at), #t = if_not_exists(#t, :zero), "
+            "done = if_not_exists(done, :zero), counts = if_not_exists(counts, :counts) "
+            "ADD firings :one, active :one REMOVE finished_at",
+            ExpressionAttributeNames={"#s": "status", "#t": "total"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":running": JobStatus.RUNNING.value,
+                    ":at": at,
+                    ":id": job.job_id,
+                    ":org": job.org_id,
+                    ":kind": job.kind,
+                    ":counts": job.counts,
+                    ":zero": 0,
+                    ":one": 1,
+                }
+            ),
+        )
+
+    def add_job_total(self, org_id: str, job_id: str, n: int, at: str) -> None:
+        """A firing found `n` more items for the job."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+            UpdateExpression="SET updated_at = :at ADD #t :n",
+            ExpressionAttributeNames={"#t": "total"},
+            ExpressionAttributeValues=serialize({":n": n, ":at": at}),
+        )
+
+    def tick_job(self, org_id: str, job_id: str, counter: str, at: str) -> None:
+        """One item of a firing is done (`counter` says how), with the time it was."""
+        update = self._job_tick(org_id, job_id, counter)["Update"]
+        update["UpdateExpression"] += " SET updated_at = :at"
+        update["ExpressionAttributeValues"] = serialize({":n": 1, ":at": at})
+        self.client.update_item(**update)
+
+    def add_job_failure(self, org_id: str, job_id: str, failure: JobFailure, cap: int = 50) -> None:
+        """Keep the reason of a failure on the job (the first `cap` of them; the counts go on beyond)."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+                UpdateExpression="SET failures = list_append(if_not_exists(failures, :none), :f), updated_at = :at",
+                ConditionExpression="attribute_not_exists(failures) OR size(failures) < :cap",
+                ExpressionAttributeValues=serialize(
+                    {":none": [], ":f": [_dump(failure)], ":cap": cap, ":at": failure.at}
+                ),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+
+    def finish_firing(self, org_id: str, job_id: str, at: str, *, failed: bool = False) -> None:
+        """A firing ends; the last one at work completes the job (or marks it failed when this firing failed)."""
+        key = serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)})
+        resp = self.client.update_item(
+            TableName=self.table,
+            Key=key,
+            UpdateExpression="SET updated_at = :at ADD active :minus",
+            ExpressionAttributeValues=serialize({":at": at, ":minus": -1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        if int(deserialize(resp["Attributes"]).get("active", 0)) > 0 and not failed:
+            return  # another firing is still at work: it completes the job
+        status = JobStatus.FAILED if failed else JobStatus.COMPLETED
+        values: dict[str, Any] = {":status": status.value, ":at": at}
+        kwargs: dict[str, Any] = {}
+        if not failed:  # a failure shows at once; a completion waits for the last firing at work
+            kwargs = {"ConditionExpression": "active <= :zero"}
+            values[":zero"] = 0
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET #s = :status, finished_at = :at, updated_at = :at",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(values),
+                **kwargs,
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+
     def get_job(self, org_id: str, job_id: str, *, consistent: bool = False) -> Job:
         item = self._get(keys.org_pk(org_id), keys.job_sk(job_id), consistent=consistent)
         if not item:
@@ -793,7 +1029,7 @@ class Records:
             self.client.update_item(
                 TableName=self.table,
                 Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
-                UpdateExpression="SET #s = :done, finished_at = :at, phase = :phase",
+                UpdateExpression="SET #s = :done, finished_at = :at, updated_at = :at, phase = :phase",
                 ConditionExpression="#s = :running",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=serialize(
@@ -886,9 +1122,8 @@ class Records:
     # ------------------------------------------------------------------ tasks
     def put_task(self, task: Task) -> None:
         item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **_dump(task)}
-        if task.status == "open":
-            item["GSI2PK"] = keys.open_tasks_gsi2(task.org_id)
-            item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
+        item["GSI2PK"] = keys.tasks_gsi2(task.org_id, task.status)
+        item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
         self._put(item)
 
     def get_task(self, org_id: str, task_id: str) -> Task:
@@ -901,11 +1136,49 @@ class Records:
         item = self._get(keys.org_pk(org_id), keys.task_sk(task_id))
         return Task.model_validate(item) if item else None
 
-    def list_open_tasks(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
-        items, next_cursor = self._query_page(
-            index="GSI2", pk_name="GSI2PK", pk=keys.open_tasks_gsi2(org_id), limit=limit, cursor=cursor
-        )
-        return [Task.model_validate(i) for i in items], next_cursor
+    def list_tasks(
+        self, org_id: str, query: TaskQuery, limit: int, cursor: str | None
+    ) -> tuple[list[Task], str | None]:
+        """One page of the org's tasks in one status (their GSI2 partition), created within the dates asked (a key
+        condition); kind and customer filter the page read, so a page may hold fewer than `limit`."""
+        pk = keys.tasks_gsi2(org_id, query.status)
+        # GSI2SK is `{created_at}#{task_id}`: it sorts with its date, and a bare `created_to` sorts before every key
+        # of that moment, so BETWEEN (and <) leave `created_to` itself out.
+        key = "GSI2PK = :pk"
+        values: dict[str, Any] = {":pk": pk}
+        if query.created_from and query.created_to:
+            key += " AND GSI2SK BETWEEN :from AND :to"
+        elif query.created_from:
+            key += " AND GSI2SK >= :from"
+        elif query.created_to:
+            key += " AND GSI2SK < :to"
+        values |= {":from": query.created_from} if query.created_from else {}
+        values |= {":to": query.created_to} if query.created_to else {}
+        filters, names = [], {}
+        if query.kind is not None:
+            filters.append("#kind = :kind")
+            names["#kind"] = "kind"
+            values[":kind"] = query.kind.value
+        if query.customer_id is not None:
+            filters.append("customer_id = :customer")
+            values[":customer"] = query.customer_id
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "GSI2",
+            "KeyConditionExpression": key,
+            "ExpressionAttributeValues": serialize(values),
+            "Limit": limit,
+        }
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        start = decode_cursor(cursor, expected_pk=pk)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        resp = self.client.query(**kwargs)
+        items = [Task.model_validate(deserialize(i)) for i in resp.get("Items", [])]
+        return items, encode_cursor(resp.get("LastEvaluatedKey"))
 
     # ------------------------------------------------------------------ returned mail (issue 5)
     def mark_address_returned(self, org_id: str, customer_id: str, at: str) -> bool:

@@ -40,8 +40,10 @@ def letter(
     compress: bool = True,
     extra: Callable[[FPDF], object] | None = None,
     footer_baseline_mm: float = 285.0,
+    address: list[str] = ADDRESS,
 ) -> bytes:
-    """A one-or-more-page fpdf2 letter; the first address line's top (baseline - font size) is at `address_top_mm`."""
+    """A one-or-more-page fpdf2 letter; the first address line's top (baseline - font size) is at `address_top_mm`;
+    `address` is what its window shows."""
     pdf = FPDF(orientation="P", unit="mm", format=paper)
     pdf.set_compression(compress)
     pdf.set_auto_page_break(False)
@@ -56,7 +58,7 @@ def letter(
         if number == 0:
             pdf.text(130, 20, "Sender GmbH, Weg 1, 3000 Bern")
             baseline = address_top_mm + FONT_PT * PT_MM
-            for i, line in enumerate(ADDRESS if not core_font else [a.replace("ü", "ue") for a in ADDRESS]):
+            for i, line in enumerate(address if not core_font else [a.replace("ü", "ue") for a in address]):
                 pdf.text(ADDRESS_X_MM, baseline + i * LINE_MM, line)
         for i in range(30):
             pdf.text(25, 105 + i * 5.5, f"Body line {i + 1} of page {number + 1}: invoice text and amounts.")
@@ -85,7 +87,7 @@ def ten_page_letter() -> bytes:
     return letter(pages=10)
 
 
-def reportlab_letter() -> bytes:
+def reportlab_letter(address: list[str] = ADDRESS) -> bytes:
     """The good letter from a second generator (reportlab, embedded TrueType subset, y-up coordinates)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfbase import pdfmetrics
@@ -97,7 +99,7 @@ def reportlab_letter() -> bytes:
     c = canvas.Canvas(buf, pagesize=A4)
     c.setFont("DejaVuRL", FONT_PT)
     height_pt = A4[1]
-    for i, line in enumerate(ADDRESS):
+    for i, line in enumerate(address):
         baseline_mm = GOOD_ADDRESS_TOP_MM + FONT_PT * PT_MM + i * LINE_MM
         c.drawString(ADDRESS_X_MM / PT_MM, height_pt - baseline_mm / PT_MM, line)
     c.drawString(25 / PT_MM, height_pt - 110 / PT_MM, "Body text of the letter.")
