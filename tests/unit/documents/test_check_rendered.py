@@ -13,8 +13,9 @@ from decimal import Decimal
 
 import pytest
 
+from postal.documents.address_format import format_address
 from postal.documents.check import check_pdf, read_window_address
-from postal.documents.render import DocumentKind, DocumentRequest, address_lines, render_document
+from postal.documents.render import RETURN_LINE_SIZES, DocumentKind, DocumentRequest, render_document
 from postal.documents.zones import get_zone, zone_ids
 from postal.models import Address, Branding, Invoice, InvoiceLine, Language
 
@@ -92,7 +93,8 @@ def test_every_rendered_letter_passes_the_check(zone_id: str, kind: DocumentKind
             doc = render_document(_request(zone_id, kind, language, recipient))
             result = check_pdf(doc.pdf, zone)
             printed = [line.text for line in result.address_lines]
-            expected = address_lines(recipient, SENDER.country, language)
+            # PostNL separates postcode and city by two spaces; text extraction reads a run of spaces as one.
+            expected = [" ".join(line.text.split()) for line in format_address(recipient, SENDER.country, language)]
             if not result.ok or printed != expected:
                 failures.append((language.value, recipient.country, printed, [p.message for p in result.problems]))
     assert not failures, failures
@@ -105,7 +107,10 @@ def test_the_return_line_is_read_on_its_own_not_as_the_first_recipient_line() ->
     window = read_window_address(doc.pdf, zone)
     assert window.return_line is not None
     assert window.return_line.text.startswith("Zürcher Gemüse- & Früchtehandel AG · Seestrasse 120")
-    assert window.return_line.size_pt == pytest.approx(7.0, abs=0.3)
+    # The renderer shrinks the return line from 7 pt to at most 6 pt before it abbreviates (RETURN_LINE_SIZES).
+    assert min(RETURN_LINE_SIZES) - 0.3 <= window.return_line.size_pt <= max(RETURN_LINE_SIZES) + 0.3
     assert zone.return_line is not None and zone.return_line.y0 <= window.return_line.y0
     assert window.return_line.y1 <= zone.return_line.y1
-    assert [line.text for line in window.lines] == address_lines(ADDRESSES[1], "CH", Language.DE)
+    assert [line.text for line in window.lines] == [
+        line.text for line in format_address(ADDRESSES[1], "CH", Language.DE)
+    ]
