@@ -90,7 +90,9 @@ def main() -> int:
     ]
     load = os.getloadavg()[0]
     print(f"280k-operation PDF: {len(complex_pdf):,} bytes; load average {load:.1f} on {os.cpu_count()} cores")
-    print(f"{'case':<28} {'runs':>5} {'median ms':>10} {'p95 ms':>8} {'cpu ms':>8} {'goal ms':>8}  verdict")
+    # Two verdicts: on the wall-clock median (what a caller waits on an idle CPU, e.g. a Lambda) and on the CPU
+    # median (what is left of it when the machine is shared: the wall figure then measures the neighbours).
+    print(f"{'case':<28} {'runs':>5} {'median ms':>10} {'p95 ms':>8} {'cpu ms':>8} {'goal ms':>8}  wall / cpu")
     missed = False
     for name, fn, runs in cases:
         goal = GOALS.get(name)
@@ -98,8 +100,8 @@ def main() -> int:
             print(f"{name:<28} {'-':>5} {'-':>10} {'-':>8} {'-':>8} {'-':>8}  no file: run `make corpus`")
             continue
         median, p95, cpu = measure(fn, runs)
-        verdict = "" if goal is None else ("met" if median <= goal else "MISSED")
-        missed = missed or verdict == "MISSED"
+        verdict = "" if goal is None else " / ".join("met" if v <= goal else "MISSED" for v in (median, cpu))
+        missed = missed or "MISSED" in verdict
         goal_text = f"{goal:.0f}" if goal is not None else "-"
         print(f"{name:<28} {runs:>5} {median:>10.2f} {p95:>8.2f} {cpu:>8.2f} {goal_text:>8}  {verdict}")
     return 1 if missed else 0
