@@ -1,7 +1,8 @@
 """Benchmark the template check and the preview: `.venv/bin/python -m bench.bench_check` from the repo root.
 
 Goals (issue 9): median <= 10 ms for a one-page letter, <= 25 ms for a ten-page letter (the border raster of every
-page), and the 280,000-operation PDF refused (`content_too_complex`) in <= 1.2 s. The LibreOffice letter is read
+page), and the 280,000-operation PDF refused (`content_too_complex`) in <= 1.2 s. "slow to render" passes the
+operation gate and is stopped by the 1 s CPU budget (the same 1.2 s goal). The LibreOffice letter is read
 from `tests/corpus/` (`make corpus`); without it that row says so. Prints median and p95 per case.
 """
 
@@ -30,6 +31,7 @@ GOALS = {
     "check, 1-page letter": 10.0,
     "check, 10-page letter": 25.0,
     "refuse, 280k operations": 1200.0,
+    "refuse, slow to render": 1200.0,
 }
 
 
@@ -82,12 +84,15 @@ def main() -> int:
         cases.append(("check, LibreOffice letter", None, 0))
     cases += [
         ("refuse, 280k operations", refused(complex_pdf), 20),
+        ("refuse, slow to render", refused(pdf_corpus.slow_to_render()), 5),
         ("preview PNG, 72 dpi", lambda: render_preview_png(one_page, zone, result, dpi=72), 30),
         ("preview PNG, 150 dpi", lambda: render_preview_png(one_page, zone, result, dpi=150), 10),
     ]
     load = os.getloadavg()[0]
     print(f"280k-operation PDF: {len(complex_pdf):,} bytes; load average {load:.1f} on {os.cpu_count()} cores")
-    print(f"{'case':<28} {'runs':>5} {'median ms':>10} {'p95 ms':>8} {'cpu ms':>8} {'goal ms':>8}  verdict")
+    # Two verdicts: on the wall-clock median (what a caller waits on an idle CPU, e.g. a Lambda) and on the CPU
+    # median (what is left of it when the machine is shared: the wall figure then measures the neighbours).
+    print(f"{'case':<28} {'runs':>5} {'median ms':>10} {'p95 ms':>8} {'cpu ms':>8} {'goal ms':>8}  wall / cpu")
     missed = False
     for name, fn, runs in cases:
         goal = GOALS.get(name)
@@ -95,8 +100,8 @@ def main() -> int:
             print(f"{name:<28} {'-':>5} {'-':>10} {'-':>8} {'-':>8} {'-':>8}  no file: run `make corpus`")
             continue
         median, p95, cpu = measure(fn, runs)
-        verdict = "" if goal is None else ("met" if median <= goal else "MISSED")
-        missed = missed or verdict == "MISSED"
+        verdict = "" if goal is None else " / ".join("met" if v <= goal else "MISSED" for v in (median, cpu))
+        missed = missed or "MISSED" in verdict
         goal_text = f"{goal:.0f}" if goal is not None else "-"
         print(f"{name:<28} {runs:>5} {median:>10.2f} {p95:>8.2f} {cpu:>8.2f} {goal_text:>8}  {verdict}")
     return 1 if missed else 0

@@ -55,6 +55,8 @@ FIRST_PAGE_DPI = 72
 OTHER_PAGE_DPI = 36
 # Pages with more operations than this are rendered progressively, so the CPU budget can interrupt them.
 PROGRESSIVE_FROM_OPERATIONS = 20_000
+# Page objects looked at to name what sits in a zone (text, path, image...).
+MAX_DESCRIBED_OBJECTS = 2_000
 # A greyscale pixel darker than this is ink (anti-aliasing makes edge pixels light grey, paper is 255).
 INK_BELOW = 240
 # How far around the window a text block still counts as "the misplaced address" rather than letter body.
@@ -624,7 +626,9 @@ class _PdfiumPage:
         """The kinds of top-level page objects whose bounds overlap `rect` (for messages: text, path, image...)."""
         kinds: set[str] = set()
         left, bottom, right, top = (ctypes.c_float() for _ in range(4))
-        for i in range(pdfium_c.FPDFPage_CountObjects(self.page.raw)):
+        # The kinds only word a message: the first objects say enough, and a page of 100,000 paths must not
+        # spend the CPU budget on it.
+        for i in range(min(pdfium_c.FPDFPage_CountObjects(self.page.raw), MAX_DESCRIBED_OBJECTS)):
             obj = pdfium_c.FPDFPage_GetObject(self.page.raw, i)
             if not pdfium_c.FPDFPageObj_GetBounds(
                 obj, ctypes.byref(left), ctypes.byref(bottom), ctypes.byref(right), ctypes.byref(top)

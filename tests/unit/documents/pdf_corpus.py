@@ -291,6 +291,12 @@ def many_operations(n: int = 280_000) -> bytes:
     return raw_pdf(b"".join(b"%d %d m %d %d l S\n" % (i % 11, i % 7, i % 5, i % 3) for i in range(n // 3)), flate=True)
 
 
+def slow_to_render(fills: int = 120_000) -> bytes:
+    """Under the operation gate (240k operations) but slow to paint: `fills` full-page grey rectangles, more than a
+    second of rasterising at 72 dpi. Only the CPU budget can stop it."""
+    return raw_pdf(b"0.9 g " + b"0 0 595 842 re f\n" * fills, flate=True)
+
+
 def address_in_form_xobject() -> bytes:
     """The address drawn inside a Form XObject: page `cm` (10 pt right) composed with the form's /Matrix.
 

@@ -274,6 +274,14 @@ def test_a_check_over_its_cpu_budget_is_refused_as_too_complex():
     assert "s of CPU" in info.value.message
 
 
+def test_the_cpu_budget_stops_a_page_that_is_slow_to_render():
+    # 240k operations pass the gate; painting 120k full-page rectangles does not fit a 0.1 s budget.
+    with pytest.raises(ValidationFailed) as info:
+        check_pdf(corpus.slow_to_render(), ZONE, cpu_budget_s=0.1)
+    assert info.value.code == "content_too_complex"
+    assert "rendering it needs more than 0.1 s of CPU" in info.value.message
+
+
 def test_read_window_address_returns_the_printed_recipient_lines():
     window = read_window_address(corpus.good_letter_cached(), ZONE)
     assert [line.text for line in window.lines] == corpus.ADDRESS
