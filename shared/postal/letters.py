@@ -255,17 +255,19 @@ def require_postage_available(postage: Postage, country: str) -> None:
 
 
 def one_entry_per_status(events: list[LetterEvent]) -> list[LetterEvent]:
-    """The history as shown: one entry per status. A provider's report of a status the letter already has (e.g.
-    its `submitted` callback after dispatch recorded the submission) confirms that entry and is not listed again;
-    reports that changed nothing and say something new (a late, older status) stay, marked `applied: false`.
-    The store keeps every report."""
+    """The history as shown: one entry per status change. A provider's report of a status the letter already has
+    (e.g. its `submitted` callback after dispatch recorded the submission) confirms that entry and is not listed
+    again; a report that changed nothing but says something new (a late, older status) is listed once, marked
+    `applied: false`. Every applied change stays (a redriven letter is `queued` twice). The store keeps every
+    report."""
     applied = {e.status for e in events if e.applied}
     shown: list[LetterEvent] = []
-    seen: set[tuple[str, bool]] = set()
+    unapplied: set[str] = set()
     for event in events:
-        if (event.status, event.applied) in seen or (not event.applied and event.status in applied):
-            continue
-        seen.add((event.status, event.applied))
+        if not event.applied:
+            if event.status in applied or event.status in unapplied:
+                continue
+            unapplied.add(event.status)
         shown.append(event)
     return shown
 
