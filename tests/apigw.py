@@ -64,10 +64,12 @@ def call(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     auth: bool = True,
+    cached_auth: dict[str, str] | None = None,
 ) -> Reply:
-    """Invoke `<module>.handler.lambda_handler` with a proxy event; 401 like API Gateway when auth fails."""
-    context: dict[str, str] | None = None
-    if auth:
+    """Invoke `<module>.handler.lambda_handler` with a proxy event; 401 like API Gateway when auth fails.
+    `cached_auth`: the authorizer context API Gateway cached earlier, used instead of running the authorizer."""
+    context: dict[str, str] | None = cached_auth
+    if auth and cached_auth is None:
         context = authorize(key)
         if context is None:
             return Reply(401, {}, json.dumps({"error": {"code": "unauthorized"}}).encode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from postal import auth
 from postal.errors import DomainError, Forbidden, NotFound
 
 logger = Logger(child=True)
@@ -86,6 +88,18 @@ def require_org(app: APIGatewayRestResolver, org_id: str) -> str:
 def require_admin(app: APIGatewayRestResolver) -> None:
     if not principal(app).is_admin:
         raise Forbidden("this call needs the admin key", code="admin_only")
+
+
+def require_current_key(app: APIGatewayRestResolver, keys: auth.KeyLookup, admin_key: Callable[[], str]) -> None:
+    """401 unless the key the caller presented is still valid (the authorizer's answer may be cached)."""
+    who = principal(app)
+    auth.require_current_key(
+        auth.bearer_token(header(app, "Authorization")),
+        org_id=who.org_id,
+        is_admin=who.is_admin,
+        keys=keys,
+        admin_key=admin_key,
+    )
 
 
 def header(app: APIGatewayRestResolver, name: str) -> str | None:

@@ -302,8 +302,9 @@ class Records:
         except ClientError as exc:
             raise translate(exc, "the API key was rotated concurrently; retry") from exc
 
-    def org_for_key(self, key_hash: str) -> str | None:
-        item = self._get(keys.api_key_pk(key_hash), keys.API_KEY_SK)
+    def org_for_key(self, key_hash: str, *, consistent: bool = False) -> str | None:
+        """The org an API key (by its hash) belongs to; None for an unknown or revoked key."""
+        item = self._get(keys.api_key_pk(key_hash), keys.API_KEY_SK, consistent=consistent)
         return str(item["org_id"]) if item else None
 
     def iter_org_ids(self) -> Iterator[str]:
