@@ -181,17 +181,17 @@ class LetterStore:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=serialize(values),
         )
-        start = decode_cursor(cursor, expected_pk=str(values[":pk"]))
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        # The filter runs after Limit, and the org partition interleaves history items with letters: read on
-        # until the page is full, then continue the next page right after its last letter.
-        kwargs["Limit"] = max(limit * 4, 25)
         key_names = [
             "PK",
             "SK",
             *{"GSI2": ["GSI2PK", "GSI2SK"], "GSI1": ["GSI1PK", "GSI1SK"]}.get(str(kwargs.get("IndexName")), []),
         ]
+        start = decode_cursor(cursor, expected_pk=str(values[":pk"]), key_names=key_names)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        # The filter runs after Limit, and the org partition interleaves history items with letters: read on
+        # until the page is full, then continue the next page right after its last letter.
+        kwargs["Limit"] = max(limit * 4, 25)
         found: list[Item] = []
         while True:
             resp = self.client.query(**kwargs)

@@ -123,7 +123,8 @@ class Records:
         }
         if index:
             kwargs["IndexName"] = index
-        start = decode_cursor(cursor, expected_pk=pk)
+        index_keys = [pk_name, pk_name.removesuffix("PK") + "SK"] if index else []
+        start = decode_cursor(cursor, expected_pk=pk, key_names=["PK", "SK", *index_keys])
         if start:
             kwargs["ExclusiveStartKey"] = start
         resp = self.client.query(**kwargs)
@@ -627,7 +628,9 @@ class Records:
             "ProjectionExpression": "invoice_id",
             "Limit": limit,
         }
-        start = decode_cursor(cursor, expected_pk=keys.invoices_due_gsi2(org_id))
+        start = decode_cursor(
+            cursor, expected_pk=keys.invoices_due_gsi2(org_id), key_names=["PK", "SK", "GSI2PK", "GSI2SK"]
+        )
         if start:
             kwargs["ExclusiveStartKey"] = start
         resp = self.client.query(**kwargs)
