@@ -42,7 +42,15 @@ from postal.letters import (
     require_send,
     status_event_detail,
 )
-from postal.models import Address, AddressState, IntegrationStatus, LetterStatus, Postage, PostalIntegration
+from postal.models import (
+    Address,
+    AddressState,
+    IntegrationStatus,
+    LetterStatus,
+    Postage,
+    PostalIntegration,
+    is_country,
+)
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.prices import price_table
 from postal.store.documents import DocumentStore
@@ -182,63 +190,64 @@ def create_letter(
         page_count = result.page_count
 
     is_new, letter_id = idempotency.claim(keys, "letters", org_id, idem_key, body, new_id("let"))
-    if not is_new:
-        existing = letters.get(org_id, letter_id)
-        if existing is not None:
-            if existing.status is LetterStatus.QUEUED:
-                # The first attempt may have died before its message was sent; a duplicate message is harmless
-                # (dispatch claims the letter once), a missing one would leave it queued forever.
-                queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
-            return get_letter(letters, documents, org_id, letter_id)
-        # The first attempt died before writing the letter: finish it under the id it reserved.
+    with idempotency.released_on_refusal(keys, "letters", org_id, idem_key, body, is_new=is_new):
+        if not is_new:
+            existing = letters.get(org_id, letter_id)
+            if existing is not None:
+                if existing.status is LetterStatus.QUEUED:
+                    # The first attempt may have died before its message was sent; a duplicate message is harmless
+                    # (dispatch claims the letter once), a missing one would leave it queued forever.
+                    queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
+                return get_letter(letters, documents, org_id, letter_id)
+            # The first attempt died before writing the letter: finish it under the id it reserved.
 
-    key = pdf_key(org_id, letter_id)
-    if pdf is not None:
-        sha256 = hashlib.sha256(pdf).hexdigest()
-        documents.put_pdf(key, pdf, {"letter-id": letter_id, "org-id": org_id, "sha256": sha256})
-    else:
-        assert body.document is not None
-        doc = body.document
-        stored = render_to_s3(
-            records,
-            documents,
-            org_id,
-            DocumentIn(
-                template_id=doc.template_id, customer_id=doc.customer_id, invoice_ids=doc.invoice_ids, body=doc.body
-            ),
-            now,
-            s3_key=pdf_key(org_id, letter_id),
+        key = pdf_key(org_id, letter_id)
+        if pdf is not None:
+            sha256 = hashlib.sha256(pdf).hexdigest()
+            documents.put_pdf(key, pdf, {"letter-id": letter_id, "org-id": org_id, "sha256": sha256})
+        else:
+            assert body.document is not None
+            doc = body.document
+            stored = render_to_s3(
+                records,
+                documents,
+                org_id,
+                DocumentIn(
+                    template_id=doc.template_id, customer_id=doc.customer_id, invoice_ids=doc.invoice_ids, body=doc.body
+                ),
+                now,
+                s3_key=pdf_key(org_id, letter_id),
+            )
+            key, sha256, page_count = stored.s3_key, stored.sha256, stored.page_count
+
+        price, currency = _estimate(provider.value, address, body, page_count)
+        letter = Letter(
+            letter_id=letter_id,
+            org_id=org_id,
+            status=LetterStatus.QUEUED,
+            customer_id=customer_id,
+            recipient=address,
+            postage=body.postage,
+            color=body.color,
+            duplex=body.duplex,
+            address_position=body.address_position,
+            pdf_key=key,
+            page_count=page_count,
+            sha256=sha256,
+            provider=provider.value,
+            price=price,
+            currency=currency,
+            created_at=now,
+            updated_at=now,
         )
-        key, sha256, page_count = stored.s3_key, stored.sha256, stored.page_count
-
-    price, currency = _estimate(provider.value, address, body, page_count)
-    letter = Letter(
-        letter_id=letter_id,
-        org_id=org_id,
-        status=LetterStatus.QUEUED,
-        customer_id=customer_id,
-        recipient=address,
-        postage=body.postage,
-        color=body.color,
-        duplex=body.duplex,
-        address_position=body.address_position,
-        pdf_key=key,
-        page_count=page_count,
-        sha256=sha256,
-        provider=provider.value,
-        price=price,
-        currency=currency,
-        created_at=now,
-        updated_at=now,
-    )
-    # The request was accepted (created), its PDF stored and checked (rendered), and it waits for dispatch (queued):
-    # one transaction writes the letter in `queued` with the three history entries.
-    history = [LetterEvent(status=s.value, occurred_at=now, source=SOURCE) for s in UNSUBMITTED]
-    if letters.create(letter, history):
-        publish_change(events, letter, None)
-        logger.info("letter queued", extra={"org_id": org_id, "letter_id": letter_id, "pages": page_count})
-    queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
-    return get_letter(letters, documents, org_id, letter_id)
+        # The request was accepted (created), its PDF stored and checked (rendered), and it waits for dispatch (queued):
+        # one transaction writes the letter in `queued` with the three history entries.
+        history = [LetterEvent(status=s.value, occurred_at=now, source=SOURCE) for s in UNSUBMITTED]
+        if letters.create(letter, history):
+            publish_change(events, letter, None)
+            logger.info("letter queued", extra={"org_id": org_id, "letter_id": letter_id, "pages": page_count})
+        queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
+        return get_letter(letters, documents, org_id, letter_id)
 
 
 def _event_order(event: LetterEvent) -> tuple[str, int]:
@@ -372,6 +381,12 @@ def quote(
     volume: int,
 ) -> PriceQuote:
     """A price before sending, from the connected provider (its price endpoint, else its configured table)."""
+    if not is_country(country):
+        raise ValidationFailed(
+            f"'{country}' is not an ISO 3166-1 alpha-2 country code",
+            details=[{"field": "country", "problem": "unknown country"}],
+            fix="give the destination's two-letter ISO country code, e.g. CH",
+        )
     require_connected(records, org_id)
     require_postage_available(postage, country)
     request = PriceRequest(

@@ -101,3 +101,46 @@ def test_a_cursor_naming_this_orgs_partition_with_foreign_key_attributes_is_a_40
     query = {"cursor": base64.urlsafe_b64encode(forged).decode()}
     reply = api("letters_api", "GET", f"/v1/orgs/{org.org_id}/letters", key=org.key, query=query)
     assert (reply.status, reply.json["error"]["code"]) == (400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("country", ["ZZ", "XK", "EU"])
+def test_a_price_for_a_country_outside_iso_3166_is_a_422(api: Api, country: str) -> None:
+    org = api.new_org()
+    assert api.connect(org).status == 200
+    query = {"country": country, "pages": "1"}
+    reply = api("letters_api", "GET", f"/v1/orgs/{org.org_id}/prices", key=org.key, query=query)
+    assert (reply.status, reply.json["error"]["code"]) == (422, "validation_failed")
+    assert reply.json["error"]["details"] == [{"field": "country", "problem": "unknown country"}]
+
+
+@pytest.mark.parametrize(
+    "invoice_change",
+    [
+        {"open_amount": "1E+1000"},
+        {"open_amount": "1" * 42},
+        {"open_amount": "-10"},
+        {"lines": [{"description": "x", "unit_price": "1E+127"}]},
+    ],
+)
+def test_an_invoice_with_an_unbounded_amount_is_a_422_and_nothing_is_stored(api: Api, invoice_change: dict) -> None:
+    org = api.new_org()
+    body = {"customer_id": "cus-1", "number": "1", "issue_date": "2026-11-01", "due_date": "2026-12-01"}
+    path = f"/v1/orgs/{org.org_id}/invoices/inv-1"
+    reply = api("settings_api", "PUT", path, key=org.key, body={**body, "open_amount": "10", **invoice_change})
+    assert (reply.status, reply.json["error"]["code"]) == (422, "validation_failed")
+    assert api("settings_api", "GET", path, key=org.key).status == 404
+
+
+def test_a_fee_of_1e400_is_a_422(api: Api) -> None:
+    org = api.new_org()
+    fee = {"paper_invoice_fee": {"amount": "1E+400", "currency": "EUR"}}
+    reply = api("orgs_api", "PATCH", f"/v1/orgs/{org.org_id}", key=org.key, body=fee)
+    assert (reply.status, reply.json["error"]["code"]) == (422, "validation_failed")
+
+
+def test_a_subnormal_custom_address_box_is_a_422(api: Api) -> None:
+    org = api.new_org()
+    box = {"x_mm": 5e-324, "y_mm": 40, "width_mm": 85, "height_mm": 25}
+    body = {"kind": "reminder", "address_position": "custom", "custom_address_box": box}
+    reply = api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/templates/t1", key=org.key, body=body)
+    assert (reply.status, reply.json["error"]["code"]) == (422, "validation_failed")
