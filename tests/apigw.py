@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,9 @@ def call(
         "isBase64Encoded": is_b64,
     }
     resp = handler(module)(event, FakeLambdaContext())
+    if os.environ.get("RECORD_STATUSES"):
+        with open(os.environ["RECORD_STATUSES"], "a", encoding="utf-8") as out:
+            out.write(f"{method} {path} {resp['statusCode']}\n")
     raw = resp.get("body") or ""
     data = base64.b64decode(raw) if resp.get("isBase64Encoded") else raw.encode()
     return Reply(resp["statusCode"], {k.lower(): v for k, v in (resp.get("headers") or {}).items()}, data)

@@ -34,6 +34,13 @@ def request_hash(body: BaseModel) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
 
 
+def request_token(scope: str, org_id: str, key: str, body: BaseModel) -> str:
+    """The `ClientRequestToken` of the transaction a request makes (36 characters, DynamoDB's maximum): the same
+    for every retry of the same request, so a retried TransactWriteItems that already committed succeeds again
+    instead of failing its `attribute_not_exists` condition."""
+    return hashlib.sha256(f"{scope}#{org_id}#{key}#{request_hash(body)}".encode()).hexdigest()[:36]
+
+
 def validate_key(key: str | None, *, required: bool, what: str) -> str | None:
     """400 for a missing (when required) or malformed key."""
     if key is None or key == "":

@@ -243,7 +243,7 @@ def create_letter(
         # The request was accepted (created), its PDF stored and checked (rendered), and it waits for dispatch (queued):
         # one transaction writes the letter in `queued` with the three history entries.
         history = [LetterEvent(status=s.value, occurred_at=now, source=SOURCE) for s in UNSUBMITTED]
-        if letters.create(letter, history):
+        if letters.create(letter, history, request_token=idempotency.request_token("letters", org_id, idem_key, body)):
             publish_change(events, letter, None)
             logger.info("letter queued", extra={"org_id": org_id, "letter_id": letter_id, "pages": page_count})
         queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))

@@ -47,7 +47,7 @@ def test_a_replay_finishes_a_create_that_crashed_after_reserving_the_key(
 ) -> None:
     real = Records.create_org
 
-    def crashing(self: Records, org, key_hash: str) -> None:
+    def crashing(self: Records, org, key_hash: str, **kwargs: object) -> None:
         raise RuntimeError("worker died")
 
     monkeypatch.setattr(Records, "create_org", crashing)

@@ -210,8 +210,9 @@ class Records:
         return True
 
     # ------------------------------------------------------------------ orgs and keys
-    def create_org(self, org: Org, key_hash: str) -> None:
-        """Org, its API key (by hash only) and its disconnected integration, all or nothing."""
+    def create_org(self, org: Org, key_hash: str, *, request_token: str | None = None) -> None:
+        """Org, its API key (by hash only) and its disconnected integration, all or nothing. `request_token` (from
+        the request's Idempotency-Key) makes a retried call that already committed succeed again."""
         pk = keys.org_pk(org.org_id)
         items = [
             {"PK": pk, "SK": keys.ORG_SK, "GSI3PK": keys.ALL_ORGS_GSI3, "GSI3SK": org.org_id, **_dump(org)},
@@ -230,10 +231,12 @@ class Records:
                         }
                     }
                     for item in items
-                ]
+                ],
+                **({"ClientRequestToken": request_token} if request_token else {}),
             )
         except ClientError as exc:
-            if is_conditional_failure(exc):
+            mismatch = exc.response.get("Error", {}).get("Code") == "IdempotentParameterMismatchException"
+            if is_conditional_failure(exc) or mismatch:
                 raise Conflict(f"organisation '{org.org_id}' already exists", code="org_exists") from exc
             raise translate(exc) from exc
 
