@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import importlib
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+from tests.routes import documented_statuses, operation_for
 
 
 class FakeLambdaContext:
@@ -107,12 +108,23 @@ def call(
         "isBase64Encoded": is_b64,
     }
     resp = handler(module)(event, FakeLambdaContext())
-    if os.environ.get("RECORD_STATUSES"):
-        with open(os.environ["RECORD_STATUSES"], "a", encoding="utf-8") as out:
-            out.write(f"{method} {path} {resp['statusCode']}\n")
+    assert_documented(method, path, int(resp["statusCode"]))
     raw = resp.get("body") or ""
     data = base64.b64decode(raw) if resp.get("isBase64Encoded") else raw.encode()
     return Reply(resp["statusCode"], {k.lower(): v for k, v in (resp.get("headers") or {}).items()}, data)
+
+
+def assert_documented(method: str, path: str, status: int) -> None:
+    """Every answer a test sees must be one docs/openapi.json lists for its operation: the document tells the
+    truth or the test fails (issue 10)."""
+    operation = operation_for(method, path)
+    if operation is None:
+        return  # no such route: the resolver's 404, not an operation of the API
+    documented = documented_statuses(operation.method, operation.path)
+    assert status in documented, (
+        f"{operation.method} {operation.path} answered {status}, which docs/openapi.json does not list "
+        f"({sorted(documented)}): add it to postal.api.openapi.OPERATIONS and run `make openapi`"
+    )
 
 
 def sqs_event(bodies: list[str], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:q") -> dict[str, Any]:
