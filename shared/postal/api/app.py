@@ -46,6 +46,7 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 # No request body of this API nests deeper; deeper JSON is refused before anything parses it recursively.
 MAX_JSON_DEPTH = 32
+ADMIN_ONLY = {("POST", "/v1/orgs")}  # refused with 403 for an org key before the body is validated
 _ORG_PATH = re.compile(r"^/v1/orgs/([^/]+)(?:/|$)")
 # C0 controls other than tab, newline and carriage return, and lone surrogates ("\ud800" in JSON): no field of
 # this API means them, and DynamoDB, S3 metadata and the PDF renderer each fail on some of them.
@@ -69,10 +70,13 @@ class PostalResolver(APIGatewayRestResolver):
 
 def _refuse_early(event: Mapping[str, Any]) -> dict[str, Any] | None:
     """A proxy response for a request refused before routing, or None."""
-    match = _ORG_PATH.match(str(event.get("path") or ""))
+    path = str(event.get("path") or "")
+    ctx = (event.get("requestContext") or {}).get("authorizer") or {}
+    is_admin = str(ctx.get("is_admin", "false")).lower() == "true"
+    if (str(event.get("httpMethod")), path.rstrip("/")) in ADMIN_ONLY and not is_admin:
+        return _proxy_error(403, "admin_only", "this call needs the admin key")
+    match = _ORG_PATH.match(path)
     if match:
-        ctx = (event.get("requestContext") or {}).get("authorizer") or {}
-        is_admin = str(ctx.get("is_admin", "false")).lower() == "true"
         org_id = unquote(match[1])
         if not is_admin and ctx.get("org_id") != org_id:
             return _proxy_error(404, "not_found", f"organisation '{org_id}' not found")
