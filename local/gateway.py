@@ -57,6 +57,10 @@ _DEFAULT_RESPONSES: dict[str, tuple[int, str, str]] = {
 }
 
 
+class PayloadTooLarge(Exception):
+    """Lambda refused the invocation: the event is over 6 MB (the function never ran)."""
+
+
 class FunctionError(Exception):
     """A function failed the way Lambda reports it: it raised, timed out, or returned non-JSON.
 
@@ -117,7 +121,7 @@ class LambdaRuntime:
         spec = self.functions[logical_id]
         payload = json.dumps(event)
         if len(payload) > LAMBDA_PAYLOAD_BYTES:
-            log.warning("%s: event is %.1f MB, Lambda rejects invocations over 6 MB", logical_id, len(payload) / 2**20)
+            raise PayloadTooLarge(f"{logical_id}: event is {len(payload) / 2**20:.1f} MB; Lambda takes at most 6 MB")
         with self._environments[logical_id]:
             context = LambdaContext(spec.name, spec.memory, spec.timeout)
             started = time.monotonic()
@@ -507,6 +511,15 @@ class Gateway:
         started = time.monotonic()
         try:
             result = self.runtime.invoke(route.function, event)
+        except PayloadTooLarge as exc:
+            # AWS answers a 5xx here; the local stack names the cause and the way round it instead.
+            log.warning("%s", exc)
+            return error_response(
+                413,
+                "payload_too_large",
+                "the request is over the 6 MB a Lambda invocation carries",
+                {"fix": 'for a large PDF, send {"upload": true} and PUT the PDF to the upload_url of the answer'},
+            )
         except FunctionError as exc:
             log.error("%s", exc.detail)
             return self._gateway_response("INTEGRATION_FAILURE")

@@ -65,7 +65,11 @@ def test_local_lists_routes_schedules_and_queues(stack: Stack) -> None:
     assert ("POST", "/v1/orgs/{org_id}/letters") in routes
     assert {"nightly-collection", "nightly-reconciliation"} <= set(served["schedules"])
     assert "DispatchQueue" in served["queues"]
-    assert served["pollers"] == {"CascadeQueue": "DisconnectCascadeFunction", "DispatchQueue": "DispatchFunction"}
+    assert served["pollers"] == {
+        "CascadeQueue": "DisconnectCascadeFunction",
+        "DispatchQueue": "DispatchFunction",
+        "UploadsQueue": "LetterUploadsFunction",
+    }
 
 
 def test_unknown_schedule_is_404_listing_the_known_ones(stack: Stack) -> None:

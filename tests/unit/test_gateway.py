@@ -820,13 +820,26 @@ def test_http_adapter_refuses_bodies_over_10_mb_with_a_413(stack: Stack) -> None
     assert stack.fakes.calls == []
 
 
-def test_http_adapter_accepts_a_body_of_exactly_10_mb(stack: Stack) -> None:
+def test_http_adapter_accepts_a_body_of_exactly_10_mb_and_lambda_refuses_its_event(stack: Stack) -> None:
     body = b"a" * gw.MAX_REQUEST_BYTES
     reply = serve_http(
         stack.gateway, http_request("POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(len(body))}, body)
     )
+    # The gateway reads it (10 MB is API Gateway's limit); the event is over the 6 MB a Lambda invocation takes,
+    # so the function never runs and the answer names the way round it (the letter upload).
+    assert reply.status == 413
+    error = json.loads(reply.body)["error"]
+    assert error["code"] == "payload_too_large" and "upload" in error["details"]["fix"]
+    assert stack.fakes.events("WebhooksFunction") == []
+
+
+def test_an_event_just_under_six_mb_reaches_the_function(stack: Stack) -> None:
+    body = b"a" * (gw.LAMBDA_PAYLOAD_BYTES - 64 * 1024)
+    reply = serve_http(
+        stack.gateway, http_request("POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(len(body))}, body)
+    )
     assert reply.status == 200
-    assert len(stack.event("WebhooksFunction")["body"]) == gw.MAX_REQUEST_BYTES
+    assert len(stack.event("WebhooksFunction")["body"]) == len(body)
 
 
 def test_http_adapter_turns_a_gateway_crash_into_a_500(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -169,6 +169,14 @@ def build_app() -> PostalResolver:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_response(400, "invalid_json", "the request body is not valid JSON")
+        if any(e.get("type") == "string_too_long" and tuple(e.get("loc", ()))[-1:] == ("pdf_base64",) for e in errors):
+            return error_response(
+                413,
+                "pdf_too_large_inline",
+                "pdf_base64 is larger than a request can carry (6,000,000 base64 characters, a 4.5 MB PDF)",
+                fix='send {"upload": true} instead of pdf_base64: the answer has a short-lived upload_url to PUT '
+                "the PDF to; the letter is checked and queued when it arrives",
+            )
         details = [
             {"field": _field(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")} for e in errors
         ]
