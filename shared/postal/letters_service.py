@@ -143,13 +143,13 @@ def _decode_pdf(pdf_base64: str) -> bytes:
         raise BadRequest("pdf_base64 is not valid base64", code="invalid_pdf_encoding") from exc
 
 
-def _estimate(provider: str, address: Address, body: LetterIn, pages: int) -> tuple[Decimal | None, str | None]:
+def _estimate(
+    provider: str, country: str, pages: int, *, color: bool, duplex: bool, postage: Postage
+) -> tuple[Decimal | None, str | None]:
     """A price from the configured table, when there is one for the provider (the provider's own price wins)."""
     try:
         quote = price_table(provider).quote(
-            PriceRequest(
-                country=address.country, pages=pages, color=body.color, duplex=body.duplex, postage=body.postage
-            ),
+            PriceRequest(country=country, pages=pages, color=color, duplex=duplex, postage=postage),
             provider=provider,
         )
     except (KeyError, ProviderError):
@@ -245,7 +245,9 @@ def create_letter(
             )
             key, sha256, page_count = stored.s3_key, stored.sha256, stored.page_count
 
-        price, currency = _estimate(provider.value, address, body, page_count)
+        price, currency = _estimate(
+            provider.value, address.country, page_count, color=body.color, duplex=body.duplex, postage=body.postage
+        )
         letter = Letter(
             letter_id=letter_id,
             org_id=org_id,
@@ -343,7 +345,14 @@ def letter_uploaded(
         canonical = pdf_key(org_id, letter_id)
         documents.put_pdf(canonical, pdf, {"letter-id": letter_id, "org-id": org_id, "sha256": sha256})
         fields["pdf_key"] = canonical
-        price, currency = _estimate_for(letter, page_count)
+        price, currency = _estimate(
+            letter.provider,
+            letter.recipient.country,
+            page_count,
+            color=letter.color,
+            duplex=letter.duplex,
+            postage=letter.postage,
+        )
         fields.update({k: v for k, v in (("price", price), ("currency", currency)) if v is not None})
     moved = letters.transition(
         org_id,
@@ -366,23 +375,6 @@ def letter_uploaded(
         queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
     logger.info("letter upload checked", extra={"org_id": org_id, "letter_id": letter_id, "status": target.value})
     return target
-
-
-def _estimate_for(letter: Letter, pages: int) -> tuple[Decimal | None, str | None]:
-    try:
-        quote = price_table(letter.provider).quote(
-            PriceRequest(
-                country=letter.recipient.country,
-                pages=pages,
-                color=letter.color,
-                duplex=letter.duplex,
-                postage=letter.postage,
-            ),
-            provider=letter.provider,
-        )
-    except (KeyError, ProviderError):
-        return None, None
-    return quote.amount, quote.currency
 
 
 def _event_order(event: LetterEvent) -> tuple[str, int]:
