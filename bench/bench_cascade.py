@@ -10,10 +10,10 @@ empty, then verifies the outcome. Only the cascade is timed and traced.
 
 Three things in moto are not like DynamoDB and are dealt with here, never in the service code:
 - `transact_write_items` deep-copies the whole table before every transaction (to roll back), which makes each
-  cascade transaction O(table size). `tests.moto_patches.item_level_rollback()` snapshots only the items a
+  cascade transaction O(table size). `local.moto_patches.item_level_rollback()` snapshots only the items a
   transaction names and restores those on failure (same outcome).
 - moto keeps every model object it ever created in a class-level list for its dashboard (memory that grows with
-  the number of operations); `tests.moto_patches.forget_moto_instances()` empties it after the load and each page.
+  the number of operations); `local.moto_patches.forget_moto_instances()` empties it after the load and each page.
 - Every Query reads and sorts the whole table (and sizes every item of the partition): a GSI page and the
   templates query on the org partition cost O(table) under moto, O(page) on DynamoDB. The "scan s" column is
   the time spent in those queries; a larger `--page-size` runs fewer of them.
@@ -51,6 +51,7 @@ from moto import mock_aws
 
 from local.cfn import Template as CfnTemplate
 from local.cfn import load_template
+from local.moto_patches import forget_moto_instances, item_level_rollback
 from local.provision import Resources, provision
 from postal import deps, integration
 from postal.clock import now_iso
@@ -71,7 +72,6 @@ from postal.orgs import create_org
 from postal.store.dynamo import Item, serialize
 from postal.store.records import Records
 from tests.apigw import FakeLambdaContext, sqs_event
-from tests.moto_patches import forget_moto_instances, item_level_rollback
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024

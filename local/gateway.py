@@ -40,6 +40,8 @@ log = logging.getLogger("local")
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
 LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invoke limit, request and response
 INTEGRATION_TIMEOUT_S = 29  # API Gateway REST integration timeout
+AUTH_CACHE_ENTRIES = 1000  # authorizer answers kept at most (API Gateway's cache is bounded too)
+LISTEN_BACKLOG = 128  # simultaneous connections waiting to be accepted (http.server's default is 5)
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
 
 
@@ -53,6 +55,10 @@ _DEFAULT_RESPONSES: dict[str, tuple[int, str, str]] = {
     "INTEGRATION_FAILURE": (502, '{"message": "Internal server error"}', "InternalServerErrorException"),
     "INTEGRATION_TIMEOUT": (504, '{"message": "Endpoint request timed out"}', "IntegrationTimeoutException"),
 }
+
+
+class PayloadTooLarge(Exception):
+    """Lambda refused the invocation: the event is over 6 MB (the function never ran)."""
 
 
 class FunctionError(Exception):
@@ -115,7 +121,7 @@ class LambdaRuntime:
         spec = self.functions[logical_id]
         payload = json.dumps(event)
         if len(payload) > LAMBDA_PAYLOAD_BYTES:
-            log.warning("%s: event is %.1f MB, Lambda rejects invocations over 6 MB", logical_id, len(payload) / 2**20)
+            raise PayloadTooLarge(f"{logical_id}: event is {len(payload) / 2**20:.1f} MB; Lambda takes at most 6 MB")
         with self._environments[logical_id]:
             context = LambdaContext(spec.name, spec.memory, spec.timeout)
             started = time.monotonic()
@@ -320,7 +326,7 @@ class Gateway:
             pass
 
         Handler.gateway = gateway
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
@@ -466,10 +472,21 @@ class Gateway:
                 return self._gateway_response("AUTHORIZER_CONFIGURATION_ERROR")
             if authorizer.ttl_seconds > 0:
                 with self._auth_lock:
-                    self._auth_cache[key] = cached
+                    self._remember(key, cached)
         if not policy_allows(cached.statements, method_arn):
             return self._gateway_response("ACCESS_DENIED")
         return cached
+
+    def _remember(self, key: tuple[str, ...], result: AuthResult) -> None:
+        """Cache an authorizer answer; expired answers are dropped and the cache is bounded (every distinct
+        Authorization header of a hostile client would otherwise stay in memory for the life of the stack)."""
+        now = time.monotonic()
+        if len(self._auth_cache) >= AUTH_CACHE_ENTRIES:
+            for stale in [k for k, v in self._auth_cache.items() if v.expires < now]:
+                del self._auth_cache[stale]
+            while len(self._auth_cache) >= AUTH_CACHE_ENTRIES:
+                del self._auth_cache[next(iter(self._auth_cache))]  # the oldest (dicts keep insertion order)
+        self._auth_cache[key] = result
 
     def _proxy(self, route: Route, path_parameters: dict[str, str], request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -494,6 +511,15 @@ class Gateway:
         started = time.monotonic()
         try:
             result = self.runtime.invoke(route.function, event)
+        except PayloadTooLarge as exc:
+            # AWS answers a 5xx here; the local stack names the cause and the way round it instead.
+            log.warning("%s", exc)
+            return error_response(
+                413,
+                "payload_too_large",
+                "the request is over the 6 MB a Lambda invocation carries",
+                {"fix": 'for a large PDF, send {"upload": true} and PUT the PDF to the upload_url of the answer'},
+            )
         except FunctionError as exc:
             log.error("%s", exc.detail)
             return self._gateway_response("INTEGRATION_FAILURE")
@@ -604,6 +630,13 @@ def _decode_proxy_response(result: Any, *, binary_ok: bool = False) -> Response:
     return Response(int(result["statusCode"]), data, headers)
 
 
+class _Server(ThreadingHTTPServer):
+    """One thread per connection, with a listen backlog that takes a burst of simultaneous clients."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
 class _HttpHandler(BaseHTTPRequestHandler):
     """Adapts http.server to `Gateway.handle`; logs one line per request and nothing of its content."""
 
@@ -671,6 +704,30 @@ class _HttpHandler(BaseHTTPRequestHandler):
         log.info("%s %s %d %dms", self.command, url.path, response.status, (time.monotonic() - started) * 1000)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, PROPFIND, ...) is routed too: 405 on a known path, 404 elsewhere, as JSON."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:  # noqa: ARG002
+        """http.server's own errors (malformed request line, oversized headers) in the API's error shape, not
+        as an HTML page."""
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"  # answer with a status line even when the request line was unreadable
+        response = error_response(code, "bad_request" if code < 500 else "internal_error", message or "bad request")
+        try:
+            self.send_response(code, message)
+            for key, value in response.headers:
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(response.body)
+        except OSError:
+            pass  # the client is gone
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence http.server's own access log: `_serve` logs a line without query strings."""

@@ -24,6 +24,7 @@ _NOT_PROVISIONED = {
     "AWS::Serverless::Api": "served by local.gateway",
     "AWS::Serverless::LayerVersion": "PYTHONPATH=shared:functions:. instead",
     "AWS::S3::BucketPolicy": "moto does not enforce bucket policies",
+    "AWS::SQS::QueuePolicy": "moto does not enforce queue policies",
     "AWS::SNS::Topic": "alarms do not fire locally",
     "AWS::SNS::Subscription": "alarms do not fire locally",
     "AWS::CloudWatch::Alarm": "alarms do not fire locally",
@@ -162,6 +163,20 @@ def _bucket(s3: Any, template: Template, logical_id: str, props: dict[str, Any])
     # Versioning changes what deletes and overwrites do, so it is worth having locally; lifecycle rules are not.
     if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    # S3 -> SQS notifications drive the letter uploads; moto delivers them to its own queues.
+    queues = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    if queues:
+        configurations = [
+            {
+                "QueueArn": template.resolve(q["Queue"]),
+                "Events": [q["Event"]],
+                **({"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {}),
+            }
+            for q in queues
+        ]
+        s3.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration={"QueueConfigurations": configurations}
+        )
 
 
 def _queue(

@@ -19,13 +19,29 @@ import time
 from contextlib import ExitStack
 from types import FrameType
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from local.cfn import REGION, Template
 from local.gateway import Gateway, LambdaRuntime, SqsPoller
+from local.moto_patches import SerializedDynamoDB, forget_moto_instances, item_level_rollback
 from local.provision import DEFAULT_ADMIN_KEY, Resources, provision
 
 log = logging.getLogger("local")
+
+# How often the stack empties moto's registry of every model object it ever made (memory that only grows).
+FORGET_EVERY_S = 30
+
+
+class SafeMotoServer(ThreadedMotoServer):
+    """moto in server mode with DynamoDB calls serialized (moto's backend is not thread-safe)."""
+
+    def _server_entry(self) -> None:
+        app = SerializedDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def _point_sdk_at(moto_url: str) -> None:
@@ -115,7 +131,9 @@ def run() -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     with ExitStack() as stack:
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=int(os.environ.get("MOTO_PORT", "0")), verbose=False)
+        # Transactions back up the items they name, not whole tables (memory and time flat as the tables grow).
+        stack.enter_context(item_level_rollback())
+        moto = SafeMotoServer(ip_address="127.0.0.1", port=int(os.environ.get("MOTO_PORT", "0")), verbose=False)
         moto.start()
         stack.callback(moto.stop)
         host, moto_port = moto.get_host_and_port()
@@ -176,8 +194,11 @@ def run() -> int:
         stack.callback(gateway.stop)
         print(_banner(gateway, resources, queues, time.monotonic() - started), flush=True)
 
+        last_forget = time.monotonic()
         while not stop.wait(0.5):
-            pass
+            if time.monotonic() - last_forget >= FORGET_EVERY_S:
+                forget_moto_instances()
+                last_forget = time.monotonic()
         log.info("stopping")
     log.info("stopped")
     return 0

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.routes import documented_statuses, operation_for
+
 
 class FakeLambdaContext:
     function_name = "test-function"
@@ -64,10 +66,12 @@ def call(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     auth: bool = True,
+    cached_auth: dict[str, str] | None = None,
 ) -> Reply:
-    """Invoke `<module>.handler.lambda_handler` with a proxy event; 401 like API Gateway when auth fails."""
-    context: dict[str, str] | None = None
-    if auth:
+    """Invoke `<module>.handler.lambda_handler` with a proxy event; 401 like API Gateway when auth fails.
+    `cached_auth`: the authorizer context API Gateway cached earlier, used instead of running the authorizer."""
+    context: dict[str, str] | None = cached_auth
+    if auth and cached_auth is None:
         context = authorize(key)
         if context is None:
             return Reply(401, {}, json.dumps({"error": {"code": "unauthorized"}}).encode())
@@ -104,9 +108,23 @@ def call(
         "isBase64Encoded": is_b64,
     }
     resp = handler(module)(event, FakeLambdaContext())
+    assert_documented(method, path, int(resp["statusCode"]))
     raw = resp.get("body") or ""
     data = base64.b64decode(raw) if resp.get("isBase64Encoded") else raw.encode()
     return Reply(resp["statusCode"], {k.lower(): v for k, v in (resp.get("headers") or {}).items()}, data)
+
+
+def assert_documented(method: str, path: str, status: int) -> None:
+    """Every answer a test sees must be one docs/openapi.json lists for its operation: the document tells the
+    truth or the test fails (issue 10)."""
+    operation = operation_for(method, path)
+    if operation is None:
+        return  # no such route: the resolver's 404, not an operation of the API
+    documented = documented_statuses(operation.method, operation.path)
+    assert status in documented, (
+        f"{operation.method} {operation.path} answered {status}, which docs/openapi.json does not list "
+        f"({sorted(documented)}): add it to postal.api.openapi.OPERATIONS and run `make openapi`"
+    )
 
 
 def sqs_event(bodies: list[str], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:q") -> dict[str, Any]:

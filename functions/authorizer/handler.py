@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -10,16 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import deps
 from postal.auth import bearer_token, hash_key, same_secret
-from postal.aws import client
-from postal.settings import get_settings
 
 logger = Logger()
-
-
-@cache
-def _admin_key() -> str:
-    """The admin key, read from Secrets Manager once per container."""
-    return str(client("secretsmanager").get_secret_value(SecretId=get_settings().admin_key_secret_id)["SecretString"])
 
 
 def _policy(principal: str, method_arn: str, context: dict[str, str]) -> dict[str, Any]:
@@ -42,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     method_arn = str(event.get("methodArn", "arn:aws:execute-api:local:0:api/stage/GET/"))
     if token is None:
         raise Exception("Unauthorized")  # the exact message API Gateway turns into a 401
-    if same_secret(token, _admin_key()):
+    if same_secret(token, deps.admin_key().current()):
         return _policy("admin", method_arn, {"org_id": "", "is_admin": "true"})
     org_id = deps.records().org_for_key(hash_key(token))
     if org_id is None:

@@ -10,13 +10,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import deps, orgs
-from postal.api.app import build_app, header, require_admin, require_org
+from postal.api.app import build_app, header, require_admin, require_current_key, require_org
 from postal.clock import now_iso
 from postal.models import Org, OrgIn, OrgPatch
 
 logger = Logger()
 tracer = Tracer()
 app = build_app()
+
+
+def _fresh_admin_key() -> str:
+    return deps.admin_key().current(fresh=True)
 
 
 @app.get("/v1/health")
@@ -30,6 +34,7 @@ def create_org(body: OrgIn) -> Response[orgs.CreatedOrg]:
     an `Idempotency-Key`, a retry never creates a second org: it answers 409 `org_already_created` with the org id
     (rotate the key if the first response was lost); the same key with another body is a 422."""
     require_admin(app)
+    require_current_key(app, deps.records(), _fresh_admin_key)
     created = orgs.create_org(
         deps.records(),
         body,
@@ -50,8 +55,11 @@ def update_org(org_id: str, body: OrgPatch) -> Org:
 @app.post("/v1/orgs/<org_id>/api-key")
 def rotate_api_key(org_id: str) -> orgs.RotatedKey:
     """Replaces the org's API key (admin key, or the org's own key) and returns the new one, shown this once. The
-    old key is revoked at once; a gateway that cached its authorization may accept it for up to 5 minutes more."""
-    return orgs.rotate_api_key(deps.records(), require_org(app, org_id), now_iso())
+    old key is revoked at once: this route and org creation check the presented key against the store on every
+    call; every other route refuses it once the gateway's authorizer cache (30 s) expires."""
+    org_id = require_org(app, org_id)
+    require_current_key(app, deps.records(), _fresh_admin_key)
+    return orgs.rotate_api_key(deps.records(), org_id, now_iso())
 
 
 @app.get("/v1/orgs/<org_id>")

@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
+from typing import Protocol
+
+from postal.errors import Unauthorized
 
 KEY_PREFIX = "pc_live_"
 
@@ -30,3 +34,23 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def same_secret(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+class KeyLookup(Protocol):
+    def org_for_key(self, key_hash: str, *, consistent: bool = False) -> str | None: ...
+
+
+def require_current_key(
+    token: str | None, *, org_id: str | None, is_admin: bool, keys: KeyLookup, admin_key: Callable[[], str]
+) -> None:
+    """401 unless the presented key is valid *now*, not only when the gateway cached its authorization.
+
+    The key-management routes (creating orgs, rotating keys) call this: a key revoked a second ago must not mint
+    a new one, whatever the authorizer cache still says.
+    """
+    if token is not None:
+        if is_admin and same_secret(token, admin_key()):
+            return
+        if not is_admin and org_id is not None and keys.org_for_key(hash_key(token), consistent=True) == org_id:
+            return
+    raise Unauthorized("this API key is no longer valid", code="unauthorized", fix="use the current API key")

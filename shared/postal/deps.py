@@ -12,6 +12,7 @@ from postal.aws import client, reset_clients
 from postal.connections import ProviderFactory
 from postal.providers.http import build_client
 from postal.settings import get_settings
+from postal.store.admin_key import AdminKey
 from postal.store.documents import DocumentStore
 from postal.store.events import EventPublisher
 from postal.store.idempotency import IdempotencyKeys
@@ -29,6 +30,12 @@ def records() -> Records:
 @cache
 def secret_store() -> SecretStore:
     return SecretStore(client("secretsmanager"), get_settings().secrets_prefix)
+
+
+@cache
+def admin_key() -> AdminKey:
+    """The admin key, held per container for a short time (rotating it in Secrets Manager needs no cold start)."""
+    return AdminKey(client("secretsmanager"), get_settings().admin_key_secret_id)
 
 
 @cache
@@ -65,7 +72,7 @@ def documents() -> DocumentStore:
 
 def reset() -> None:
     """Forget every cached client, adapter and setting (tests only)."""
-    for fn in (records, secret_store, cascade_queue, dispatch_queue, events, documents, get_settings):
+    for fn in (records, secret_store, admin_key, cascade_queue, dispatch_queue, events, documents, get_settings):
         fn.cache_clear()
     reset_clients()
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from pydantic import BaseModel
 
-from postal.errors import BadRequest, ValidationFailed
+from postal.errors import BadRequest, DomainError, ValidationFailed
 from postal.store.idempotency import IdempotencyHit
 
 MAX_KEY = 255
@@ -25,9 +27,18 @@ class KeyStore(Protocol):
         self, scope: str, org_id: str, key: str, request_hash: str, resource_id: str, *, expires_at: int
     ) -> tuple[IdempotencyHit, str]: ...
 
+    def release(self, scope: str, org_id: str, key: str, request_hash: str) -> None: ...
+
 
 def request_hash(body: BaseModel) -> str:
     return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def request_token(scope: str, org_id: str, key: str, body: BaseModel) -> str:
+    """The `ClientRequestToken` of the transaction a request makes (36 characters, DynamoDB's maximum): the same
+    for every retry of the same request, so a retried TransactWriteItems that already committed succeeds again
+    instead of failing its `attribute_not_exists` condition."""
+    return hashlib.sha256(f"{scope}#{org_id}#{key}#{request_hash(body)}".encode()).hexdigest()[:36]
 
 
 def validate_key(key: str | None, *, required: bool, what: str) -> str | None:
@@ -60,3 +71,18 @@ def claim(
             fix="use a new Idempotency-Key for a new request; repeat a key only with the identical body",
         )
     return hit is IdempotencyHit.NEW, resource_id
+
+
+@contextmanager
+def released_on_refusal(
+    store: KeyStore, scope: str, org_id: str, key: str, body: BaseModel, *, is_new: bool
+) -> Iterator[None]:
+    """A request refused after it claimed its key (a 4xx: unknown template, address that does not fit, ...)
+    created nothing: the key is released, so the client can correct the body and retry with the same key.
+    Server faults keep the claim: the retry finishes the creation under the id it reserved."""
+    try:
+        yield
+    except DomainError as exc:
+        if is_new and exc.http_status < 500:
+            store.release(scope, org_id, key, request_hash(body))
+        raise

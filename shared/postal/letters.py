@@ -123,6 +123,7 @@ class Letter(BaseModel):
     # What the adapter staged for the create on an earlier attempt (Pingen: the uploaded file), reused on retries.
     staged: dict[str, str] | None = Field(default=None, exclude=True)
     submitted_at: str | None = None
+    awaiting_upload: bool = Field(default=False, description="Waits for its PDF at the upload_url")
     created_at: str
     updated_at: str
 
@@ -143,10 +144,13 @@ class LetterEvent(BaseModel):
 
 
 class LetterView(Letter):
-    """`GET .../letters/{id}`: the letter, its history (oldest first) and a short-lived PDF URL."""
+    """`GET .../letters/{id}`: the letter, its history (oldest first) and a short-lived PDF URL; while the letter
+    waits for its PDF (`upload: true`), the presigned PUT to upload it to instead."""
 
     events: list[LetterEvent] = Field(default_factory=list)
     pdf_url: str | None = None
+    upload_url: str | None = Field(default=None, description="PUT the PDF here (Content-Type: application/pdf)")
+    upload_expires_in: int | None = Field(default=None, description="Seconds the upload_url stays valid")
 
 
 class LetterPage(BaseModel):
@@ -179,8 +183,12 @@ class DocumentRef(Strict):
     body: Annotated[str, StringConstraints(max_length=10_000)] | None = None
 
 
-# 8 MB PDF (the provider limit) is ~11.2 MB in base64.
-MAX_PDF_BASE64 = 11_200_000
+# Uploaded PDFs are checked up to the providers' limit.
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+# A synchronous Lambda invocation carries at most 6 MB (6,291,456 bytes) of event: the inline PDF must leave room
+# for the rest of the request (headers, the other fields). 6,000,000 base64 characters are a 4.5 MB PDF; larger
+# PDFs (up to the providers' 8 MB) go through the upload (`"upload": true`).
+MAX_PDF_BASE64 = 6_000_000
 
 
 class LetterIn(Strict):
@@ -191,8 +199,15 @@ class LetterIn(Strict):
     color: bool = False
     duplex: bool = False
     address_position: Literal["left", "right"] = "left"
-    pdf_base64: Annotated[str, StringConstraints(max_length=MAX_PDF_BASE64)] | None = None
+    pdf_base64: Annotated[str, StringConstraints(max_length=MAX_PDF_BASE64)] | None = Field(
+        default=None, description="The PDF inline, up to 6,000,000 base64 characters (4.5 MB); larger: `upload`"
+    )
     document: DocumentRef | None = None
+    upload: bool = Field(
+        default=False,
+        description="true: the answer carries a short-lived `upload_url` to PUT the PDF to (up to 8 MB); the "
+        "letter is checked and queued when the PDF arrives",
+    )
     send: bool = Field(default=False, description="Must be true: a letter is only mailed when explicitly asked")
     address_cover_page: bool = Field(
         default=False,
@@ -202,8 +217,8 @@ class LetterIn(Strict):
 
     @model_validator(mode="after")
     def _one_content(self) -> LetterIn:
-        if (self.pdf_base64 is None) == (self.document is None):
-            raise ValueError("give either pdf_base64 or document")
+        if sum((self.pdf_base64 is not None, self.document is not None, self.upload)) != 1:
+            raise ValueError("give one of pdf_base64, document or upload: true")
         if self.recipient is None and self.document is None:
             raise ValueError("recipient is required")
         if self.address_cover_page and self.pdf_base64 is None:

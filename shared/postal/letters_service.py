@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -35,14 +36,17 @@ from postal.letters import (
     CANCELLABLE,
     FINAL,
     FORWARD,
+    MAX_UPLOAD_BYTES,
     UNSUBMITTED,
     CancelOut,
     Letter,
+    LetterError,
     LetterEvent,
     LetterIn,
     LetterPage,
     LetterView,
     ProviderUnavailable,
+    error_from_code,
     one_entry_per_status,
     require_postage_available,
     require_send,
@@ -60,6 +64,7 @@ from postal.models import (
     Postage,
     PostalIntegration,
     ProviderName,
+    is_country,
 )
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.capabilities import require_capable
@@ -225,13 +230,13 @@ def _with_cover_page(
     return out.getvalue(), 2 if duplex else 1
 
 
-def _estimate(provider: str, address: Address, body: LetterIn, pages: int) -> tuple[Decimal | None, str | None]:
+def _estimate(
+    provider: str, country: str, pages: int, *, color: bool, duplex: bool, postage: Postage
+) -> tuple[Decimal | None, str | None]:
     """A price from the configured table, when there is one for the provider (the provider's own price wins)."""
     try:
         quote = price_table(provider).quote(
-            PriceRequest(
-                country=address.country, pages=pages, color=body.color, duplex=body.duplex, postage=body.postage
-            ),
+            PriceRequest(country=country, pages=pages, color=color, duplex=duplex, postage=postage),
             provider=provider,
         )
     except (KeyError, ProviderError):
@@ -287,64 +292,188 @@ def create_letter(
         require_capable(provider.value, postage=body.postage, country=address.country, pages=page_count)
 
     is_new, letter_id = idempotency.claim(keys, "letters", org_id, idem_key, body, new_id("let"))
-    if not is_new:
-        existing = letters.get(org_id, letter_id)
-        if existing is not None:
-            if existing.status is LetterStatus.QUEUED:
-                # The first attempt may have died before its message was sent; a duplicate message is harmless
-                # (dispatch claims the letter once), a missing one would leave it queued forever.
-                queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
-            return get_letter(letters, documents, org_id, letter_id)
-        # The first attempt died before writing the letter: finish it under the id it reserved.
+    with idempotency.released_on_refusal(keys, "letters", org_id, idem_key, body, is_new=is_new):
+        if not is_new:
+            existing = letters.get(org_id, letter_id)
+            if existing is not None:
+                if existing.status is LetterStatus.QUEUED:
+                    # The first attempt may have died before its message was sent; a duplicate message is harmless
+                    # (dispatch claims the letter once), a missing one would leave it queued forever.
+                    queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
+                return get_letter(letters, documents, org_id, letter_id)
+            # The first attempt died before writing the letter: finish it under the id it reserved.
 
-    key = pdf_key(org_id, letter_id)
-    if pdf is not None:
-        sha256 = hashlib.sha256(pdf).hexdigest()
-        documents.put_pdf(key, pdf, {"letter-id": letter_id, "org-id": org_id, "sha256": sha256})
-    else:
-        assert body.document is not None
-        doc = body.document
-        stored = render_to_s3(
-            records,
-            documents,
-            org_id,
-            DocumentIn(
-                template_id=doc.template_id, customer_id=doc.customer_id, invoice_ids=doc.invoice_ids, body=doc.body
-            ),
-            now,
-            s3_key=pdf_key(org_id, letter_id),
+        key = pdf_key(org_id, letter_id)
+        if body.upload:
+            awaiting = Letter(
+                letter_id=letter_id,
+                org_id=org_id,
+                status=LetterStatus.CREATED,
+                customer_id=customer_id,
+                recipient=address,
+                postage=body.postage,
+                color=body.color,
+                duplex=body.duplex,
+                address_position=body.address_position,
+                pdf_key=upload_key(org_id, letter_id),
+                page_count=0,
+                sha256="",
+                provider=provider.value,
+                awaiting_upload=True,
+                created_at=now,
+                updated_at=now,
+            )
+            token = idempotency.request_token("letters", org_id, idem_key, body)
+            return _await_upload(letters, documents, events, awaiting, token)
+        if pdf is not None:
+            sha256 = hashlib.sha256(pdf).hexdigest()
+            documents.put_pdf(key, pdf, {"letter-id": letter_id, "org-id": org_id, "sha256": sha256})
+        else:
+            assert body.document is not None
+            doc = body.document
+            stored = render_to_s3(
+                records,
+                documents,
+                org_id,
+                DocumentIn(
+                    template_id=doc.template_id, customer_id=doc.customer_id, invoice_ids=doc.invoice_ids, body=doc.body
+                ),
+                now,
+                s3_key=pdf_key(org_id, letter_id),
+            )
+            key, sha256, page_count, fee = stored.s3_key, stored.sha256, stored.page_count, stored.paper_invoice_fee
+
+        price, currency = _estimate(
+            provider.value, address.country, page_count, color=body.color, duplex=body.duplex, postage=body.postage
         )
-        key, sha256, page_count, fee = stored.s3_key, stored.sha256, stored.page_count, stored.paper_invoice_fee
+        letter = Letter(
+            letter_id=letter_id,
+            org_id=org_id,
+            status=LetterStatus.QUEUED,
+            customer_id=customer_id,
+            recipient=address,
+            postage=body.postage,
+            color=body.color,
+            duplex=body.duplex,
+            address_position=body.address_position,
+            pdf_key=key,
+            page_count=page_count,
+            sha256=sha256,
+            provider=provider.value,
+            price=price,
+            currency=currency,
+            paper_invoice_fee=fee,
+            created_at=now,
+            updated_at=now,
+        )
+        # The request was accepted (created), its PDF stored and checked (rendered), and it waits for dispatch (queued):
+        # one transaction writes the letter in `queued` with the three history entries.
+        history = [LetterEvent(status=s.value, occurred_at=now, source=SOURCE) for s in UNSUBMITTED]
+        if letters.create(letter, history, request_token=idempotency.request_token("letters", org_id, idem_key, body)):
+            publish_change(events, letter, None)
+            logger.info("letter queued", extra={"org_id": org_id, "letter_id": letter_id, "pages": page_count})
+        queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
+        return get_letter(letters, documents, org_id, letter_id)
 
-    price, currency = _estimate(provider.value, address, body, page_count)
-    letter = Letter(
-        letter_id=letter_id,
-        org_id=org_id,
-        status=LetterStatus.QUEUED,
-        customer_id=customer_id,
-        recipient=address,
-        postage=body.postage,
-        color=body.color,
-        duplex=body.duplex,
-        address_position=body.address_position,
-        pdf_key=key,
-        page_count=page_count,
-        sha256=sha256,
-        provider=provider.value,
-        price=price,
-        currency=currency,
-        paper_invoice_fee=fee,
-        created_at=now,
-        updated_at=now,
-    )
-    # The request was accepted (created), its PDF stored and checked (rendered), and it waits for dispatch (queued):
-    # one transaction writes the letter in `queued` with the three history entries.
-    history = [LetterEvent(status=s.value, occurred_at=now, source=SOURCE) for s in UNSUBMITTED]
-    if letters.create(letter, history):
+
+def upload_key(org_id: str, letter_id: str) -> str:
+    """Where the client PUTs a letter's PDF; the bucket's event for this prefix checks and queues the letter."""
+    return f"{UPLOAD_PREFIX}{org_id}/{letter_id}.pdf"
+
+
+UPLOAD_PREFIX = "uploads/letters/"
+
+
+def _await_upload(
+    letters: LetterStore,
+    documents: DocumentStore,
+    events: Publisher,
+    letter: Letter,
+    request_token: str,
+) -> LetterView:
+    """Store the letter in `created`, waiting for its PDF, and answer with a presigned PUT for it: the 6 MB of
+    a Lambda invocation never decides how large a letter can be. `letter_uploaded` checks and queues it."""
+    history = [LetterEvent(status=LetterStatus.CREATED.value, occurred_at=letter.created_at, source=SOURCE)]
+    if letters.create(letter, history, request_token=request_token):
         publish_change(events, letter, None)
-        logger.info("letter queued", extra={"org_id": org_id, "letter_id": letter_id, "pages": page_count})
-    queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
-    return get_letter(letters, documents, org_id, letter_id)
+        logger.info("letter awaits its upload", extra={"org_id": letter.org_id, "letter_id": letter.letter_id})
+    return get_letter(letters, documents, letter.org_id, letter.letter_id)
+
+
+def letter_uploaded(
+    letters: LetterStore, documents: DocumentStore, queue: Sender, events: Publisher, key: str, size: int, now: str
+) -> LetterStatus | None:
+    """The PDF of a letter arrived at its upload key (S3 event): check it as an inline PDF is checked, then queue
+    the letter, or fail it with the check's problems. Idempotent: a letter no longer awaiting is left alone.
+    Returns the letter's new status, None when the key is no letter's upload."""
+    match = re.fullmatch(rf"{re.escape(UPLOAD_PREFIX)}([^/]+)/([^/]+)\.pdf", key)
+    if match is None:
+        return None
+    org_id, letter_id = match[1], match[2]
+    letter = letters.get(org_id, letter_id)
+    if letter is None or not letter.awaiting_upload or letter.pdf_key != key:
+        return None
+    problem: LetterError | None = None
+    page_count, sha256, pdf = 0, "", b""
+    if size > MAX_UPLOAD_BYTES:
+        problem = error_from_code(
+            ProviderErrorCode.FORMAT_ERROR, f"the PDF is {size} bytes; providers take at most {MAX_UPLOAD_BYTES}"
+        )
+    else:
+        pdf = documents.get(key)
+        sha256 = hashlib.sha256(pdf).hexdigest()
+        try:
+            result = check_pdf(pdf, zone_for(letter.provider, letter.address_position))
+        except DomainError as exc:  # not a PDF, damaged, encrypted, too complex: the letter fails, with the fix
+            problem = error_from_code(ProviderErrorCode.FORMAT_ERROR, exc.message, {"check": exc.code, "fix": exc.fix})
+        else:
+            page_count = result.page_count
+            if not result.ok:
+                problem = error_from_code(
+                    ProviderErrorCode.FORMAT_ERROR,
+                    f"the PDF does not fit the {result.zone_id} window layout",
+                    {"problems": [p.model_dump(mode="json") for p in result.problems]},
+                )
+    target = LetterStatus.FAILED if problem else LetterStatus.QUEUED
+    event = LetterEvent(
+        status=target.value, occurred_at=now, source=SOURCE, error_code=problem.code if problem else None
+    )
+    fields: dict[str, Any] = {"awaiting_upload": False, "page_count": page_count, "sha256": sha256}
+    if problem is None:
+        # Kept where inline letters are kept: the upload prefix expires after two days.
+        canonical = pdf_key(org_id, letter_id)
+        documents.put_pdf(canonical, pdf, {"letter-id": letter_id, "org-id": org_id, "sha256": sha256})
+        fields["pdf_key"] = canonical
+        price, currency = _estimate(
+            letter.provider,
+            letter.recipient.country,
+            page_count,
+            color=letter.color,
+            duplex=letter.duplex,
+            postage=letter.postage,
+        )
+        fields.update({k: v for k, v in (("price", price), ("currency", currency)) if v is not None})
+    moved = letters.transition(
+        org_id,
+        letter_id,
+        target,
+        event,
+        at=now,
+        reason="upload_rejected" if problem else None,
+        error=problem,
+        set_fields=fields,
+        extra_condition="awaiting_upload = :awaiting",
+        extra_values={":awaiting": True},
+    )
+    if not moved:
+        return None  # another delivery of the same event got there first
+    updated = letters.get(org_id, letter_id)
+    assert updated is not None
+    publish_change(events, updated, letter.status)
+    if problem is None:
+        queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
+    logger.info("letter upload checked", extra={"org_id": org_id, "letter_id": letter_id, "status": target.value})
+    return target
 
 
 def _event_order(event: LetterEvent) -> tuple[str, int]:
@@ -361,6 +490,13 @@ def get_letter(letters: LetterStore, documents: DocumentStore, org_id: str, lett
     if letter is None:
         raise NotFound(f"letter '{letter_id}' not found")
     events = one_entry_per_status(sorted(letters.history(org_id, letter_id), key=_event_order))
+    if letter.awaiting_upload:
+        return LetterView(
+            **letter.model_dump(),
+            events=events,
+            upload_url=documents.upload_url(letter.pdf_key, content_type="application/pdf"),
+            upload_expires_in=documents.presign_seconds,
+        )
     return LetterView(
         **letter.model_dump(),
         events=events,
@@ -530,6 +666,12 @@ def quote(
 ) -> PriceOut:
     """A price before sending: the connected provider's own quote, or (before connecting, or for another provider)
     an estimate from that provider's public price table."""
+    if not is_country(country):
+        raise ValidationFailed(
+            f"'{country}' is not an ISO 3166-1 alpha-2 country code",
+            details=[{"field": "country", "problem": "unknown country"}],
+            fix="give the destination's two-letter ISO country code, e.g. CH",
+        )
     require_postage_available(postage, country)
     request = PriceRequest(
         country=country.upper(), pages=pages, color=color, duplex=duplex, postage=postage, volume=volume

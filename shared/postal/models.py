@@ -5,12 +5,17 @@ Write models (`...In`) reject unknown fields; stored models carry the server-sid
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+import pycountry
+from babel.numbers import get_currency_precision
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
 class Strict(BaseModel):
@@ -84,8 +89,50 @@ class LetterStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$", to_upper=True)]
+def is_country(code: str) -> bool:
+    """True for an ISO 3166-1 alpha-2 country code (`ZZ`, `XK`, `EU` are not)."""
+    return len(code) == 2 and pycountry.countries.get(alpha_2=code.upper()) is not None
+
+
+def _country(code: str) -> str:
+    if not is_country(code):
+        raise ValueError(f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _currency(code: str) -> str:
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code")
+    return code
+
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True), AfterValidator(_country)]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True), AfterValidator(_currency)]
+
+# Money: a sane maximum for one amount (a billion less a cent); sums of 200 lines of 1,000,000 units stay far
+# inside Decimal's 28 significant digits, so nothing downstream overflows, rounds or raises.
+MAX_AMOUNT = Decimal("999999999.99")
+Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, max_digits=14, description="Non-negative, at most 999999999.99")]
+SignedAmount = Annotated[
+    Decimal, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, max_digits=14, description="Negative for a discount line")
+]
+# Dates the service computes with (a due date plus up to ten years of steps) stay well inside `date`'s range.
+BusinessDate = Annotated[date, Field(ge=date(1970, 1, 1), le=date(2099, 12, 31))]
+
+
+def fraction_digits(amount: Decimal) -> int:
+    exponent = amount.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def require_currency_digits(currency: str, **amounts: Decimal | None) -> None:
+    """At most the currency's fraction digits (EUR 2, JPY 0, KWD 3) in each amount."""
+    digits = get_currency_precision(currency)
+    for name, amount in amounts.items():
+        if amount is not None and fraction_digits(amount) > digits:
+            raise ValueError(f"{name} has more than the {digits} fraction digits of {currency}")
+
+
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 
 
@@ -119,8 +166,13 @@ class PartialAddress(Strict):
 
 
 class Money(BaseModel):
-    amount: Decimal
+    amount: Amount
     currency: CurrencyCode
+
+    @model_validator(mode="after")
+    def _digits(self) -> Money:
+        require_currency_digits(self.currency, amount=self.amount)
+        return self
 
 
 class AddressPosition(StrEnum):
@@ -129,13 +181,31 @@ class AddressPosition(StrEnum):
     CUSTOM = "custom"
 
 
-class CustomAddressBox(Strict):
-    """Custom recipient address coordinates in mm from the top-left of page 1."""
+def _hundredths(mm: float) -> float:
+    """Millimetres to at most two decimals: `5e-324` or `1e-7` is no position on paper (and DynamoDB refuses
+    to store what its Decimal context would round)."""
+    if round(mm, 2) != mm:
+        raise ValueError("give millimetres with at most two decimals")
+    return mm
 
-    x_mm: float = Field(ge=0, le=216)
-    y_mm: float = Field(ge=0, le=297)
-    width_mm: float = Field(gt=0, le=216)
-    height_mm: float = Field(gt=0, le=297)
+
+Millimetres = Annotated[float, AfterValidator(_hundredths)]
+
+
+class CustomAddressBox(Strict):
+    """Custom recipient address coordinates in mm from the top-left of page 1 (the box lies within the page:
+    216 x 297 mm covers A4 and US Letter)."""
+
+    x_mm: Millimetres = Field(ge=0, le=216)
+    y_mm: Millimetres = Field(ge=0, le=297)
+    width_mm: Millimetres = Field(ge=1, le=216)
+    height_mm: Millimetres = Field(ge=1, le=297)
+
+    @model_validator(mode="after")
+    def _within_page(self) -> CustomAddressBox:
+        if self.x_mm + self.width_mm > 216 or self.y_mm + self.height_mm > 297:
+            raise ValueError("the address box must lie within the page (216 x 297 mm)")
+        return self
 
 
 VatNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9 .\-]{2,18}$", to_upper=True)]
@@ -153,9 +223,9 @@ class Instalment(Strict):
 
 class InvoiceLine(Strict):
     description: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    quantity: Decimal = Field(default=Decimal(1), gt=0)
-    unit_price: Decimal
-    vat_rate: Decimal = Field(default=Decimal(0), ge=0, le=100, description="VAT in percent, e.g. 21")
+    quantity: Decimal = Field(default=Decimal(1), gt=0, le=1_000_000, decimal_places=3)
+    unit_price: SignedAmount = Field(description="In the invoice's currency, at most its fraction digits")
+    vat_rate: Decimal = Field(default=Decimal(0), ge=0, le=100, decimal_places=2, description="VAT in percent, e.g. 21")
 
 
 class InvoiceStatus(StrEnum):
@@ -164,12 +234,30 @@ class InvoiceStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+MAX_LOGO_PIXELS = 4000
+
+
+def _png_base64(value: str) -> str:
+    """A logo the renderer can place: base64 of a PNG that opens, at most 4000 px a side (no decompression
+    bomb)."""
+    from PIL import Image, UnidentifiedImageError  # only the functions that take branding pay for the import
+
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(value, validate=True))) as image:
+            if image.format != "PNG" or max(image.size) > MAX_LOGO_PIXELS:
+                raise ValueError(f"the logo must be a PNG of at most {MAX_LOGO_PIXELS} px a side")
+            image.verify()
+    except (binascii.Error, UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError("the logo is not a base64-encoded PNG") from exc
+    return value
+
+
 class Branding(Strict):
     """What an org prints on its paper: name, sender address, optional logo, footer with bank details."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     sender_address: Address | None = None
-    logo_png_base64: str | None = Field(default=None, max_length=700_000)
+    logo_png_base64: Annotated[str, AfterValidator(_png_base64)] | None = Field(default=None, max_length=700_000)
     iban: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$")] | None = None
     bic: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")] | None = None
     footer: Annotated[str, StringConstraints(max_length=300)] | None = None
@@ -336,11 +424,11 @@ class CollectionStepsIn(Strict):
 class InvoiceIn(Strict):
     customer_id: Identifier
     number: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    issue_date: date
-    due_date: date
+    issue_date: BusinessDate
+    due_date: BusinessDate
     currency: CurrencyCode = "EUR"
     lines: list[InvoiceLine] = Field(default_factory=list, max_length=200)
-    open_amount: Decimal
+    open_amount: Amount
     payment_reference: Annotated[str, StringConstraints(max_length=64)] | None = None
     status: InvoiceStatus = InvoiceStatus.OPEN
     customer_number: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
@@ -350,6 +438,13 @@ class InvoiceIn(Strict):
         default=None, description="Why a line carries 0 % VAT (e.g. reverse charge), printed under the totals"
     )
     instalments: list[Instalment] = Field(default_factory=list, max_length=60, description="Payment plan schedule")
+
+    @model_validator(mode="after")
+    def _currency_digits(self) -> InvoiceIn:
+        require_currency_digits(self.currency, open_amount=self.open_amount)
+        for i, line in enumerate(self.lines):
+            require_currency_digits(self.currency, **{f"lines.{i}.unit_price": line.unit_price})
+        return self
 
 
 class Invoice(InvoiceIn):

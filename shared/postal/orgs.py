@@ -50,8 +50,9 @@ def create_org(
             raise _already_created(org_id)
     org = Org(org_id=org_id, created_at=now, **body.model_dump())
     api_key = new_api_key()
+    token = idempotency.request_token("orgs", ADMIN_SCOPE, key, body) if key is not None else None
     try:
-        records.create_org(org, hash_key(api_key))
+        records.create_org(org, hash_key(api_key), request_token=token)
     except Conflict as exc:
         if replay:  # a concurrent replay finished it first
             raise _already_created(org_id) from exc

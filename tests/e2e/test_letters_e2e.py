@@ -86,3 +86,29 @@ def test_quote_send_follow_to_sent_and_cancel_another(stack: Stack) -> None:
     assert (cancel.status, cancel.json["cancel_queued"]) in ((200, False), (202, True)), cancel.body
     final = _wait_for(stack, org_id, key, other["letter_id"], {"cancelled"})
     assert final["status"] == "cancelled"
+
+
+def test_a_large_pdf_goes_through_the_presigned_upload_and_is_sent(stack: Stack) -> None:
+    import urllib.request
+
+    created = http("POST", f"{stack.base_url}/v1/orgs", {"name": "E2E Uploads"}, _auth(stack.admin_key))
+    org_id, key = created.json["org"]["org_id"], created.json["api_key"]
+    body = {"provider": "sandbox", "credentials": {}, "confirm": True}
+    assert (
+        http("POST", f"{stack.base_url}/v1/orgs/{org_id}/integrations/postal/connect", body, _auth(key)).status == 200
+    )
+    body = {"recipient": {"address": ADDRESS}, "postage": "priority", "send": True, "upload": True}
+    reply = http("POST", f"{stack.base_url}/v1/orgs/{org_id}/letters", body, _auth(key, **{"Idempotency-Key": "up"}))
+    assert reply.status == 202, reply.body
+    letter = reply.json
+    assert letter["status"] == "created" and letter["upload_url"]
+
+    put = urllib.request.Request(
+        letter["upload_url"], data=pdf_corpus.good_letter_cached(), method="PUT",
+        headers={"Content-Type": "application/pdf"},
+    )  # fmt: skip
+    with urllib.request.urlopen(put, timeout=30) as response:  # the presigned PUT, as a client sends it
+        assert response.status == 200
+    sent = _wait_for(stack, org_id, key, letter["letter_id"], {"sent", "delivered", "failed", "cancelled"})
+    assert sent["status"] == "sent", sent
+    assert sent["page_count"] >= 1 and sent["pdf_url"]

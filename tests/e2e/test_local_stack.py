@@ -65,7 +65,11 @@ def test_local_lists_routes_schedules_and_queues(stack: Stack) -> None:
     assert ("POST", "/v1/orgs/{org_id}/letters") in routes
     assert {"nightly-collection", "nightly-reconciliation", "letter-reconciliation"} <= set(served["schedules"])
     assert "DispatchQueue" in served["queues"]
-    assert served["pollers"] == {"CascadeQueue": "DisconnectCascadeFunction", "DispatchQueue": "DispatchFunction"}
+    assert served["pollers"] == {
+        "CascadeQueue": "DisconnectCascadeFunction",
+        "DispatchQueue": "DispatchFunction",
+        "UploadsQueue": "LetterUploadsFunction",
+    }
 
 
 def test_letter_reconciliation_fires_locally(stack: Stack) -> None:

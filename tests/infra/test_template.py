@@ -189,3 +189,9 @@ def test_provision_creates_exactly_the_templates_tables(monkeypatch: pytest.Monk
         assert ttl["AttributeName"] == "expiration"
         assert not {t for t in resources.skipped.values() if t.endswith("not supported locally")}
         assert lambda_context(resources, "DispatchFunction").get_remaining_time_in_millis() > 100_000
+
+
+def test_a_revoked_key_is_refused_within_thirty_seconds_on_every_route(template: Template) -> None:
+    """The authorizer cache bounds how long a revoked key still passes the gateway (docs/security.md)."""
+    for authorizer in template.authorizers().values():
+        assert 0 < authorizer.ttl_seconds <= 30, authorizer.name

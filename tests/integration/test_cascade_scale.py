@@ -5,7 +5,7 @@ Not timed (bench/bench_cascade.py measures throughput and memory at 100,000): it
 customer exactly once, and leaves every other customer alone.
 
 moto deep-copies the whole table before every transaction, which makes each cascade transaction O(table);
-`tests.moto_patches.item_level_rollback()` backs up only the items a transaction names instead (same outcome on
+`local.moto_patches.item_level_rollback()` backs up only the items a transaction names instead (same outcome on
 failure), and the first test pins that outcome down.
 """
 
@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bench.bench_cascade import STEPS_WITH_POST, TEMPLATES_WITH_POST, seed_org
+from local.moto_patches import forget_moto_instances, item_level_rollback
 from postal import deps, integration
 from postal.clock import now_iso
 from postal.models import Channel, Job, JobStatus
@@ -26,7 +27,6 @@ from postal.store import keys
 from postal.store.dynamo import serialize
 from postal.store.records import Records
 from tests.conftest import Aws
-from tests.moto_patches import forget_moto_instances, item_level_rollback
 
 POST, OTHER, PAGE = 2000, 200, 200
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
+import boto3
 import pytest
 
 from postal import deps
 from postal.store import keys
+from postal.store.admin_key import ADMIN_KEY_MAX_AGE_S, AdminKey
 from postal.store.records import Records
+from tests.apigw import authorize
 from tests.conftest import Api, Aws
 
 
@@ -42,7 +47,7 @@ def test_a_replay_finishes_a_create_that_crashed_after_reserving_the_key(
 ) -> None:
     real = Records.create_org
 
-    def crashing(self: Records, org, key_hash: str) -> None:
+    def crashing(self: Records, org, key_hash: str, **kwargs: object) -> None:
         raise RuntimeError("worker died")
 
     monkeypatch.setattr(Records, "create_org", crashing)
@@ -149,3 +154,59 @@ def test_an_org_cannot_patch_another_org(api: Api) -> None:
     reply = api("orgs_api", "PATCH", f"/v1/orgs/{a.org_id}", key=b.key, body={"name": "Mine"})
     assert reply.status == 404
     assert api("orgs_api", "GET", f"/v1/orgs/{a.org_id}", key=a.key).json["name"] == "A"
+
+
+def test_a_revoked_key_cannot_rotate_even_while_the_gateway_still_caches_it(api: Api, aws: Aws) -> None:
+    org = api.new_org()
+    cached = authorize(org.key)  # API Gateway cached K1's authorization before the owner rotated
+    assert cached is not None
+    owner = api("orgs_api", "POST", f"/v1/orgs/{org.org_id}/api-key", key=org.key)
+    assert owner.status == 200
+    k2 = owner.json["api_key"]
+
+    attacker = api("orgs_api", "POST", f"/v1/orgs/{org.org_id}/api-key", key=org.key, cached_auth=cached)
+    assert (attacker.status, attacker.json["error"]["code"]) == (401, "unauthorized")
+    assert "api_key" not in attacker.json
+    assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=k2).status == 200  # the owner keeps the org
+
+
+def test_a_rotated_admin_key_cannot_create_orgs_or_rotate_keys_without_a_cold_start(api: Api, aws: Aws) -> None:
+    org = api.new_org()
+    old_admin = authorize(aws.admin_key)
+    assert old_admin is not None
+    secrets = boto3.client("secretsmanager")
+    secret_id = os.environ["ADMIN_KEY_SECRET_ID"]
+    secrets.put_secret_value(SecretId=secret_id, SecretString="rotated-admin-key-0123456789")
+
+    reply = api("orgs_api", "POST", "/v1/orgs", key=aws.admin_key, body={"name": "X"}, cached_auth=old_admin)
+    assert (reply.status, reply.json["error"]["code"]) == (401, "unauthorized")
+    reply = api("orgs_api", "POST", f"/v1/orgs/{org.org_id}/api-key", key=aws.admin_key, cached_auth=old_admin)
+    assert reply.status == 401
+    assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=org.key).status == 200  # K1 untouched
+
+    reply = api(
+        "orgs_api",
+        "POST",
+        "/v1/orgs",
+        key="rotated-admin-key-0123456789",
+        body={"name": "Y"},
+        auth=False,
+        cached_auth={"org_id": "", "is_admin": "true"},
+    )
+    assert reply.status == 201
+
+
+def test_the_authorizer_takes_a_rotated_admin_key_within_its_max_age() -> None:
+    values = iter(["first-admin-key", "second-admin-key"])
+    now = [0.0]
+
+    class Secrets:
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
+            return {"SecretString": next(values)}
+
+    admin = AdminKey(Secrets(), "admin", clock=lambda: now[0])
+    assert admin.current() == "first-admin-key"
+    now[0] = ADMIN_KEY_MAX_AGE_S - 1
+    assert admin.current() == "first-admin-key"  # cached: one Secrets Manager call per container per max age
+    now[0] = ADMIN_KEY_MAX_AGE_S
+    assert admin.current() == "second-admin-key"  # rotated without a cold start

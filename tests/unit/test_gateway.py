@@ -502,7 +502,7 @@ def test_authorizer_gets_a_request_event_with_the_method_arn(stack: Stack) -> No
 def test_authorizer_answer_is_cached_per_key_for_reauthorize_every(stack: Stack, template: Template) -> None:
     ttl = template.resources["Api"]["Properties"]["Auth"]["Authorizers"]["ApiKeyAuthorizer"]["Identity"]
     ttl = ttl["ReauthorizeEvery"]
-    assert ttl == 300
+    assert ttl == 30
 
     def authorizer_calls() -> int:
         return len(stack.fakes.events("AuthorizerFunction"))
@@ -820,13 +820,26 @@ def test_http_adapter_refuses_bodies_over_10_mb_with_a_413(stack: Stack) -> None
     assert stack.fakes.calls == []
 
 
-def test_http_adapter_accepts_a_body_of_exactly_10_mb(stack: Stack) -> None:
+def test_http_adapter_accepts_a_body_of_exactly_10_mb_and_lambda_refuses_its_event(stack: Stack) -> None:
     body = b"a" * gw.MAX_REQUEST_BYTES
     reply = serve_http(
         stack.gateway, http_request("POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(len(body))}, body)
     )
+    # The gateway reads it (10 MB is API Gateway's limit); the event is over the 6 MB a Lambda invocation takes,
+    # so the function never runs and the answer names the way round it (the letter upload).
+    assert reply.status == 413
+    error = json.loads(reply.body)["error"]
+    assert error["code"] == "payload_too_large" and "upload" in error["details"]["fix"]
+    assert stack.fakes.events("WebhooksFunction") == []
+
+
+def test_an_event_just_under_six_mb_reaches_the_function(stack: Stack) -> None:
+    body = b"a" * (gw.LAMBDA_PAYLOAD_BYTES - 64 * 1024)
+    reply = serve_http(
+        stack.gateway, http_request("POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(len(body))}, body)
+    )
     assert reply.status == 200
-    assert len(stack.event("WebhooksFunction")["body"]) == gw.MAX_REQUEST_BYTES
+    assert len(stack.event("WebhooksFunction")["body"]) == len(body)
 
 
 def test_http_adapter_turns_a_gateway_crash_into_a_500(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -997,3 +1010,54 @@ def test_batch_size_limits_the_receive(queue: Queue, monkeypatch: pytest.MonkeyP
     poller.poll_once()
     assert sizes == [1]
     assert len(queue.remaining()) == 2
+
+
+# ------------------------------------------------------------------------------------------------- hostile clients
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "code"), [("TRACE", 405, "method_not_allowed"), ("PROPFIND", 405, "method_not_allowed")]
+)
+def test_unknown_http_methods_get_a_json_error_not_an_html_page(
+    stack: Stack, method: str, status: int, code: str
+) -> None:
+    reply = serve_http(stack.gateway, http_request(method, "/v1/health", {}))
+    assert reply.status == status
+    assert reply.headers["content-type"] == "application/json"
+    assert json.loads(reply.body)["error"]["code"] == code
+
+
+def test_a_malformed_request_line_gets_a_json_400(stack: Stack) -> None:
+    reply = serve_http(stack.gateway, b"GET /v1/health HTTP/1.1 extra\r\n\r\n")
+    assert reply.status == 400
+    assert set(json.loads(reply.body)["error"]) == {"code", "message", "details"}
+
+
+def test_the_authorizer_cache_stays_bounded_under_a_flood_of_distinct_keys(stack: Stack) -> None:
+    for i in range(gw.AUTH_CACHE_ENTRIES + 500):
+        assert stack.handle("GET", "/v1/orgs/o1", key=f"key-{i}").status == 200
+    assert len(stack.gateway._auth_cache) == gw.AUTH_CACHE_ENTRIES
+    calls = len(stack.fakes.events("AuthorizerFunction"))
+    stack.handle("GET", "/v1/orgs/o1", key=f"key-{gw.AUTH_CACHE_ENTRIES + 499}")  # the newest is still cached
+    assert len(stack.fakes.events("AuthorizerFunction")) == calls
+
+
+def test_the_gateway_accepts_fifty_simultaneous_connections(stack: Stack) -> None:
+    import socket
+
+    stack.gateway.port = 0
+    stack.gateway.start()
+    try:
+        sockets = [socket.create_connection(("127.0.0.1", stack.gateway.port), timeout=10) for _ in range(50)]
+        for sock in sockets:  # all connected before any is served: the listen backlog holds them
+            sock.sendall(http_request("GET", "/v1/health", {"Connection": "close"}))
+        replies = []
+        for sock in sockets:
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            sock.close()
+            replies.append(int(data.split(b" ", 2)[1]))
+    finally:
+        stack.gateway.stop()
+    assert replies == [200] * 50

@@ -344,7 +344,8 @@ def create_document(
         if replay is not None:
             return replay
         # The first attempt died before storing the PDF: finish it under the key it reserved.
-    return render_to_s3(records, store, org_id, body, now, s3_key=s3_key)
+    with idempotency.released_on_refusal(keys, "documents", org_id, key, body, is_new=is_new):
+        return render_to_s3(records, store, org_id, body, now, s3_key=s3_key)
 
 
 def _replay(store: DocumentStore, key: str, org_id: str) -> StoredDocument | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +53,10 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+# DynamoDB keys of this table are short ids; anything longer in a cursor was not minted here.
+MAX_CURSOR_VALUE = 1024
+
+
 def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
     """Opaque pagination token for API clients."""
     if not last_evaluated_key:
@@ -61,15 +65,21 @@ def encode_cursor(last_evaluated_key: Mapping[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def decode_cursor(cursor: str | None, *, expected_pk: str) -> dict[str, Any] | None:
-    """Token -> ExclusiveStartKey; a token minted for another partition (another org) is refused."""
+def decode_cursor(cursor: str | None, *, expected_pk: str, key_names: Collection[str]) -> dict[str, Any] | None:
+    """Token -> ExclusiveStartKey; a token minted for another partition (another org), or one whose shape is not
+    exactly the query's key (names, string values), is refused with a 400 instead of reaching DynamoDB."""
     if not cursor:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise BadRequest("invalid pagination cursor", code="invalid_cursor") from exc
-    if not isinstance(key, dict) or expected_pk not in key.values():
+    if (
+        not isinstance(key, dict)
+        or set(key) != set(key_names)
+        or not all(isinstance(v, str) and 0 < len(v) <= MAX_CURSOR_VALUE for v in key.values())
+        or expected_pk not in key.values()
+    ):
         raise BadRequest("invalid pagination cursor", code="invalid_cursor")
     return serialize(key)
 

@@ -50,3 +50,16 @@ class IdempotencyKeys:
         if item.get("request_hash") != request_hash:
             return IdempotencyHit.DIFFERENT_BODY, str(item.get("resource_id", ""))
         return IdempotencyHit.SAME, str(item["resource_id"])
+
+    def release(self, scope: str, org_id: str, key: str, request_hash: str) -> None:
+        """Forget a reservation, only while it still belongs to this request body (never another's)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=serialize({"id": f"{scope}#{org_id}#{key}"}),
+                ConditionExpression="request_hash = :h",
+                ExpressionAttributeValues=serialize({":h": request_hash}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc

@@ -50,6 +50,9 @@ class ClaimOutcome(StrEnum):
     UNAVAILABLE = "unavailable"  # not queued any more, or claimed by another message
 
 
+IDEMPOTENT_MISMATCH = "IdempotentParameterMismatchException"
+
+
 class LetterStore:
     """DynamoDB access for letters. `client` is a boto3 DynamoDB client."""
 
@@ -89,18 +92,21 @@ class LetterStore:
     def _key(self, org_id: str, letter_id: str) -> dict[str, Any]:
         return serialize({"PK": keys.org_pk(org_id), "SK": keys.letter_sk(letter_id)})
 
-    def _transact(self, items: list[dict[str, Any]]) -> bool:
+    def _transact(self, items: list[dict[str, Any]], request_token: str | None = None) -> bool:
+        token = {"ClientRequestToken": request_token} if request_token else {}
         try:
-            self.client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=items, **token)
         except ClientError as exc:
-            if is_conditional_failure(exc):
+            # The same token with other parameters: a concurrent attempt of the same request wrote it first.
+            if is_conditional_failure(exc) or exc.response.get("Error", {}).get("Code") == IDEMPOTENT_MISMATCH:
                 return False
             raise translate(exc) from exc
         return True
 
     # ------------------------------------------------------------------ create / read
-    def create(self, letter: Letter, events: list[LetterEvent]) -> bool:
-        """Write a new letter with its first history entries; False when the id exists already."""
+    def create(self, letter: Letter, events: list[LetterEvent], *, request_token: str | None = None) -> bool:
+        """Write a new letter with its first history entries; False when the id exists already. `request_token`
+        (from the request's Idempotency-Key) makes a retried call that already committed succeed again."""
         put = {
             "Put": {
                 "TableName": self.table,
@@ -108,7 +114,9 @@ class LetterStore:
                 "ConditionExpression": "attribute_not_exists(PK)",
             }
         }
-        return self._transact([put, *(self._event_put(letter.org_id, letter.letter_id, e) for e in events)])
+        return self._transact(
+            [put, *(self._event_put(letter.org_id, letter.letter_id, e) for e in events)], request_token
+        )
 
     def get_raw(self, org_id: str, letter_id: str, *, consistent: bool = True) -> Item | None:
         resp = self.client.get_item(TableName=self.table, Key=self._key(org_id, letter_id), ConsistentRead=consistent)
@@ -182,17 +190,17 @@ class LetterStore:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=serialize(values),
         )
-        start = decode_cursor(cursor, expected_pk=str(values[":pk"]))
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        # The filter runs after Limit, and the org partition interleaves history items with letters: read on
-        # until the page is full, then continue the next page right after its last letter.
-        kwargs["Limit"] = max(limit * 4, 25)
         key_names = [
             "PK",
             "SK",
             *{"GSI2": ["GSI2PK", "GSI2SK"], "GSI1": ["GSI1PK", "GSI1SK"]}.get(str(kwargs.get("IndexName")), []),
         ]
+        start = decode_cursor(cursor, expected_pk=str(values[":pk"]), key_names=key_names)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        # The filter runs after Limit, and the org partition interleaves history items with letters: read on
+        # until the page is full, then continue the next page right after its last letter.
+        kwargs["Limit"] = max(limit * 4, 25)
         found: list[Item] = []
         while True:
             resp = self.client.query(**kwargs)

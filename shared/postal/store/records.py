@@ -125,7 +125,8 @@ class Records:
         }
         if index:
             kwargs["IndexName"] = index
-        start = decode_cursor(cursor, expected_pk=pk)
+        index_keys = [pk_name, pk_name.removesuffix("PK") + "SK"] if index else []
+        start = decode_cursor(cursor, expected_pk=pk, key_names=["PK", "SK", *index_keys])
         if start:
             kwargs["ExclusiveStartKey"] = start
         resp = self.client.query(**kwargs)
@@ -211,8 +212,9 @@ class Records:
         return True
 
     # ------------------------------------------------------------------ orgs and keys
-    def create_org(self, org: Org, key_hash: str) -> None:
-        """Org, its API key (by hash only) and its disconnected integration, all or nothing."""
+    def create_org(self, org: Org, key_hash: str, *, request_token: str | None = None) -> None:
+        """Org, its API key (by hash only) and its disconnected integration, all or nothing. `request_token` (from
+        the request's Idempotency-Key) makes a retried call that already committed succeed again."""
         pk = keys.org_pk(org.org_id)
         items = [
             {"PK": pk, "SK": keys.ORG_SK, "GSI3PK": keys.ALL_ORGS_GSI3, "GSI3SK": org.org_id, **_dump(org)},
@@ -231,10 +233,12 @@ class Records:
                         }
                     }
                     for item in items
-                ]
+                ],
+                **({"ClientRequestToken": request_token} if request_token else {}),
             )
         except ClientError as exc:
-            if is_conditional_failure(exc):
+            mismatch = exc.response.get("Error", {}).get("Code") == "IdempotentParameterMismatchException"
+            if is_conditional_failure(exc) or mismatch:
                 raise Conflict(f"organisation '{org.org_id}' already exists", code="org_exists") from exc
             raise translate(exc) from exc
 
@@ -304,8 +308,9 @@ class Records:
         except ClientError as exc:
             raise translate(exc, "the API key was rotated concurrently; retry") from exc
 
-    def org_for_key(self, key_hash: str) -> str | None:
-        item = self._get(keys.api_key_pk(key_hash), keys.API_KEY_SK)
+    def org_for_key(self, key_hash: str, *, consistent: bool = False) -> str | None:
+        """The org an API key (by its hash) belongs to; None for an unknown or revoked key."""
+        item = self._get(keys.api_key_pk(key_hash), keys.API_KEY_SK, consistent=consistent)
         return str(item["org_id"]) if item else None
 
     def iter_org_ids(self) -> Iterator[str]:
@@ -753,7 +758,9 @@ class Records:
             "ProjectionExpression": "invoice_id",
             "Limit": limit,
         }
-        start = decode_cursor(cursor, expected_pk=keys.invoices_due_gsi2(org_id))
+        start = decode_cursor(
+            cursor, expected_pk=keys.invoices_due_gsi2(org_id), key_names=["PK", "SK", "GSI2PK", "GSI2SK"]
+        )
         if start:
             kwargs["ExclusiveStartKey"] = start
         resp = self.client.query(**kwargs)
@@ -1173,7 +1180,7 @@ class Records:
             kwargs["FilterExpression"] = " AND ".join(filters)
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        start = decode_cursor(cursor, expected_pk=pk)
+        start = decode_cursor(cursor, expected_pk=pk, key_names=["PK", "SK", "GSI2PK", "GSI2SK"])
         if start:
             kwargs["ExclusiveStartKey"] = start
         resp = self.client.query(**kwargs)

@@ -1,5 +1,7 @@
-"""Two stand-ins for behaviour of moto that is unlike DynamoDB and costs O(table) per call, for tests and
-benchmarks that hold tens of thousands of items (tests/integration/test_cascade_scale.py, bench/bench_cascade.py).
+"""Stand-ins for behaviour of moto that is unlike DynamoDB: O(table) costs per call, memory that only grows, and
+a backend that is not safe under concurrent requests. Used by the local stack (local/stack.py) and by the tests
+and benchmarks that hold tens of thousands of items (tests/integration/test_cascade_scale.py,
+bench/bench_cascade.py).
 
 - `transact_write_items` deep-copies every table a transaction names before running it (to roll back on
   failure): each transaction costs O(table size), about 0.6 s at 3,000 items and 3 s at 20,000.
@@ -7,13 +9,19 @@ benchmarks that hold tens of thousands of items (tests/integration/test_cascade_
 - moto keeps every model object it ever created in a class-level list for its dashboard: memory that grows with
   the number of operations. `forget_moto_instances()` empties that list.
 
-Neither changes an outcome; tests/integration/test_cascade_scale.py pins the rollback down against plain moto.
+- moto's DynamoDB backend is not thread-safe: two transactions at once can raise `RuntimeError: dictionary
+  changed size during iteration`, which the SDK reports as a 500 and the service would turn into a wrong domain
+  answer. `SerializedDynamoDB` wraps the moto server's WSGI app so that DynamoDB calls run one at a time (as
+  every call of one item does on DynamoDB); the other services (SQS long polls) stay concurrent.
+
+None changes an outcome; tests/integration/test_cascade_scale.py pins the rollback down against plain moto.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -96,3 +104,17 @@ def forget_moto_instances() -> None:
     operations, whoever runs them. The backends keep their own state; only that list is emptied.
     """
     reset_model_data()
+
+
+class SerializedDynamoDB:
+    """A WSGI middleware: DynamoDB requests (`X-Amz-Target: DynamoDB_...`) one at a time, the rest concurrent."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))  # the whole response is built inside the lock
