@@ -283,13 +283,18 @@ def create_letter(
                 details=[p.model_dump(mode="json") for p in problems],
                 fix="fix the PDF as each problem says (or check it first with POST .../templates/{id}/check)",
             )
+        # A cover page is one more sheet: its back stays blank in duplex.
+        cover_pages = (2 if body.duplex else 1) if body.address_cover_page else 0
+        require_capable(
+            provider.value, postage=body.postage, country=address.country, pages=result.page_count + cover_pages
+        )
         page_count = result.page_count
         if body.address_cover_page:
-            pdf, cover_pages = _with_cover_page(records, org_id, pdf, address, customer_id, zone.id, body.duplex, now)
-            page_count += cover_pages
+            pdf, added = _with_cover_page(records, org_id, pdf, address, customer_id, zone.id, body.duplex, now)
+            assert added == cover_pages
+            page_count += added
         else:
             require_window_shows(window_text(pdf, zone), address, zone.id)
-        require_capable(provider.value, postage=body.postage, country=address.country, pages=page_count)
 
     is_new, letter_id = idempotency.claim(keys, "letters", org_id, idem_key, body, new_id("let"))
     with idempotency.released_on_refusal(keys, "letters", org_id, idem_key, body, is_new=is_new):

@@ -239,16 +239,26 @@ def test_idempotency_key_returns_the_same_document_and_refuses_another_body(api:
     )
 
 
-def test_address_breaking_la_postes_rules_is_refused_when_saved_naming_the_line(api: Api, aws: Aws) -> None:
+def test_address_breaking_la_postes_rules_is_refused_when_post_is_chosen_naming_the_line(api: Api, aws: Aws) -> None:
     org = new_org(api, aws)
+    assert api.connect(org).status == 200
     paris = {"name": "Jeanne Martin", "lines": ["Résidence des Jardins de la Méditerranée"],  # 40 characters
              "postal_code": "75019", "city": "Paris", "country": "FR"}  # fmt: skip
     reply = api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key,
-                body={"name": "Jeanne Martin", "billing_address": paris})  # fmt: skip
+                body={"name": "Jeanne Martin", "billing_address": paris, "preference": "post"})  # fmt: skip
     assert reply.status == 422, reply.body
     error = reply.json["error"]
     assert error["code"] == "invalid_address"
     assert error["details"] == [{"field": "billing_address.lines[0]", "problem": "line_too_long"}]
+    # An e-mail customer's address is stored as given; channel resolution reports what post would refuse.
+    stored = api("settings_api", "PUT", f"/v1/orgs/{org.org_id}/customers/c1", key=org.key,
+                 body={"name": "Jeanne Martin", "billing_address": paris})  # fmt: skip
+    assert stored.status == 200, stored.body
+    put(api, org, "templates/inv", {"kind": "invoice", "language": "fr"})
+    resolved = api("channels_api", "GET", f"/v1/orgs/{org.org_id}/customers/c1/channel", key=org.key,
+                   query={"template_id": "inv"}).json  # fmt: skip
+    assert resolved["channel"] == "email"
+    assert resolved["address_problems"] == [{"field": "lines[0]", "problem": "line_too_long"}]
 
 
 def test_vat_numbers_customer_number_and_contact_from_settings_and_invoice_reach_the_pdf(api: Api, aws: Aws) -> None:

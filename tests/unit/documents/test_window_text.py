@@ -37,7 +37,11 @@ def test_our_rendered_cover_page_shows_the_recipient_in_every_window_standard(zo
             kind=DocumentKind.COVER_PAGE,
             language=Language.DE,
             zone_id=zone_id,
-            branding=Branding(name="Acme"),
+            # A German sender: domestic mail, so Deutsche Post's rules print the city as written, no country line.
+            branding=Branding(
+                name="Acme",
+                sender_address=Address(name="Acme", lines=["Weg 1"], postal_code="10117", city="Berlin", country="DE"),
+            ),
             recipient=recipient,
             document_date=date(2026, 12, 2),
         )
