@@ -5,17 +5,17 @@ The integration item only holds `secret_ref`; the secret holds `{provider, crede
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
-import httpx
-from pydantic import SecretStr
+from typing import TYPE_CHECKING, Any, Protocol
 
 from postal.errors import Conflict, NotFound
 from postal.models import ProviderName
-from postal.providers import sandbox
-from postal.providers.base import PostalProvider
-from postal.providers.registry import ProviderConfig, build_provider
-from postal.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from postal.providers.base import PostalProvider
+    from postal.providers.registry import ProviderConfig
+    from postal.settings import Settings
 
 
 class SecretReader(Protocol):
@@ -34,6 +34,12 @@ def webhook_url(settings: Settings, provider: str, org_id: str) -> str | None:
 
 def provider_config(settings: Settings, provider: str, org_id: str, signing_key: str | None) -> ProviderConfig:
     """Deployment URLs for every adapter plus this org's webhook URL and signing key."""
+    # Imported here, not at module level: every provider adapter and httpx load only when a provider is built.
+    from pydantic import SecretStr
+
+    from postal.providers import sandbox
+    from postal.providers.registry import ProviderConfig
+
     return ProviderConfig(
         pingen_api_url=settings.pingen_api_url,
         pingen_token_url=settings.pingen_identity_url,
@@ -71,6 +77,8 @@ class ProviderFactory:
                 code="integration_broken",
                 fix="disconnect and connect the postal integration again",
             )
+        from postal.providers.registry import build_provider
+
         config = provider_config(self.settings, provider, org_id, secret.get("webhook_signing_key"))
         return build_provider(provider, dict(secret.get("credentials") or {}), config, self.http)
 

@@ -12,18 +12,14 @@ import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from postal import collection, idempotency
+from postal import idempotency
 from postal.addresses import require_valid
 from postal.clock import new_id
-from postal.collection import RunQuote
-from postal.connections import ProviderFactory
-from postal.documents.check import check_pdf
-from postal.documents.service import DocumentIn, render_to_s3
 from postal.documents.zones import zone_for
 from postal.errors import BadRequest, Conflict, DomainError, NotFound, ValidationFailed
 from postal.letters import (
@@ -44,10 +40,15 @@ from postal.letters import (
 )
 from postal.models import Address, AddressState, IntegrationStatus, LetterStatus, Postage, PostalIntegration
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
-from postal.providers.prices import price_table
-from postal.store.documents import DocumentStore
-from postal.store.letters import LetterStore
 from postal.store.records import NotConnected, Records
+
+# Rendering (fpdf2), the PDF check (pypdf), the nightly run and the price tables are imported where they are used:
+# dispatch and webhooks import this module for its messages and events and never render.
+if TYPE_CHECKING:
+    from postal.collection import RunQuote
+    from postal.connections import ProviderFactory
+    from postal.store.documents import DocumentStore
+    from postal.store.letters import LetterStore
 
 logger = Logger(child=True)
 
@@ -133,6 +134,8 @@ def _decode_pdf(pdf_base64: str) -> bytes:
 
 def _estimate(provider: str, address: Address, body: LetterIn, pages: int) -> tuple[Decimal | None, str | None]:
     """A price from the configured table, when there is one for the provider (the provider's own price wins)."""
+    from postal.providers.prices import price_table
+
     try:
         quote = price_table(provider).quote(
             PriceRequest(
@@ -158,6 +161,9 @@ def create_letter(
     now: str,
 ) -> LetterView:
     """Check, store and queue one letter (202). A replayed `Idempotency-Key` returns the letter it created."""
+    from postal.documents.check import check_pdf
+    from postal.documents.service import DocumentIn, render_to_s3
+
     require_send(body)
     idem_key = idempotency.validate_key(idempotency_key, required=True, what="sending a letter")
     assert idem_key is not None
@@ -382,6 +388,8 @@ def quote(
 
 def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:
     """The price of what the nightly run of `run_date` would post, from the connected provider."""
+    from postal import collection
+
     require_connected(records, org_id)
     return collection.quote_run(records, _price(providers, org_id), org_id, run_date, now)
 
