@@ -13,7 +13,7 @@ PORT ?= 3000
 .PHONY: run demo test lint typecheck cfn-lint sam-validate sam-build pytest unit integration infra e2e \
         openapi bench format clean deploy redrive
 
-$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt layers/deps/requirements-tracing.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	@touch $@
@@ -62,7 +62,8 @@ openapi: $(VENV)/.installed
 	$(BIN)/python -m postal.api.openapi > docs/openapi.json
 
 ## bench: speed and memory benchmarks (tables on stdout)
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed sam-build
+	$(BIN)/python -m bench.bench_cold_start
 	$(BIN)/python -m bench.bench_render
 	$(BIN)/python -m bench.bench_check
 	$(BIN)/python -m bench.bench_cascade

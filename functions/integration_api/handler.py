@@ -13,7 +13,6 @@ from postal import deps, integration
 from postal.api.app import build_app, require_org
 from postal.clock import now_iso
 from postal.models import Job
-from postal.providers.registry import validate_credentials
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -28,6 +27,9 @@ def get_integration(org_id: str) -> integration.IntegrationView:
 
 @app.post("/v1/orgs/<org_id>/integrations/postal/connect")
 def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPreview | integration.IntegrationView:
+    # Only connecting needs the provider adapters (and httpx): imported here, not at cold start.
+    from postal.providers.registry import validate_credentials
+
     return integration.connect(
         deps.records(), deps.secret_store(), validate_credentials, require_org(app, org_id), body, now_iso()
     )
