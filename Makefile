@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 3000
 
 .PHONY: run demo test lint typecheck cfn-lint sam-validate sam-build pytest unit integration infra e2e \
-        openapi bench format clean deploy redrive
+        openapi bench cost format clean deploy redrive
 
 $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt layers/deps/requirements-tracing.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench: $(VENV)/.installed sam-build
 	$(BIN)/python -m bench.bench_render
 	$(BIN)/python -m bench.bench_check
 	$(BIN)/python -m bench.bench_cascade
+	$(BIN)/python -m bench.bench_cost
+
+## cost: AWS cost per 1,000 letters from requests counted under moto, next to the postage (docs/cost.md)
+cost: $(VENV)/.installed
+	$(BIN)/python -m bench.bench_cost
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .
