@@ -47,9 +47,11 @@ cfn-lint: $(VENV)/.installed
 sam-validate: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/sam validate --lint --region eu-central-1
 
-# Offline build (no container): the function python is our venv's 3.13, wheels are fetched for arm64.
+# Offline build (no container): the Makefiles (functions/, shared/, layers/deps/) run with our venv's 3.13 and fetch
+# wheels for arm64; the unzipped sizes are printed after.
 sam-build: $(VENV)/.installed $(VENV_SAM)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(VENV_SAM)/bin/sam build --cached --parallel --region eu-central-1
+	@$(BIN)/python -m bench.bench_cold_start --sizes-only
 
 pytest: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
@@ -66,7 +68,8 @@ bench: $(VENV)/.installed sam-build
 	$(BIN)/python -m bench.bench_cold_start
 	$(BIN)/python -m bench.bench_render
 	$(BIN)/python -m bench.bench_check
-	$(BIN)/python -m bench.bench_cascade
+	@# 10,000 customers (and 1,000) keep `make bench` under 15 minutes; docs/benchmarks.md has the 100,000 run.
+	$(BIN)/python -m bench.bench_cascade --customers 10000
 	$(BIN)/python -m bench.bench_cost
 
 ## cost: AWS cost per 1,000 letters from requests counted under moto, next to the postage (docs/cost.md)

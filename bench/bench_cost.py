@@ -75,7 +75,7 @@ class Meter:
     s3_bytes: int = 0
     events: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
-    lambda_ms: Counter[str] = field(default_factory=Counter)
+    lambda_ms: dict[str, float] = field(default_factory=dict)
     billed_ms: Counter[str] = field(default_factory=Counter)
     on: bool = False
 
@@ -142,7 +142,7 @@ class Meter:
                 if self.on:
                     ms = (time.perf_counter() - start) * 1000
                     self.invocations[module] += 1
-                    self.lambda_ms[module] += ms
+                    self.lambda_ms[module] = self.lambda_ms.get(module, 0.0) + ms
                     self.billed_ms[module] += math.ceil(ms)  # Lambda bills each invocation per started ms
 
         return wrapper
