@@ -84,7 +84,7 @@ deploy: sam-build
 	$(VENV_SAM)/bin/sam deploy --config-env $${ENV:-dev}
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache bench/out
 
 ## redrive: move dead-lettered dispatch messages back to the DispatchQueue (ARGS="--source URL --destination URL")
 redrive: $(VENV)/.installed
