@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import SecretStr
+
 from postal.errors import Conflict, NotFound
 from postal.models import ProviderName
 
@@ -35,8 +37,6 @@ def webhook_url(settings: Settings, provider: str, org_id: str) -> str | None:
 def provider_config(settings: Settings, provider: str, org_id: str, signing_key: str | None) -> ProviderConfig:
     """Deployment URLs for every adapter plus this org's webhook URL and signing key."""
     # Imported here, not at module level: every provider adapter and httpx load only when a provider is built.
-    from pydantic import SecretStr
-
     from postal.providers import sandbox
     from postal.providers.registry import ProviderConfig
 
