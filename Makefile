@@ -11,9 +11,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PORT ?= 3000
 
 .PHONY: run demo test lint typecheck cfn-lint sam-validate sam-build pytest unit integration infra e2e \
-        openapi bench corpus samples format clean deploy redrive
+        openapi bench corpus samples cost format clean deploy redrive
 
-$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt layers/deps/requirements-tracing.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
 	@touch $@
@@ -47,9 +47,11 @@ cfn-lint: $(VENV)/.installed
 sam-validate: $(VENV_SAM)/.installed
 	$(VENV_SAM)/bin/sam validate --lint --region eu-central-1
 
-# Offline build (no container): the function python is our venv's 3.13, wheels are fetched for arm64.
+# Offline build (no container): the Makefiles (functions/, shared/, layers/deps/) run with our venv's 3.13 and fetch
+# wheels for arm64; the unzipped sizes are printed after.
 sam-build: $(VENV)/.installed $(VENV_SAM)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(VENV_SAM)/bin/sam build --cached --parallel --region eu-central-1
+	@$(BIN)/python -m bench.bench_cold_start --sizes-only
 
 pytest: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
@@ -70,10 +72,17 @@ corpus: $(VENV)/.installed
 	$(BIN)/python -m tests.unit.documents.heavy_corpus tests/corpus
 
 ## bench: speed and memory benchmarks (tables on stdout)
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed sam-build
+	$(BIN)/python -m bench.bench_cold_start
 	$(BIN)/python -m bench.bench_render
 	$(BIN)/python -m bench.bench_check
-	$(BIN)/python -m bench.bench_cascade
+	@# 10,000 customers (and 1,000) keep `make bench` under 15 minutes; docs/benchmarks.md has the 100,000 run.
+	$(BIN)/python -m bench.bench_cascade --customers 10000
+	$(BIN)/python -m bench.bench_cost
+
+## cost: AWS cost per 1,000 letters from requests counted under moto, next to the postage (docs/cost.md)
+cost: $(VENV)/.installed
+	$(BIN)/python -m bench.bench_cost
 
 ## samples: page PNGs of one sample per document kind and language under docs/samples/ (commit them)
 samples: $(VENV)/.installed
@@ -87,7 +96,7 @@ deploy: sam-build
 	$(VENV_SAM)/bin/sam deploy --config-env $${ENV:-dev}
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache bench/out
 
 ## redrive: move dead-lettered dispatch messages back to the DispatchQueue (ARGS="--source URL --destination URL")
 redrive: $(VENV)/.installed

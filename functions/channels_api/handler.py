@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from postal import deps
 from postal.api.app import build_app, require_org
 from postal.channels import Resolution, resolve_channel
+from postal.tracing import get_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = get_tracer()
 app = build_app()
 
 

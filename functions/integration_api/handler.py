@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,11 +14,11 @@ from postal.api.app import build_app, require_org
 from postal.clock import now_iso
 from postal.connections import webhook_url
 from postal.models import Job
-from postal.providers.registry import validate_credentials
 from postal.settings import get_settings
+from postal.tracing import get_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = get_tracer()
 app = build_app()
 
 
@@ -29,6 +29,9 @@ def get_integration(org_id: str) -> integration.IntegrationView:
 
 @app.post("/v1/orgs/<org_id>/integrations/postal/connect")
 def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPreview | integration.ConnectedView:
+    # Only connecting needs the provider adapters (and httpx): imported here, not at cold start.
+    from postal.providers.registry import validate_credentials
+
     settings = get_settings()
     org_id = require_org(app, org_id)
     return integration.connect(

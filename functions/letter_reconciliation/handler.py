@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import deps, reconcile
 from postal.clock import now_iso
 from postal.settings import get_settings
+from postal.tracing import get_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = get_tracer()
 metrics = Metrics()
 
 

@@ -7,16 +7,17 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import deps, letters_service
 from postal.clock import now_iso
+from postal.tracing import get_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = get_tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -18,9 +18,10 @@ from postal.clock import now_iso
 from postal.collection import RunQuote
 from postal.letters import CancelOut, LetterIn, LetterPage, LetterView
 from postal.models import LetterStatus, Postage, ProviderName
+from postal.tracing import get_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = get_tracer()
 app = build_app()
 
 DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"

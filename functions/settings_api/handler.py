@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,11 +26,12 @@ from postal.models import (
     Template,
     TemplateIn,
 )
+from postal.tracing import get_tracer
 
 DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"  # as for letters
 
 logger = Logger()
-tracer = Tracer()
+tracer = get_tracer()
 app = build_app()
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import deps, webhooks
 from postal.api.app import build_app
 from postal.clock import now_iso
+from postal.tracing import get_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = get_tracer()
 app = build_app()
 
 

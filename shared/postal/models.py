@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import pycountry
-from babel.numbers import get_currency_precision
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
@@ -127,6 +126,9 @@ def fraction_digits(amount: Decimal) -> int:
 
 def require_currency_digits(currency: str, **amounts: Decimal | None) -> None:
     """At most the currency's fraction digits (EUR 2, JPY 0, KWD 3) in each amount."""
+    # Babel only where an amount is validated: handlers that never see money do not load it at cold start.
+    from babel.numbers import get_currency_precision
+
     digits = get_currency_precision(currency)
     for name, amount in amounts.items():
         if amount is not None and fraction_digits(amount) > digits:

@@ -207,7 +207,8 @@ def test_credentials_go_to_secrets_manager_never_to_dynamodb_or_a_get(api: Api) 
     assert "supersecret" not in json.dumps(items)
     secret_ref = deps.records().secret_ref(org.org_id)
     assert secret_ref is not None
-    stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_ref)["SecretString"])
+    secret_id = secret_ref.partition("#")[0]  # the reference is "<ARN>#<VersionId>" (postal.store.secrets)
+    stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
     assert stored["credentials"]["api_key"] == creds["api_key"]
 
 
