@@ -18,7 +18,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from postal.addresses import mailable
 from postal.catalog import next_due, with_next_step, with_step_ids
@@ -41,6 +42,8 @@ from postal.models import (
 )
 from postal.providers.base import PriceQuote, PriceRequest
 from postal.store.records import Records
+
+logger = Logger(child=True)
 
 PAGE = 100
 MAX_ATTEMPTS = 3  # a step run that failed this often is handed to a person (a task) and no longer retried
@@ -98,7 +101,9 @@ def reindex(records: Records, org_id: str, steps: list[CollectionStep], updated_
     moved = 0
     cursor: str | None = None
     while True:
-        page, cursor = records.open_invoices(org_id, PAGE, cursor)
+        page, unreadable, cursor = records.open_invoices(org_id, PAGE, cursor)
+        if unreadable:  # they fail on their own when they come due; the others are re-indexed
+            logger.warning("open invoices no model accepts", extra={"org_id": org_id, "invoice_ids": unreadable})
         for invoice in page:
             target = with_next_step(invoice, steps)
             if (target.next_step_id, target.next_due) != (invoice.next_step_id, invoice.next_due):
@@ -251,7 +256,11 @@ def _run_invoice(
     now: str,
 ) -> str:
     """Run one due invoice's next step; how it went: ran, skipped or failed."""
-    invoice = records.get_invoice(org_id, invoice_id, consistent=True)
+    try:
+        invoice = records.get_invoice(org_id, invoice_id, consistent=True)
+    except ValidationError as exc:  # stored before today's bounds: this invoice fails, the others run on
+        records.add_job_failure(org_id, job_id, JobFailure(reason=failure_reason(exc), invoice_id=invoice_id, at=now))
+        return "failed"
     step = step_due(invoice, steps, today)
     if step is None:
         target = with_next_step(invoice, steps)

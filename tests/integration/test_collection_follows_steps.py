@@ -237,26 +237,62 @@ def post_org(api: Api, org: Org) -> Org:
     return org
 
 
-def test_an_invoice_that_breaks_rendering_is_recorded_and_the_others_are_sent(api: Api, post_org: Org) -> None:
+@pytest.fixture
+def render_breaks_for_bad_invoices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendering raises for any invoice numbered `inv-bad...`, as it did for amounts the models did not bound."""
+    from decimal import InvalidOperation
+
+    from postal.documents import service
+
+    real = service.render_document
+
+    def render(request: Any) -> Any:
+        if any(i.number.startswith("inv-bad") for i in request.invoices):
+            raise InvalidOperation
+        return real(request)
+
+    monkeypatch.setattr(service, "render_document", render)
+
+
+def test_an_invoice_that_breaks_rendering_is_recorded_and_the_others_are_sent(
+    api: Api, post_org: Org, render_breaks_for_bad_invoices: None
+) -> None:
     org = post_org
-    _stored_invoice(org, "inv-bad", open_amount="1E+1000")
+    invoice(api, org, "inv-bad")
     invoice(api, org, "inv-good")
     outcome = result_for(nightly(day="2026-11-11", org=org), org)
     assert (outcome["due"], outcome["ran"], outcome["failed"], outcome["error"]) == (2, 1, 1, None)
     night = job(api, org, "nightly-2026-11-11")
     assert night["status"] == "completed"
     assert [(f["invoice_id"], f["step_id"]) for f in night["failures"]] == [("inv-bad", "reminder")]
-    # Rendering raises today; once the models bound amounts, reading the stored invoice does instead.
-    assert night["failures"][0]["reason"] in ("unexpected_error: InvalidOperation", "unexpected_error: ValidationError")
+    assert night["failures"][0]["reason"] == "unexpected_error: InvalidOperation"
     letters = api("letters_api", "GET", f"/v1/orgs/{org.org_id}/letters", key=org.key).json["letters"]
     assert len(letters) == 1
 
 
-def test_reconciliation_gives_up_on_what_keeps_failing_and_hands_it_to_a_person(api: Api, post_org: Org) -> None:
+def test_an_invoice_stored_before_the_bounds_fails_alone_and_the_others_are_sent(api: Api, post_org: Org) -> None:
+    org = post_org
+    _stored_invoice(org, "inv-old", open_amount="1E+1000")  # no model accepts it any more: reading it raises
+    invoice(api, org, "inv-good")
+    put(api, org, "/collection-steps", steps((10, "reminder", "post")))  # an edit: the run re-indexes first
+    outcome = result_for(nightly(day="2026-11-11", org=org), org)
+    assert (outcome["due"], outcome["ran"], outcome["failed"], outcome["error"]) == (2, 1, 1, None)
+    night = job(api, org, "nightly-2026-11-11")
+    assert night["status"] == "completed"
+    assert [(f["invoice_id"], f["reason"]) for f in night["failures"]] == [
+        ("inv-old", "unexpected_error: ValidationError")
+    ]
+    letters = api("letters_api", "GET", f"/v1/orgs/{org.org_id}/letters", key=org.key).json["letters"]
+    assert len(letters) == 1
+
+
+def test_reconciliation_gives_up_on_what_keeps_failing_and_hands_it_to_a_person(
+    api: Api, post_org: Org, render_breaks_for_bad_invoices: None
+) -> None:
     from postal.collection import MAX_ATTEMPTS
 
     org = post_org
-    _stored_invoice(org, "inv-bad", open_amount="1E+1000")
+    invoice(api, org, "inv-bad")
     nightly(day="2026-11-11", org=org)  # attempt 1
     for attempt in range(2, MAX_ATTEMPTS + 1):
         outcome = result_for(nightly("nightly-reconciliation", day=f"2026-11-{10 + attempt}", org=org), org)

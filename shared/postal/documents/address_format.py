@@ -152,7 +152,7 @@ def format_address(
             literal, rest = (rest, "") if cut < 0 else (rest[:cut], rest[cut:])
             parts.append(rules.postcode_city_separator if literal == " " and fields == ["postal_code"] else literal)
         text = "".join(parts).strip(" ,")
-        if text:
+        if text and fields:  # a line whose fields are all empty would print only the format's literals
             lines.append(AddressLine(text, tuple(fields)))
     if check:
         _check(lines, rules, country, where)

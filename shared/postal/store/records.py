@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from postal.errors import Conflict, NotFound
 from postal.models import (
@@ -710,12 +711,22 @@ class Records:
             raise NotFound(f"invoice '{invoice_id}' not found")
         return InvoiceRecord.model_validate(item)
 
-    def open_invoices(self, org_id: str, limit: int, cursor: str | None) -> tuple[list[InvoiceRecord], str | None]:
-        """One page of the org's open invoices (sparse GSI1)."""
+    def open_invoices(
+        self, org_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[InvoiceRecord], list[str], str | None]:
+        """One page of the org's open invoices (sparse GSI1): the readable ones, the ids of those no model accepts
+        (data stored before today's bounds; one such invoice must not stop the page), and the next cursor."""
         items, next_cursor = self._query_page(
             index="GSI1", pk_name="GSI1PK", pk=keys.open_invoices_gsi1(org_id), limit=limit, cursor=cursor
         )
-        return [InvoiceRecord.model_validate(i) for i in items], next_cursor
+        readable: list[InvoiceRecord] = []
+        unreadable: list[str] = []
+        for item in items:
+            try:
+                readable.append(InvoiceRecord.model_validate(item))
+            except ValidationError:
+                unreadable.append(str(item.get("invoice_id", item.get("SK", ""))))
+        return readable, unreadable, next_cursor
 
     def set_next_step(self, org_id: str, invoice: InvoiceRecord, reindexed: InvoiceRecord) -> bool:
         """Move an invoice's next step (and its place in the due index), if nobody changed the invoice since it was
