@@ -319,26 +319,30 @@ def create_letter(
             # The first attempt died before writing the letter: finish it under the id it reserved.
 
         key = pdf_key(org_id, letter_id)
+        token = idempotency.request_token("letters", org_id, idem_key, body)
+        # What the request says about the letter, whether its PDF is here, rendered, or still to be uploaded.
+        requested: dict[str, Any] = {
+            "letter_id": letter_id,
+            "org_id": org_id,
+            "customer_id": customer_id,
+            "recipient": address,
+            "postage": body.postage,
+            "color": body.color,
+            "duplex": body.duplex,
+            "address_position": body.address_position,
+            "provider": provider.value,
+            "created_at": now,
+            "updated_at": now,
+        }
         if body.upload:
             awaiting = Letter(
-                letter_id=letter_id,
-                org_id=org_id,
+                **requested,
                 status=LetterStatus.CREATED,
-                customer_id=customer_id,
-                recipient=address,
-                postage=body.postage,
-                color=body.color,
-                duplex=body.duplex,
-                address_position=body.address_position,
                 pdf_key=upload_key(org_id, letter_id),
                 page_count=0,
                 sha256="",
-                provider=provider.value,
                 awaiting_upload=True,
-                created_at=now,
-                updated_at=now,
             )
-            token = idempotency.request_token("letters", org_id, idem_key, body)
             return _await_upload(letters, documents, events, awaiting, token)
         if pdf is not None:
             sha256 = hashlib.sha256(pdf).hexdigest()
@@ -362,29 +366,19 @@ def create_letter(
             provider.value, address.country, page_count, color=body.color, duplex=body.duplex, postage=body.postage
         )
         letter = Letter(
-            letter_id=letter_id,
-            org_id=org_id,
+            **requested,
             status=LetterStatus.QUEUED,
-            customer_id=customer_id,
-            recipient=address,
-            postage=body.postage,
-            color=body.color,
-            duplex=body.duplex,
-            address_position=body.address_position,
             pdf_key=key,
             page_count=page_count,
             sha256=sha256,
-            provider=provider.value,
             price=price,
             currency=currency,
             paper_invoice_fee=fee,
-            created_at=now,
-            updated_at=now,
         )
         # The request was accepted (created), its PDF stored and checked (rendered), and it waits for dispatch (queued):
         # one transaction writes the letter in `queued` with the three history entries.
         history = [LetterEvent(status=s.value, occurred_at=now, source=SOURCE) for s in UNSUBMITTED]
-        if letters.create(letter, history, request_token=idempotency.request_token("letters", org_id, idem_key, body)):
+        if letters.create(letter, history, request_token=token):
             publish_change(events, letter, None)
             logger.info("letter queued", extra={"org_id": org_id, "letter_id": letter_id, "pages": page_count})
         queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
