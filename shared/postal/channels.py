@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from postal.addresses import AddressProblem, address_problems
+from postal.codes import Code
 from postal.models import AddressState, Channel, Customer, IntegrationStatus, PostalIntegration, Template
 
 
@@ -50,7 +51,7 @@ def resolve_channel(customer: Customer, template: Template, integration: PostalI
         problems = address_problems(customer.billing_address) if customer.billing_address else []
         return resolution.model_copy(update={"address_problems": problems}) if problems else resolution
     if customer.billing_address is None:
-        return resolution.model_copy(update={"deliverable": False, "problem": "missing_billing_address"})
+        return resolution.model_copy(update={"deliverable": False, "problem": Code.MISSING_ADDRESS_FIELDS.value})
     if customer.address_state == AddressState.RETURNED:
         return resolution.model_copy(update={"deliverable": False, "problem": "address_returned"})
     problems = address_problems(customer.billing_address)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from postal.errors import BadRequest, DomainError, ValidationFailed
+from postal.errors import BadRequest, DomainError, ServiceUnavailable, ValidationFailed
 from postal.store.idempotency import IdempotencyHit
 
 MAX_KEY = 255
@@ -83,6 +83,6 @@ def released_on_refusal(
     try:
         yield
     except DomainError as exc:
-        if is_new and exc.http_status < 500:
+        if is_new and not isinstance(exc, ServiceUnavailable):
             store.release(scope, org_id, key, request_hash(body))
         raise

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from postal.errors import DomainError, ValidationFailed
+from postal.codes import FIXES, Code, fix_for
+from postal.errors import ValidationFailed
 from postal.models import Address, Identifier, LetterStatus, Money, Postage, Strict
-from postal.providers.base import ProviderErrorCode
 
 S = LetterStatus
 
@@ -68,25 +68,6 @@ class LetterError(BaseModel):
     message: str
     fix: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
-
-
-# The fix shown for each canonical error code when the provider gives none.
-FIXES: dict[str, str] = {
-    ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the recipient's address (name, street, postal code, city, "
-    "country), then send again.",
-    ProviderErrorCode.UNSUPPORTED_COUNTRY: "Correct the country if it is wrong; otherwise send by email or through "
-    "a provider that covers the country.",
-    ProviderErrorCode.FORMAT_ERROR: "Fix the PDF as the check report says, then send again.",
-    ProviderErrorCode.INSUFFICIENT_CREDIT: "Top up the provider account or add a payment method.",
-    ProviderErrorCode.PROVIDER_UNAVAILABLE: "Nothing for transient faults: the letter is retried, then can be "
-    "redriven from the dead-letter queue (make redrive). For rejected credentials, reconnect the integration.",
-    ProviderErrorCode.REJECTED_BY_PROVIDER: "Read the provider's reason; change the content or options, then send "
-    "again.",
-    ProviderErrorCode.UNDELIVERABLE: "Correct the customer's address; postal steps for the customer pause until "
-    "then. Resend or fall back to email.",
-    ProviderErrorCode.PROVIDER_PROBLEM: "The provider reports a problem it did not explain further: open the letter "
-    "in the provider's web app, fix or cancel it there, then send again if needed.",
-}
 
 
 class Letter(BaseModel):
@@ -237,13 +218,6 @@ class CancelOut(BaseModel):
     )
 
 
-class ProviderUnavailable(DomainError):
-    """The provider could not be reached (after retries). Not the caller's fault: 503, try again later."""
-
-    code = "provider_unavailable"
-    http_status = 503
-
-
 # ------------------------------------------------------------------------------------------------ pure rules
 
 
@@ -263,7 +237,7 @@ def require_postage_available(postage: Postage, country: str) -> None:
     if postage is Postage.ECONOMY and country.upper() != "FR":
         raise ValidationFailed(
             f"economy postage is only available for letters to France, not to {country.upper()}",
-            code=ProviderErrorCode.UNSUPPORTED_COUNTRY,
+            code=Code.UNSUPPORTED_COUNTRY,
             details=[{"field": "postage", "country": country.upper(), "postage": postage.value}],
             fix="choose priority or registered postage for this destination",
         )
@@ -333,8 +307,8 @@ def require_window_shows(window_text: str, recipient: Address, zone_id: str) -> 
 
 def error_from_code(code: str | None, message: str, details: dict[str, Any] | None = None) -> LetterError:
     """A `LetterError` with the standard fix for a canonical code (unknown codes: rejected_by_provider)."""
-    known = code if code in FIXES else ProviderErrorCode.REJECTED_BY_PROVIDER
-    return LetterError(code=known, message=message, fix=FIXES[known], details=details or {})
+    known = Code(code) if code in FIXES else Code.REJECTED_BY_PROVIDER
+    return LetterError(code=str(known), message=message, fix=fix_for(known), details=details or {})
 
 
 def status_event_detail(letter: Letter, previous: LetterStatus | None) -> dict[str, Any]:

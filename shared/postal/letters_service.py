@@ -23,7 +23,7 @@ from postal import idempotency
 from postal.addresses import mailable, require_valid
 from postal.clock import new_id
 from postal.documents.zones import zone_for
-from postal.errors import BadRequest, Conflict, DomainError, NotFound, ValidationFailed
+from postal.errors import BadRequest, Conflict, DomainError, NotFound, ProviderUnavailable, ValidationFailed
 from postal.letters import (
     CANCELLABLE,
     FINAL,
@@ -37,7 +37,6 @@ from postal.letters import (
     LetterIn,
     LetterPage,
     LetterView,
-    ProviderUnavailable,
     error_from_code,
     one_entry_per_status,
     require_postage_available,

@@ -353,7 +353,7 @@ def test_a_post_customer_with_an_incomplete_address_is_reported_not_silently_ema
     assert (resolved["channel"], resolved["deliverable"], resolved["problem"]) == (
         "post",
         False,
-        "missing_billing_address",
+        "missing_address_fields",
     )
 
 

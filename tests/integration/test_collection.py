@@ -124,7 +124,7 @@ def test_post_customer_without_address_gets_a_fix_address_task_not_an_email(api:
     tasks = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]
     assert [t["kind"] for t in tasks] == ["fix_address"]
     run = deps.records().get_step_run(org.org_id, "inv-1", "invoice")
-    assert run is not None and run["outcome"]["blocked"] == "missing_billing_address"
+    assert run is not None and run["outcome"]["blocked"] == "missing_address_fields"
 
 
 def test_the_nightly_job_shows_progress(api: Api, org: Org) -> None:
@@ -184,7 +184,7 @@ def test_a_nightly_run_is_priced_before_it_sends_and_sends_what_was_priced(api: 
     quote = reply.json
     assert (quote["run_date"], quote["due"], quote["letters"]) == ("2026-11-08", 4, 3)
     assert [(g["country"], g["pages"], g["letters"]) for g in quote["groups"]] == [("DE", 1, 2), ("FR", 1, 1)]
-    assert [(n["invoice_id"], n["code"]) for n in quote["not_quoted"]] == [("inv-4", "missing_billing_address")]
+    assert [(n["invoice_id"], n["code"]) for n in quote["not_quoted"]] == [("inv-4", "missing_address_fields")]
     for group in quote["groups"]:  # each group is the provider's own quote at the group's volume
         single = api(
             "letters_api",

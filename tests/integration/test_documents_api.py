@@ -148,12 +148,12 @@ def test_no_fee_without_an_org_fee(api: Api, aws: Aws) -> None:
     assert "Paper invoice fee" not in pdf_text(aws, reply.json["s3_key"])
 
 
-def test_missing_billing_address_is_422(api: Api, aws: Aws) -> None:
+def test_missing_address_fields_is_422(api: Api, aws: Aws) -> None:
     org = new_org(api, aws)
     setup_org(api, org, address=None)
     reply = render(api, org, template_id="inv")
     assert reply.status == 422, reply.body
-    assert reply.json["error"]["code"] == "missing_billing_address"
+    assert reply.json["error"]["code"] == "missing_address_fields"
 
 
 def test_unknown_invoice_template_or_customer_is_404(api: Api, aws: Aws) -> None:

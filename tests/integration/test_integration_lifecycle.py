@@ -237,7 +237,7 @@ def test_channel_resolution_over_http_changes_immediately(api: Api) -> None:
     assert (got["channel"], got["reason"]) == ("post", "customer_preference")
     put_customer(api, org, "c2", preference="post", billing_address=None)
     got = channel(api, org, "c2", "reminder").json
-    assert (got["channel"], got["deliverable"], got["problem"]) == ("post", False, "missing_billing_address")
+    assert (got["channel"], got["deliverable"], got["problem"]) == ("post", False, "missing_address_fields")
     assert channel(api, org, "nobody", "reminder").status == 404
 
 

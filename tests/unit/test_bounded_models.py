@@ -18,6 +18,7 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from postal.addresses import mailable
+from postal.api.errors import status_for
 from postal.documents.render import DocumentKind, DocumentRequest, render_document
 from postal.documents.zones import zone_ids
 from postal.errors import DomainError, ValidationFailed
@@ -135,7 +136,7 @@ def render(kind: DocumentKind, *, branding: Branding, recipient: Address, **kw: 
     except DomainError as exc:
         refused = exc
     if refused is not None:
-        assert 400 <= refused.http_status < 500, refused
+        assert 400 <= status_for(refused) < 500, refused
         return
     assert rendered.pdf.startswith(b"%PDF") and rendered.page_count >= 1
 

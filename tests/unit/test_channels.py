@@ -55,7 +55,7 @@ def test_post_customer_without_address_is_reported_not_emailed() -> None:
     )
     assert got.channel == Channel.POST
     assert not got.deliverable
-    assert got.problem == "missing_billing_address"
+    assert got.problem == "missing_address_fields"
 
 
 def test_post_customer_with_invalid_postal_code_names_the_field() -> None:

@@ -20,28 +20,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from postal import auth
+from postal.api.errors import domain_response, error_response, validation_details
 from postal.errors import DomainError, Forbidden, NotFound
 
 logger = Logger(child=True)
-
-
-def error_response(status: int, code: str, message: str, details: Any = None, fix: str | None = None) -> Response:
-    """`{"error": {"code", "message", "details"[, "fix"]}}` (PRODUCT.md §4)."""
-    error: dict[str, Any] = {"code": code, "message": message, "details": details}
-    if fix:
-        error["fix"] = fix
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": error}, default=str),
-    )
-
-
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "header"}:
-        return ".".join(parts[1:]) or parts[0]
-    return ".".join(parts)
 
 
 # No request body of this API nests deeper; deeper JSON is refused before anything parses it recursively.
@@ -162,7 +144,7 @@ def build_app() -> PostalResolver:
 
     @app.exception_handler(DomainError)
     def _domain(exc: DomainError) -> Response:
-        return error_response(exc.http_status, exc.code, exc.message, exc.details, exc.fix)
+        return domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
@@ -177,10 +159,7 @@ def build_app() -> PostalResolver:
                 fix='send {"upload": true} instead of pdf_base64: the answer has a short-lived upload_url to PUT '
                 "the PDF to; the letter is checked and queued when it arrives",
             )
-        details = [
-            {"field": _field(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")} for e in errors
-        ]
-        return error_response(422, "validation_failed", "the request is invalid", details)
+        return error_response(422, "validation_failed", "the request is invalid", validation_details(errors))
 
     @app.not_found
     def _not_found(_: Exception) -> Response:

@@ -28,7 +28,9 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from postal import idempotency
 from postal.addresses import mailable
+from postal.api.errors import validation_details
 from postal.clock import new_id
+from postal.codes import Code
 from postal.documents.check import CheckResult, PdfLimits, check_pdf
 from postal.documents.render import DocumentKind, DocumentRequest, RenderedDocument, render_document
 from postal.documents.zones import Zone, get_zone, zone_for
@@ -164,7 +166,7 @@ def _recipient(customer: Customer) -> Any:
     if customer.billing_address is None:
         raise ValidationFailed(
             f"customer '{customer.customer_id}' has no billing address",
-            code="missing_billing_address",
+            code=Code.MISSING_ADDRESS_FIELDS,
             details=[{"field": "billing_address", "problem": "required"}],
             fix="set the customer's billing_address (PUT .../customers/{customer_id})",
         )
@@ -469,11 +471,7 @@ def _validated[M: BaseModel](model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
-        raise ValidationFailed("the request is invalid", details=details) from exc
+        raise ValidationFailed("the request is invalid", details=validation_details(exc.errors())) from exc
 
 
 def handle_pdf_post(

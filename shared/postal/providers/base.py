@@ -12,58 +12,32 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from postal.codes import Code
+from postal.errors import InvalidSignature, ProviderError, UnreadableAnswer
 from postal.models import Address, LetterStatus, Postage
 
-
-class ProviderErrorCode:
-    """Canonical error codes (providers.md §5.3)."""
-
-    MISSING_ADDRESS_FIELDS = "missing_address_fields"
-    UNSUPPORTED_COUNTRY = "unsupported_country"
-    FORMAT_ERROR = "format_error"
-    INSUFFICIENT_CREDIT = "insufficient_credit"
-    PROVIDER_UNAVAILABLE = "provider_unavailable"
-    REJECTED_BY_PROVIDER = "rejected_by_provider"
-    UNDELIVERABLE = "undeliverable"
-    # The provider reports a problem with the letter that we cannot classify further: a person must look.
-    PROVIDER_PROBLEM = "provider_problem"
-    # The org's provider cannot do what the letter asks (capabilities.json): nothing is silently downgraded.
-    POSTAGE_NOT_SUPPORTED = "postage_not_supported"
-
-
-class ProviderError(Exception):
-    """A provider refused or failed. `retryable` faults are retried with backoff, then dead-lettered."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        fix: str,
-        retryable: bool = False,
-        retry_after: float | None = None,
-        details: dict[str, Any] | None = None,
-    ):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.fix = fix
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.details = details or {}
+# The provider errors are re-exported for the callers that import them from here; their home is `postal.errors`.
+# `ProviderErrorCode` is the canonical codes' old name; their home is `postal.codes`.
+ProviderErrorCode = Code
+__all__ = [
+    "InvalidSignature",
+    "LetterSubmission",
+    "PostalProvider",
+    "PriceQuote",
+    "PriceRequest",
+    "ProviderError",
+    "ProviderErrorCode",
+    "ProviderLetter",
+    "SubmitResult",
+    "UnreadableAnswer",
+    "WebhookEvent",
+    "as_dict",
+]
 
 
 def as_dict(value: Any) -> dict[str, Any]:
     """`value` when it is a JSON object, else `{}`: provider answers are read defensively, never trusted."""
     return value if isinstance(value, dict) else {}
-
-
-class UnreadableAnswer(Exception):
-    """A provider's answer we cannot read (its shape changed): never proof that nothing was created."""
-
-
-class InvalidSignature(Exception):
-    """A webhook's signature (or its URL token) did not verify."""
 
 
 class LetterSubmission(BaseModel):

@@ -10,17 +10,18 @@ from typing import Any
 
 import httpx
 
+from postal.codes import PROVIDER_CODES, Code
 from postal.models import LetterStatus
-from postal.providers.base import ProviderErrorCode, ProviderLetter, SubmitResult
+from postal.providers.base import ProviderLetter, SubmitResult
 from postal.providers.http import HttpAdapter, json_body
 
-CANONICAL_CODES = frozenset(v for k, v in vars(ProviderErrorCode).items() if k.isupper())
+CANONICAL_CODES = PROVIDER_CODES
 
 
 def canonical_code(value: Any) -> str:
     """`value` when it is one of our error codes, else `rejected_by_provider`."""
     code = str(value or "")
-    return code if code in CANONICAL_CODES else ProviderErrorCode.REJECTED_BY_PROVIDER
+    return code if code in CANONICAL_CODES else Code.REJECTED_BY_PROVIDER
 
 
 class CanonicalJsonAdapter(HttpAdapter):

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from postal.codes import Code
 from postal.errors import ValidationFailed
 from postal.models import Postage
-from postal.providers.base import ProviderErrorCode
 
 
 class Capabilities(BaseModel):
@@ -87,7 +87,7 @@ def require_capable(
         alternatives = ", ".join(first.get("alternatives") or []) or "none"
         raise ValidationFailed(
             f"{first['message']}" + (f" (it offers: {alternatives})" if first["field"] == "postage" else ""),
-            code=ProviderErrorCode.POSTAGE_NOT_SUPPORTED,
+            code=Code.POSTAGE_NOT_SUPPORTED,
             details=problems,
             fix="choose one of the alternatives named in details, or connect a provider that offers it",
         )

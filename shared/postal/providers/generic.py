@@ -21,17 +21,10 @@ from typing import Any
 
 import httpx
 
+from postal.codes import Code
+from postal.errors import InvalidSignature, ProviderError
 from postal.models import LetterStatus
-from postal.providers.base import (
-    InvalidSignature,
-    LetterSubmission,
-    PriceQuote,
-    PriceRequest,
-    ProviderError,
-    ProviderErrorCode,
-    SubmitResult,
-    WebhookEvent,
-)
+from postal.providers.base import LetterSubmission, PriceQuote, PriceRequest, SubmitResult, WebhookEvent
 from postal.providers.canonical import CANONICAL_CODES, CanonicalJsonAdapter, canonical_code
 from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
 
@@ -115,7 +108,7 @@ class GenericProvider(CanonicalJsonAdapter):
             fix=str(
                 error.get("fix") or "Read the print house's reason; change the letter or options, then send again."
             ),
-            retryable=code == ProviderErrorCode.PROVIDER_UNAVAILABLE,
+            retryable=code == Code.PROVIDER_UNAVAILABLE,
             details=error_details(self.name, response, provider_code=error.get("code")),
         )
 

@@ -27,7 +27,8 @@ from typing import Any
 import httpx
 import stamina
 
-from postal.providers.base import ProviderError, ProviderErrorCode
+from postal.codes import Code
+from postal.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ class ProviderHttp:
 
     def _unavailable(self, fault: _RetryableFault) -> ProviderError:
         return ProviderError(
-            ProviderErrorCode.PROVIDER_UNAVAILABLE,
+            Code.PROVIDER_UNAVAILABLE,
             f"{self.provider} is unavailable ({fault.reason}).",
             fix=TRANSIENT_FIX,
             retryable=True,
@@ -194,7 +195,7 @@ def error_details(provider: str, response: httpx.Response, **extra: Any) -> dict
 def credentials_rejected(provider: str, response: httpx.Response, message: str) -> ProviderError:
     """401/403 from a provider: not transient, the org must reconnect with valid credentials."""
     return ProviderError(
-        ProviderErrorCode.PROVIDER_UNAVAILABLE,
+        Code.PROVIDER_UNAVAILABLE,
         message,
         fix=f"Reconnect the {provider} integration with valid credentials.",
         retryable=False,

@@ -13,15 +13,10 @@ from typing import Any
 
 import httpx
 
+from postal.codes import Code
+from postal.errors import ProviderError, UnreadableAnswer
 from postal.models import LetterStatus
-from postal.providers.base import (
-    LetterSubmission,
-    ProviderError,
-    ProviderErrorCode,
-    ProviderLetter,
-    SubmitResult,
-    UnreadableAnswer,
-)
+from postal.providers.base import LetterSubmission, ProviderLetter, SubmitResult
 from postal.providers.http import TRANSIENT_FIX, HttpAdapter, RetryPolicy, error_details, is_ambiguous, json_body
 
 logger = logging.getLogger(__name__)
@@ -102,7 +97,7 @@ class LookupFirstAdapter(HttpAdapter):
                 if found:
                     return found
                 raise ProviderError(
-                    ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                    Code.PROVIDER_UNAVAILABLE,
                     f"{self.name} accepted the letter but its answer could not be read; it is looked up again.",
                     fix=TRANSIENT_FIX,
                     retryable=True,
@@ -134,7 +129,7 @@ class LookupFirstAdapter(HttpAdapter):
         if not self._cancellable(letter):
             _, raw, _ = self._map(letter)
             raise ProviderError(
-                ProviderErrorCode.REJECTED_BY_PROVIDER,
+                Code.REJECTED_BY_PROVIDER,
                 f"{self.name} can no longer cancel this letter (status {raw}).",
                 fix="Nothing to undo: the letter is already in production or sent.",
                 details={"provider": self.name, "raw_status": raw},

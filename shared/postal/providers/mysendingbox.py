@@ -27,21 +27,14 @@ from typing import Any
 import httpx
 from babel import Locale
 
+from postal.codes import Code, fix_for
+from postal.errors import InvalidSignature, ProviderError, UnreadableAnswer
 from postal.models import Address, LetterStatus, Postage
-from postal.providers.base import (
-    InvalidSignature,
-    LetterSubmission,
-    PriceQuote,
-    PriceRequest,
-    ProviderError,
-    ProviderErrorCode,
-    SubmitResult,
-    UnreadableAnswer,
-    WebhookEvent,
-    as_dict,
-)
+from postal.providers.base import LetterSubmission, PriceQuote, PriceRequest, SubmitResult, WebhookEvent, as_dict
 from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
 from postal.providers.lookup_first import LookupFirstAdapter, reference_description
+
+PROVIDER = "MySendingBox"  # as the fixes name it
 
 BASE_URL = "https://api.mysendingbox.fr"
 # MySendingBox wants a country *name* (§3.2); its examples use "France". English names are assumed for other
@@ -69,29 +62,19 @@ EVENT_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     "letter.delivery_proof": (LetterStatus.DELIVERED, None),
     **dict.fromkeys(
         ("letter.returned_to_sender", "letter.return_to_sender_proof", "letter.wrong_address", "letter.lost"),
-        (LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
+        (LetterStatus.UNDELIVERABLE, Code.UNDELIVERABLE),
     ),
-    "letter.error": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
+    "letter.error": (LetterStatus.FAILED, Code.REJECTED_BY_PROVIDER),
     "letter.canceled": (LetterStatus.CANCELLED, None),
 }
 # Letter flags that mean a person must act (mysendingbox-node `Letter.error`, `Letter.wrong_address`).
 PROBLEM_FLAGS = ("error", "wrong_address")
-PROVIDER_PROBLEM = "provider_problem"
 TRACKING_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
     "PRIS_EN_CHARGE": (LetterStatus.SENT, None),
     "A_RETIRER": (LetterStatus.SENT, None),
     "DISTRIBUE": (LetterStatus.DELIVERED, None),
-    "RETOUR_DESTINATAIRE": (LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
+    "RETOUR_DESTINATAIRE": (LetterStatus.UNDELIVERABLE, Code.UNDELIVERABLE),
     "INCONNU": (None, None),
-}
-FIXES = {
-    ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the customer's address (street, postal code, city, country).",
-    ProviderErrorCode.UNSUPPORTED_COUNTRY: "Correct the country if it is wrong; otherwise choose another postage, "
-    "send by email or use a provider that covers the country.",
-    ProviderErrorCode.FORMAT_ERROR: "Fix the template as the check report says; then re-render.",
-    ProviderErrorCode.INSUFFICIENT_CREDIT: "Top up the MySendingBox account.",
-    ProviderErrorCode.REJECTED_BY_PROVIDER: "Read MySendingBox's reason shown with the error; change the content or "
-    "options, then send again.",
 }
 
 
@@ -155,9 +138,9 @@ def country_name(code: str) -> str:
     name = COUNTRY_LOCALE.territories.get(code.upper())
     if not name:
         raise ProviderError(
-            ProviderErrorCode.MISSING_ADDRESS_FIELDS,
+            Code.MISSING_ADDRESS_FIELDS,
             f"Unknown country code {code!r}.",
-            fix=FIXES[ProviderErrorCode.MISSING_ADDRESS_FIELDS],
+            fix=fix_for(Code.MISSING_ADDRESS_FIELDS, PROVIDER),
             details={"provider": "mysendingbox", "fields": ["country"]},
         )
     return name
@@ -167,9 +150,9 @@ def postage_type(postage: Postage, country: str) -> str:
     """§5.2; Ecopli is a French domestic product, so economy elsewhere is `unsupported_country`."""
     if postage is Postage.ECONOMY and country.upper() != "FR":
         raise ProviderError(
-            ProviderErrorCode.UNSUPPORTED_COUNTRY,
+            Code.UNSUPPORTED_COUNTRY,
             f"MySendingBox offers economy (ecopli) only within France, not to {country}.",
-            fix=FIXES[ProviderErrorCode.UNSUPPORTED_COUNTRY],
+            fix=fix_for(Code.UNSUPPORTED_COUNTRY, PROVIDER),
             details={"provider": "mysendingbox", "country": country, "postage": postage.value},
         )
     return POSTAGE_TYPE[postage]
@@ -178,9 +161,9 @@ def postage_type(postage: Postage, country: str) -> str:
 def map_letter(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | None]:
     """(status, raw, error code) of a letter object: flags first, then the furthest event, status or tracking step."""
     if letter.get("error") is True:
-        return LetterStatus.FAILED, "error", ProviderErrorCode.REJECTED_BY_PROVIDER
+        return LetterStatus.FAILED, "error", Code.REJECTED_BY_PROVIDER
     if letter.get("wrong_address") is True:
-        return LetterStatus.UNDELIVERABLE, "wrong_address", ProviderErrorCode.UNDELIVERABLE
+        return LetterStatus.UNDELIVERABLE, "wrong_address", Code.UNDELIVERABLE
     best: tuple[LetterStatus | None, str, str | None] = (LetterStatus.SUBMITTED, "created", None)
     order = list(LetterStatus)
     names = [str(e.get("name")) for e in letter.get("events") or [] if isinstance(e, dict)]
@@ -209,9 +192,9 @@ def _recipient_fields(address: Address) -> dict[str, str]:
         fields[f"address_line{index}"] = line
     if not fields["address_postalcode"]:
         raise ProviderError(
-            ProviderErrorCode.MISSING_ADDRESS_FIELDS,
+            Code.MISSING_ADDRESS_FIELDS,
             "MySendingBox needs a postal code.",
-            fix=FIXES[ProviderErrorCode.MISSING_ADDRESS_FIELDS],
+            fix=fix_for(Code.MISSING_ADDRESS_FIELDS, PROVIDER),
             details={"provider": "mysendingbox", "fields": ["postal_code"]},
         )
     return {f"to[{key}]": value for key, value in fields.items() if value}
@@ -252,19 +235,19 @@ class MySendingBoxProvider(LookupFirstAdapter):
         message = str((json_body(response).get("error") or {}).get("message") or f"HTTP {response.status_code}")
         lowered = message.lower()
         if response.status_code == 422 and ("to[" in lowered or "to." in lowered or "address" in lowered):
-            code = ProviderErrorCode.MISSING_ADDRESS_FIELDS
+            code = Code.MISSING_ADDRESS_FIELDS
         elif "pdf" in lowered or "file" in lowered or "page" in lowered:
-            code = ProviderErrorCode.FORMAT_ERROR
+            code = Code.FORMAT_ERROR
         elif "credit" in lowered or "balance" in lowered or response.status_code == 402:
-            code = ProviderErrorCode.INSUFFICIENT_CREDIT
+            code = Code.INSUFFICIENT_CREDIT
         elif "postage" in lowered or "country" in lowered:
-            code = ProviderErrorCode.UNSUPPORTED_COUNTRY
+            code = Code.UNSUPPORTED_COUNTRY
         else:
-            code = ProviderErrorCode.REJECTED_BY_PROVIDER
+            code = Code.REJECTED_BY_PROVIDER
         return ProviderError(
             code,
             f"MySendingBox rejected the request: {message}",
-            fix=FIXES[code],
+            fix=fix_for(code, PROVIDER),
             details=error_details(self.name, response),
         )
 
@@ -341,7 +324,7 @@ class MySendingBoxProvider(LookupFirstAdapter):
         amount = price_total(json_body(self._expect(response, 200)))
         if amount is None:
             raise ProviderError(
-                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                Code.PROVIDER_UNAVAILABLE,
                 "MySendingBox answered the price request without a readable total.",
                 fix="Try again later; if it persists, the price route changed: report it.",
                 retryable=True,
@@ -364,7 +347,7 @@ class MySendingBoxProvider(LookupFirstAdapter):
         if status is None and any(letter.get(flag) is True for flag in PROBLEM_FLAGS):
             # An event we do not know, on a letter MySendingBox flags as a problem: never a silent history line.
             status, _, error_code = map_letter(letter)
-            error_code = error_code or PROVIDER_PROBLEM
+            error_code = error_code or Code.PROVIDER_PROBLEM
         occurred_at = _parse_time(payload.get("created_at")) or datetime.now(UTC)
         metadata = as_dict(letter.get("metadata"))
         provider_letter_id = letter.get("_id") or event.get("letter")

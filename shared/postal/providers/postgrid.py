@@ -25,22 +25,15 @@ from typing import Any
 import httpx
 import jwt
 
+from postal.codes import Code, fix_for
+from postal.errors import InvalidSignature, ProviderError, UnreadableAnswer
 from postal.models import Address, LetterStatus, Postage
-from postal.providers.base import (
-    InvalidSignature,
-    LetterSubmission,
-    PriceQuote,
-    PriceRequest,
-    ProviderError,
-    ProviderErrorCode,
-    SubmitResult,
-    UnreadableAnswer,
-    WebhookEvent,
-    as_dict,
-)
+from postal.providers.base import LetterSubmission, PriceQuote, PriceRequest, SubmitResult, WebhookEvent, as_dict
 from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
 from postal.providers.lookup_first import LookupFirstAdapter
 from postal.providers.prices import price_table
+
+PROVIDER = "PostGrid"  # as the fixes name it
 
 BASE_URL = "https://api.postgrid.com"
 LETTERS = "/print-mail/v1/letters"
@@ -66,16 +59,6 @@ IMB_MAP: dict[str, LetterStatus] = {
     "out_for_delivery": LetterStatus.SENT,
     "returned_to_sender": LetterStatus.UNDELIVERABLE,
 }
-FIXES = {
-    ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the customer's address (name or company, street, country) "
-    "and the organisation's sender address.",
-    ProviderErrorCode.UNSUPPORTED_COUNTRY: "Correct the country if it is wrong; otherwise choose another postage, "
-    "send by email or use a provider that covers the country.",
-    ProviderErrorCode.FORMAT_ERROR: "Fix the template as the check report says; then re-render.",
-    ProviderErrorCode.INSUFFICIENT_CREDIT: "Add a payment method to the PostGrid live account.",
-    ProviderErrorCode.REJECTED_BY_PROVIDER: "Read PostGrid's reason shown with the error; change the content or "
-    "options, then send again.",
-}
 
 
 def mailing_class(postage: Postage, country: str) -> str:
@@ -88,9 +71,9 @@ def mailing_class(postage: Postage, country: str) -> str:
     if us:
         return "standard_class" if postage is Postage.ECONOMY else "certified_return_receipt"
     raise ProviderError(
-        ProviderErrorCode.UNSUPPORTED_COUNTRY,
+        Code.UNSUPPORTED_COUNTRY,
         f"PostGrid offers no {postage.value} postage to {country} (US only).",
-        fix=FIXES[ProviderErrorCode.UNSUPPORTED_COUNTRY],
+        fix=fix_for(Code.UNSUPPORTED_COUNTRY, PROVIDER),
         details={"provider": "postgrid", "country": country, "postage": postage.value},
     )
 
@@ -101,12 +84,12 @@ def map_letter(letter: dict[str, Any]) -> tuple[LetterStatus | None, str, str | 
     imb = str(letter.get("imbStatus") or "")
     raw = f"{status}/{imb}" if imb else status
     if imb == "returned_to_sender":  # also after `completed`, which was only an estimate
-        return LetterStatus.UNDELIVERABLE, raw, ProviderErrorCode.UNDELIVERABLE
+        return LetterStatus.UNDELIVERABLE, raw, Code.UNDELIVERABLE
     if status == "cancelled":
         reason = str((letter.get("cancellation") or {}).get("reason") or "user_initiated")
         if reason == "user_initiated":
             return LetterStatus.CANCELLED, f"cancelled/{reason}", None
-        return LetterStatus.FAILED, f"cancelled/{reason}", ProviderErrorCode.REJECTED_BY_PROVIDER
+        return LetterStatus.FAILED, f"cancelled/{reason}", Code.REJECTED_BY_PROVIDER
     mapped = STATUS_MAP.get(status)
     imb_mapped = IMB_MAP.get(imb)
     order = list(LetterStatus)
@@ -170,19 +153,19 @@ class PostGridProvider(LookupFirstAdapter):
         kind = str(error.get("type") or "")
         message = str(error.get("message") or f"HTTP {response.status_code}")
         if "pdf" in kind or "file" in kind or "page" in kind:
-            code = ProviderErrorCode.FORMAT_ERROR
+            code = Code.FORMAT_ERROR
         elif "contact" in kind or "address" in kind or any(f in message for f in ADDRESS_FIELDS):
-            code = ProviderErrorCode.MISSING_ADDRESS_FIELDS
+            code = Code.MISSING_ADDRESS_FIELDS
         elif "payment" in kind or "billing" in kind or response.status_code == 402:
-            code = ProviderErrorCode.INSUFFICIENT_CREDIT
+            code = Code.INSUFFICIENT_CREDIT
         elif "mailing_class" in kind:
-            code = ProviderErrorCode.UNSUPPORTED_COUNTRY
+            code = Code.UNSUPPORTED_COUNTRY
         else:
-            code = ProviderErrorCode.REJECTED_BY_PROVIDER
+            code = Code.REJECTED_BY_PROVIDER
         return ProviderError(
             code,
             f"PostGrid rejected the request: {message}",
-            fix=FIXES[code],
+            fix=fix_for(code, PROVIDER),
             details=error_details(self.name, response, provider_code=kind),
         )
 
@@ -207,7 +190,7 @@ class PostGridProvider(LookupFirstAdapter):
         """Look up our letter_id, then create; after an ambiguous create, look up again before repeating."""
         if submission.sender is None:
             raise ProviderError(
-                ProviderErrorCode.MISSING_ADDRESS_FIELDS,
+                Code.MISSING_ADDRESS_FIELDS,
                 "PostGrid needs a sender (return) address.",
                 fix="Set the organisation's sender address in its branding.",
                 details={"provider": self.name, "fields": ["from"]},

@@ -14,7 +14,9 @@ from math import ceil
 
 from pydantic import BaseModel
 
-from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
+from postal.codes import Code
+from postal.errors import ProviderError
+from postal.providers.base import PriceQuote, PriceRequest
 
 CENT = Decimal("0.01")
 
@@ -50,7 +52,7 @@ class PriceTable(BaseModel):
         base = self.base.get(group, {}).get(request.postage.value) if group else None
         if base is None:
             raise ProviderError(
-                ProviderErrorCode.UNSUPPORTED_COUNTRY,
+                Code.UNSUPPORTED_COUNTRY,
                 f"{provider} offers no {request.postage.value} postage to {request.country}.",
                 fix="Correct the country if it is wrong; otherwise choose another postage, send by email or use a "
                 "provider that covers the country.",

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from postal.api.errors import validation_details
 from postal.errors import ValidationFailed
 from postal.models import ProviderName
 from postal.providers import generic, mysendingbox, pingen, postgrid, sandbox
@@ -88,10 +89,7 @@ def validate_credentials(name: str, credentials: dict[str, str]) -> dict[str, An
     try:
         return model.model_validate(credentials).model_dump()
     except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "credentials", "message": err["msg"]}
-            for err in exc.errors(include_input=False)
-        ]
+        details = validation_details(exc.errors(include_input=False), root="credentials")
         fields = ", ".join(d["field"] for d in details)
         raise ValidationFailed(
             f"Invalid {name} credentials: {fields}.",
