@@ -295,7 +295,7 @@ def test_letter_renders_body_and_unknown_zone_is_refused() -> None:
 @pytest.mark.parametrize("bold", [False, True])
 @pytest.mark.parametrize("size", [7.0, 9.5, 10.0, 14.0])
 def test_fast_string_width_equals_fpdf2s(bold: bool, size: float) -> None:
-    from postal.documents.render import _Page
+    from postal.documents.render.content import _Page
 
     page = _Page(request(), get_zone("pingen-left"))
     page.new_page()
