@@ -13,19 +13,12 @@ from typing import Any
 
 import httpx
 
+from postal.errors import InvalidSignature, ProviderError
 from postal.models import LetterStatus
-from postal.providers.base import (
-    InvalidSignature,
-    LetterSubmission,
-    PriceQuote,
-    PriceRequest,
-    ProviderError,
-    SubmitResult,
-    WebhookEvent,
-)
+from postal.providers.base import LetterSubmission, PriceQuote, PriceRequest, SubmitResult, WebhookEvent
 from postal.providers.canonical import CANONICAL_CODES, CanonicalJsonAdapter, canonical_code
 from postal.providers.http import ProviderHttp, RetryPolicy, error_details, json_body
-from postal.providers.pingen import read_signed_webhook
+from postal.providers.pingen.events import read_signed_webhook
 
 DEFAULT_URL = "http://127.0.0.1:4010"
 

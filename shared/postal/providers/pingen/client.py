@@ -1,34 +1,21 @@
-"""Pingen API v2 adapter (providers.md §1): OAuth2 client credentials, JSON:API, presigned upload, webhooks.
-
-Exactly-once: every POST/PATCH carries `Idempotency-Key: <our letter_id>` (§1.7), so a retry after a lost
-response replays the original letter instead of creating a second one. Pingen has no search by our reference,
-so `find_by_reference` returns None and `submit` itself is the safe lookup-or-create.
-"""
+"""The Pingen API v2 client: tokens, JSON:API calls, upload and submit, get, cancel, quote, webhooks."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
-from postal.models import Address, LetterStatus, Postage
+from postal.codes import Code, fix_for
+from postal.errors import InvalidSignature, ProviderError
+from postal.models import LetterStatus, Postage
 from postal.providers.base import (
-    InvalidSignature,
     LetterSubmission,
     PriceQuote,
     PriceRequest,
-    ProviderError,
-    ProviderErrorCode,
     ProviderLetter,
     SubmitResult,
     WebhookEvent,
@@ -43,299 +30,26 @@ from postal.providers.http import (
     json_body,
     request_id,
 )
+from postal.providers.pingen.events import PROVIDER, STATUS_MAP, map_webhook, read_signed_webhook
+from postal.providers.pingen.recipient import DELIVERY_PRODUCT, registered_recipient
+from postal.providers.pingen.tokens import _TOKENS, TokenCache
 
 logger = logging.getLogger(__name__)
 
+
 LIVE_API = "https://api.pingen.com"
+
+
 LIVE_IDENTITY = "https://identity.pingen.com"
+
+
 STAGING_API = "https://api-staging.pingen.com"
+
+
 STAGING_IDENTITY = "https://identity-staging.pingen.com"
+
+
 JSONAPI = "application/vnd.api+json"
-TOKEN_MARGIN_S = 60.0  # renew this long before expiry, like the JS SDK (§1.1)
-
-DELIVERY_PRODUCT = {
-    Postage.PRIORITY: "fast",
-    Postage.ECONOMY: "cheap",
-    Postage.REGISTERED: "registered",
-    # No return-receipt product exists (§5.2): registered_with_receipt is refused (capabilities.json), never
-    # silently sent as plain registered.
-}
-REGISTERED_LIMITS = {"name": 45, "street": 40, "number": 10, "zip": 8, "city": 25}
-
-STATUS_MAP: dict[str, LetterStatus | None] = {
-    "validating": LetterStatus.SUBMITTED,
-    "valid": LetterStatus.SUBMITTED,
-    "fixing": LetterStatus.SUBMITTED,
-    "submitted": LetterStatus.ACCEPTED,
-    "accepted": LetterStatus.ACCEPTED,
-    "transferring": LetterStatus.ACCEPTED,
-    "inspection": LetterStatus.ACCEPTED,
-    "printing": LetterStatus.PRINTING,
-    "processing": LetterStatus.PRINTING,
-    "sent": LetterStatus.SENT,
-    "delivered": LetterStatus.DELIVERED,
-    "undeliverable": LetterStatus.UNDELIVERABLE,
-    "invalid": LetterStatus.FAILED,
-    "unprintable": LetterStatus.FAILED,
-    "rejected": LetterStatus.FAILED,
-    "expired": LetterStatus.FAILED,
-    "action_required": LetterStatus.FAILED,
-    # `cancelling` is only a request: Pingen may still reject it (cancellation_rejected) and print. Moving to the
-    # final `cancelled` now could hide a letter that is mailed after all, so it stays a history entry.
-    "cancelling": None,
-    "cancelled": LetterStatus.CANCELLED,
-    "awaiting_credits": None,
-}
-STATUS_ERROR = {
-    "invalid": ProviderErrorCode.REJECTED_BY_PROVIDER,
-    "unprintable": ProviderErrorCode.REJECTED_BY_PROVIDER,
-    "rejected": ProviderErrorCode.REJECTED_BY_PROVIDER,
-    "expired": ProviderErrorCode.INSUFFICIENT_CREDIT,
-    "action_required": ProviderErrorCode.FORMAT_ERROR,
-    "awaiting_credits": ProviderErrorCode.INSUFFICIENT_CREDIT,
-    "undeliverable": ProviderErrorCode.UNDELIVERABLE,
-}
-WEBHOOK_STATUS = {
-    "webhook_sent": LetterStatus.SENT,
-    "webhook_delivered": LetterStatus.DELIVERED,
-    "webhook_undeliverable": LetterStatus.UNDELIVERABLE,
-}
-# Letter statuses that mean a person must act before Pingen prints (§1.5): a webhook on a letter in one of
-# these never stays a silent history line.
-PROBLEM_STATUSES = frozenset({"invalid", "unprintable", "action_required", "expired", "rejected"})
-FILE_ISSUES = frozenset(
-    {
-        "file_too_many_pages",
-        "file_not_a4_portrait",
-        "file_size_over_limit",
-        "file_not_readable",
-        "file_not_found",
-        "file_removed",
-        "invalid_pdf_binary_content",
-    }
-)
-# Every event code Pingen's web app knows (AMANDA-Technology/PingenApiNet LetterEventCodes.cs, copied from the
-# web app; 42 codes): (status, error code). None = a history entry (progress we also learn otherwise, or a wait
-# that can still resolve itself).
-ISSUE_MAP: dict[str, tuple[LetterStatus | None, str | None]] = {
-    **dict.fromkeys(FILE_ISSUES, (LetterStatus.FAILED, ProviderErrorCode.FORMAT_ERROR)),
-    "content_failed_inspection": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
-    "content_inspection_error": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
-    "rejected_from_printcenter": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
-    "retracted_from_printcenter": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
-    "meta_data_failed_requirements": (LetterStatus.FAILED, ProviderErrorCode.MISSING_ADDRESS_FIELDS),
-    "shipping_country_blocked": (LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
-    "shipping_organization_country_blocked": (LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
-    "unable_to_find_delivery_product": (LetterStatus.FAILED, ProviderErrorCode.UNSUPPORTED_COUNTRY),
-    "waiting_for_funds_expired": (LetterStatus.FAILED, ProviderErrorCode.INSUFFICIENT_CREDIT),
-    "waiting_for_legitimacy_expired": (LetterStatus.FAILED, ProviderErrorCode.REJECTED_BY_PROVIDER),
-    "waiting_for_funds": (None, ProviderErrorCode.INSUFFICIENT_CREDIT),
-    "waiting_for_legitimacy": (None, None),
-    "created": (None, None),
-    "auto_initiated_sending": (None, None),
-    "initiated_sending": (None, None),
-    "change_address_position": (None, None),
-    "address_position_changed": (None, None),
-    "address_purged": (None, None),
-    "content_passed_inspection": (None, None),
-    "auto_submitted": (LetterStatus.ACCEPTED, None),
-    "submitted": (LetterStatus.ACCEPTED, None),
-    "accepted": (LetterStatus.ACCEPTED, None),
-    "queued_for_transfer": (LetterStatus.ACCEPTED, None),
-    "transferred_to_pool": (LetterStatus.ACCEPTED, None),
-    "transferred_to_printcenter": (LetterStatus.PRINTING, None),
-    "processing": (LetterStatus.PRINTING, None),
-    "transferred_to_distributor": (LetterStatus.SENT, None),
-    "receival_confirmed_by_distributor": (LetterStatus.SENT, None),
-    "track_and_trace": (None, None),
-    "rerouted": (None, None),
-    "delivered": (LetterStatus.DELIVERED, None),
-    "undeliverable": (LetterStatus.UNDELIVERABLE, ProviderErrorCode.UNDELIVERABLE),
-    "cancellation_requested": (None, None),
-    # Pingen refused the cancel: the letter goes on and is mailed (a history entry; the cancel already failed).
-    "cancellation_rejected": (None, None),
-    "cancellation_completed": (LetterStatus.CANCELLED, None),
-}
-# The fix a person must make, for the codes where it is more specific than the canonical one.
-ISSUE_FIXES = {
-    "rejected_from_printcenter": "Pingen's print centre refused the letter: read the reason in the Pingen web app, "
-    "correct the PDF (margins, address zone, content) and send it again.",
-    "retracted_from_printcenter": "Pingen withdrew the letter from printing: read the reason in the Pingen web "
-    "app, then send it again.",
-    "waiting_for_legitimacy_expired": "Pingen never verified the organisation: complete the legitimation in the "
-    "Pingen web app, then send again.",
-    "meta_data_failed_requirements": "The registered-mail address fields are refused: complete the customer's "
-    "address (name, street and number, zip, city), then send again.",
-}
-FIXES = {
-    ProviderErrorCode.MISSING_ADDRESS_FIELDS: "Complete the customer's billing address (or the address in the "
-    "request); registered mail needs name, street and number (or PO box), zip, city and country within "
-    "Pingen's length limits.",
-    ProviderErrorCode.UNSUPPORTED_COUNTRY: "Correct the country if it is wrong; otherwise send by email or through "
-    "a provider that covers the country.",
-    ProviderErrorCode.FORMAT_ERROR: "Fix the template as the check report says, or switch on a generated cover "
-    "page; then re-render.",
-    ProviderErrorCode.INSUFFICIENT_CREDIT: "Top up the Pingen account or add a payment method.",
-    ProviderErrorCode.REJECTED_BY_PROVIDER: "Read Pingen's reason shown with the error; change the content or "
-    "options, then send again.",
-    ProviderErrorCode.UNDELIVERABLE: "Correct the customer's address (Pingen may suggest one), then resend or fall "
-    "back to email.",
-    ProviderErrorCode.PROVIDER_PROBLEM: "Pingen holds the letter in a problem status it did not explain: open it in "
-    "the Pingen web app, fix or cancel it there, then send it again if needed.",
-}
-
-
-@dataclass
-class _Token:
-    value: str
-    renew_at: float
-
-
-class TokenCache:
-    """Access tokens per (token URL, client id), shared by the adapters of one Lambda container."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._tokens: dict[tuple[str, str], _Token] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> str | None:
-        """A cached token that is not within the renewal margin of its expiry."""
-        with self._lock:
-            token = self._tokens.get(key)
-            return token.value if token and self._clock() < token.renew_at else None
-
-    def put(self, key: tuple[str, str], value: str, expires_in: float) -> None:
-        """Store a token; it is renewed `TOKEN_MARGIN_S` before it expires."""
-        with self._lock:
-            self._tokens[key] = _Token(value, self._clock() + max(0.0, expires_in - TOKEN_MARGIN_S))
-
-    def drop(self, key: tuple[str, str]) -> None:
-        """Forget a token the API refused (401)."""
-        with self._lock:
-            self._tokens.pop(key, None)
-
-
-_TOKENS = TokenCache()
-
-
-def verify_hex_signature(signing_key: str, raw_body: bytes, signature: str | None) -> None:
-    """Pingen's scheme: header = lowercase hex HMAC-SHA256(raw body, signing key); constant-time compare."""
-    expected = hmac.new(signing_key.encode(), raw_body, hashlib.sha256).hexdigest()
-    if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
-        raise InvalidSignature("webhook signature does not match")
-
-
-@dataclass(frozen=True)
-class JsonApiWebhook:
-    """The parts of a Pingen-shaped JSON:API webhook our mapping needs (also used by the sandbox)."""
-
-    data_type: str
-    letter_id: str | None
-    event_id: str
-    code: str
-    occurred_at: datetime
-    reason: str | None
-    attributes: dict[str, Any]
-    letter_attributes: dict[str, Any]
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parse_jsonapi_webhook(raw_body: bytes) -> JsonApiWebhook:
-    """Parse leniently: letter id from `letter` or `deliverable` (format drift 2026-07), event from `included[]`
-    as `letters_events` or `deliverables_events`, possibly listed twice."""
-    try:
-        payload = json.loads(raw_body)
-        data = payload["data"]
-        data_type = str(data["type"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError("not a JSON:API webhook") from exc
-    relationships = data.get("relationships") or {}
-    letter_id = None
-    for name in ("letter", "deliverable"):
-        rel = (relationships.get(name) or {}).get("data") or {}
-        if rel.get("id"):
-            letter_id = str(rel["id"])
-            break
-    event_ref = ((relationships.get("event") or {}).get("data") or {}).get("id")
-    included = [item for item in payload.get("included") or [] if isinstance(item, dict)]
-    events = [item for item in included if item.get("type") in ("letters_events", "deliverables_events")]
-    event = next((e for e in events if event_ref and e.get("id") == event_ref), events[0] if events else {})
-    letter = next(
-        (i for i in included if i.get("type") in ("letters", "deliverables") and i.get("id") == letter_id), {}
-    )
-    attributes = data.get("attributes") or {}
-    event_attributes = event.get("attributes") or {}
-    event_id = str(event.get("id") or event_ref or data.get("id") or "")
-    occurred = _parse_time(event_attributes.get("emitted_at")) or _parse_time(attributes.get("created_at"))
-    return JsonApiWebhook(
-        data_type=data_type,
-        letter_id=letter_id,
-        event_id=event_id,
-        code=str(event_attributes.get("code") or data_type.removeprefix("webhook_")),
-        occurred_at=occurred or datetime.now(UTC),
-        reason=attributes.get("reason") or event_attributes.get("name"),
-        attributes=attributes,
-        letter_attributes=letter.get("attributes") or {},
-    )
-
-
-def read_signed_webhook(signing_key: str, headers: dict[str, str], raw_body: bytes, *, sender: str) -> JsonApiWebhook:
-    """Verify the `Signature` header over the raw body, then parse it; `InvalidSignature` when either fails.
-
-    `sender` names the webhook's sender in the message ("signed body is not a <sender> webhook")."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    verify_hex_signature(signing_key, raw_body, lowered.get("signature"))
-    try:
-        return parse_jsonapi_webhook(raw_body)
-    except ValueError as exc:
-        raise InvalidSignature(f"signed body is not a {sender} webhook") from exc
-
-
-def _split_street(line: str) -> tuple[str, str]:
-    """'Bahnhofstrasse 12a' -> ('Bahnhofstrasse', '12a'); a line without a trailing number keeps it all."""
-    head, _, tail = line.rpartition(" ")
-    if head and any(ch.isdigit() for ch in tail):
-        return head, tail
-    return line, ""
-
-
-def registered_recipient(address: Address) -> dict[str, str]:
-    """`meta_data.recipient` for registered mail, within Pingen's limits (§1.3) or `missing_address_fields`."""
-    street, number = _split_street(address.lines[0])
-    recipient = {
-        "name": address.name,
-        "street": street,
-        "number": number,
-        "zip": address.postal_code or "",
-        "city": address.city,
-        "country": address.country.upper(),
-    }
-    problems = [
-        f"{field} is longer than {limit} characters"
-        for field, limit in REGISTERED_LIMITS.items()
-        if len(recipient[field]) > limit
-    ]
-    problems += [f"{field} is missing" for field in ("name", "street", "zip", "city") if not recipient[field]]
-    if problems:
-        raise ProviderError(
-            ProviderErrorCode.MISSING_ADDRESS_FIELDS,
-            "The address does not fit Pingen's registered-mail fields: " + "; ".join(problems) + ".",
-            fix=FIXES[ProviderErrorCode.MISSING_ADDRESS_FIELDS],
-            details={"provider": "pingen", "fields": problems},
-        )
-    if not number:
-        recipient.pop("number")
-    return recipient
 
 
 class PingenProvider(HttpAdapter):
@@ -449,7 +163,7 @@ class PingenProvider(HttpAdapter):
         if status in (409, 410, 424):
             # 409: same idempotency key still in flight; 410: upload URL expired; 424: upstream dependency.
             return ProviderError(
-                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                Code.PROVIDER_UNAVAILABLE,
                 f"Pingen: {detail}",
                 retryable=True,
                 fix="Nothing to do: the letter is retried.",
@@ -457,16 +171,18 @@ class PingenProvider(HttpAdapter):
             )
         if status == 422:
             if pricing or any("delivery_product" in p or "country" in p for p in pointers):
-                code = ProviderErrorCode.UNSUPPORTED_COUNTRY
+                code = Code.UNSUPPORTED_COUNTRY
             elif any("meta_data" in p or "address" in p for p in pointers):
-                code = ProviderErrorCode.MISSING_ADDRESS_FIELDS
+                code = Code.MISSING_ADDRESS_FIELDS
             else:
-                code = ProviderErrorCode.FORMAT_ERROR
+                code = Code.FORMAT_ERROR
         elif status == 402:
-            code = ProviderErrorCode.INSUFFICIENT_CREDIT
+            code = Code.INSUFFICIENT_CREDIT
         else:
-            code = ProviderErrorCode.REJECTED_BY_PROVIDER
-        return ProviderError(code, f"Pingen rejected the request: {detail}", fix=FIXES[code], details=details)
+            code = Code.REJECTED_BY_PROVIDER
+        return ProviderError(
+            code, f"Pingen rejected the request: {detail}", fix=fix_for(code, PROVIDER), details=details
+        )
 
     # --- letters ----------------------------------------------------------------------------------------------
     def stage(self, submission: LetterSubmission) -> dict[str, str]:
@@ -477,7 +193,7 @@ class PingenProvider(HttpAdapter):
         url, signature = attrs.get("url"), attrs.get("url_signature")
         if not isinstance(url, str) or not isinstance(signature, str):
             raise ProviderError(
-                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                Code.PROVIDER_UNAVAILABLE,
                 "Pingen answered the upload request without a URL.",
                 fix="Nothing to do: the letter is retried.",
                 retryable=True,
@@ -489,7 +205,7 @@ class PingenProvider(HttpAdapter):
         )
         if put.status_code not in (200, 201, 204):
             raise ProviderError(
-                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                Code.PROVIDER_UNAVAILABLE,
                 f"PDF upload failed (HTTP {put.status_code}).",
                 fix="Nothing to do: the letter is retried.",
                 retryable=True,
@@ -503,7 +219,7 @@ class PingenProvider(HttpAdapter):
         product = DELIVERY_PRODUCT.get(submission.postage)
         if product is None:
             raise ProviderError(
-                ProviderErrorCode.POSTAGE_NOT_SUPPORTED,
+                Code.POSTAGE_NOT_SUPPORTED,
                 f"Pingen offers no {submission.postage.value} postage.",
                 fix="Choose registered (Pingen has no return receipt) or another provider.",
                 details={"provider": self.name, "postage": submission.postage.value},
@@ -537,7 +253,7 @@ class PingenProvider(HttpAdapter):
         if not isinstance(data.get("id"), str) or not data["id"]:
             # Accepted (2xx) but unreadable: the letter exists. The same key replays it on the next attempt.
             raise ProviderError(
-                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                Code.PROVIDER_UNAVAILABLE,
                 "Pingen accepted the letter but its answer could not be read; it is asked again under the same key.",
                 fix="Nothing to do: the letter is retried.",
                 retryable=True,
@@ -586,7 +302,7 @@ class PingenProvider(HttpAdapter):
         if response.status_code in (409, 422):
             error = self._error(response)
             raise ProviderError(
-                ProviderErrorCode.REJECTED_BY_PROVIDER,
+                Code.REJECTED_BY_PROVIDER,
                 f"Pingen can no longer cancel this letter: {error.message}",
                 fix="Nothing to undo: the letter is already in production or sent.",
                 details=error.details,
@@ -597,7 +313,7 @@ class PingenProvider(HttpAdapter):
         product = DELIVERY_PRODUCT.get(postage)
         if product is None:
             raise ProviderError(
-                ProviderErrorCode.POSTAGE_NOT_SUPPORTED,
+                Code.POSTAGE_NOT_SUPPORTED,
                 f"Pingen offers no {postage.value} postage.",
                 fix="Choose registered (Pingen has no return receipt) or another provider.",
                 details={"provider": self.name, "postage": postage.value},
@@ -627,7 +343,7 @@ class PingenProvider(HttpAdapter):
         amount = _decimal(attrs.get("price"))
         if amount is None or not isinstance(attrs.get("currency"), str):
             raise ProviderError(
-                ProviderErrorCode.PROVIDER_UNAVAILABLE,
+                Code.PROVIDER_UNAVAILABLE,
                 "Pingen answered the price request without a readable price.",
                 fix="Try again later; if it persists, the price calculator changed: report it.",
                 retryable=True,
@@ -664,23 +380,6 @@ class PingenProvider(HttpAdapter):
                 details=details,
             )
         ]
-
-
-def map_webhook(hook: JsonApiWebhook) -> tuple[LetterStatus | None, str | None, str | None]:
-    """(status, error code, fix) of a Pingen webhook: the event code first; then the letter status it carries. An
-    event that maps to no status on a letter in a problem status is `failed` (`provider_problem`), never silent."""
-    if hook.data_type == "webhook_issues":
-        status, error_code = ISSUE_MAP.get(hook.code, (None, None))
-    else:
-        status = WEBHOOK_STATUS.get(hook.data_type)
-        error_code = ProviderErrorCode.UNDELIVERABLE if status is LetterStatus.UNDELIVERABLE else None
-    letter_status = str(hook.letter_attributes.get("status") or "")
-    if status is None and letter_status in PROBLEM_STATUSES:
-        status = LetterStatus.FAILED
-        error_code = STATUS_ERROR.get(letter_status) if hook.code in ISSUE_MAP else ProviderErrorCode.PROVIDER_PROBLEM
-        error_code = error_code or ProviderErrorCode.PROVIDER_PROBLEM
-    fix = ISSUE_FIXES.get(hook.code) or (FIXES.get(error_code) if error_code else None)
-    return status, error_code, fix
 
 
 def _decimal(value: Any) -> Decimal | None:
