@@ -134,31 +134,38 @@ def format_address(
         if template == "%A":
             lines += [AddressLine(s, (f"lines[{i}]",)) for i, s in enumerate(recipient.lines)]
             continue
-        parts: list[str] = []
-        fields: list[str] = []
-        rest = template
-        while rest:
-            if rest.startswith("%") and len(rest) > 1:
-                token, rest = rest[1], rest[2:]
-                field = _TOKENS.get(token, ("", ""))[0]
-                value = values.get(field, "")
-                if value:
-                    parts.append(value.upper() if token in upper else value)
-                    fields.append(field)
-                elif parts and not parts[-1].strip(" ,"):
-                    parts.pop()  # drop the separator before an empty field
-                continue
-            cut = rest.find("%")
-            literal, rest = (rest, "") if cut < 0 else (rest[:cut], rest[cut:])
-            parts.append(rules.postcode_city_separator if literal == " " and fields == ["postal_code"] else literal)
-        text = "".join(parts).strip(" ,")
-        if text and fields:  # a line whose fields are all empty would print only the format's literals
-            lines.append(AddressLine(text, tuple(fields)))
+        line = _format_line(template, values, upper, rules)
+        if line is not None:
+            lines.append(line)
     if check:
         _check(lines, rules, country, where)
     if abroad:
         lines.append(AddressLine(country_name(country, country_language(origin, language)), ("country",)))
     return lines
+
+
+def _format_line(template: str, values: dict[str, str], upper: set[str], rules: PostRules) -> AddressLine | None:
+    """One line of the format (`%N`, `%Z %C`...) filled in; None when its fields are all empty (it would print
+    only the format's literals)."""
+    parts: list[str] = []
+    fields: list[str] = []
+    rest = template
+    while rest:
+        if rest.startswith("%") and len(rest) > 1:
+            token, rest = rest[1], rest[2:]
+            field = _TOKENS.get(token, ("", ""))[0]
+            value = values.get(field, "")
+            if value:
+                parts.append(value.upper() if token in upper else value)
+                fields.append(field)
+            elif parts and not parts[-1].strip(" ,"):
+                parts.pop()  # drop the separator before an empty field
+            continue
+        cut = rest.find("%")
+        literal, rest = (rest, "") if cut < 0 else (rest[:cut], rest[cut:])
+        parts.append(rules.postcode_city_separator if literal == " " and fields == ["postal_code"] else literal)
+    text = "".join(parts).strip(" ,")
+    return AddressLine(text, tuple(fields)) if text and fields else None
 
 
 def _check(lines: list[AddressLine], rules: PostRules, country: str, where: str) -> None:

@@ -259,21 +259,7 @@ class FontOutputProducer(OutputProducer):
             self._add_pdf_obj(cid_font, "fonts")
             composite.descendant_fonts = PDFArray([cid_font])
 
-            bf_char = [
-                f"<{code:04X}> <{''.join(chr(u).encode('utf-16-be').hex().upper() for u in glyph.unicode)}>\n"
-                for glyph, code in used
-                if isinstance(glyph.unicode, tuple) and glyph.unicode
-            ]
-            to_unicode = PDFContentStream(
-                (
-                    "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
-                    "/CIDSystemInfo\n<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
-                    "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
-                    "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
-                    f"{_build_cmap_blocks(bf_char, 'bfchar')}"
-                    "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
-                ).encode("latin-1")
-            )
+            to_unicode = _to_unicode(used)
             self._add_pdf_obj(to_unicode, "fonts")
             composite.to_unicode = to_unicode
 
@@ -286,12 +272,7 @@ class FontOutputProducer(OutputProducer):
             self._add_pdf_obj(descriptor, "fonts")
             cid_font.font_descriptor = descriptor
 
-            # Two bytes per code, up to the highest code in use: the content streams use no other codes, and a
-            # full 65536-entry map would cost a 128 KB zlib pass per font.
-            cid_to_gid = bytearray(2 * (max((code for _, code in used), default=0) + 1))
-            for glyph, code in used:
-                cid_to_gid[2 * code : 2 * code + 2] = glyph.glyph_id.to_bytes(2, "big")
-            cid_to_gid_obj = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
+            cid_to_gid_obj = _cid_to_gid(used)
             self._add_pdf_obj(cid_to_gid_obj, "fonts")
             cid_font.c_i_d_to_g_i_d_map = cid_to_gid_obj
 
@@ -299,3 +280,31 @@ class FontOutputProducer(OutputProducer):
             self._add_pdf_obj(font_file, "fonts")
             descriptor.font_file2 = font_file  # type: ignore[attr-defined]
         return font_objs_per_index
+
+
+def _to_unicode(used: list[tuple[Any, int]]) -> PDFContentStream:
+    """The ToUnicode CMap of the codes in use, so text is extractable (and the check can read it)."""
+    bf_char = [
+        f"<{code:04X}> <{''.join(chr(u).encode('utf-16-be').hex().upper() for u in glyph.unicode)}>\n"
+        for glyph, code in used
+        if isinstance(glyph.unicode, tuple) and glyph.unicode
+    ]
+    return PDFContentStream(
+        (
+            "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+            "/CIDSystemInfo\n<</Registry (Adobe)\n/Ordering (UCS)\n/Supplement 0\n>> def\n"
+            "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+            "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+            f"{_build_cmap_blocks(bf_char, 'bfchar')}"
+            "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+        ).encode("latin-1")
+    )
+
+
+def _cid_to_gid(used: list[tuple[Any, int]]) -> PDFContentStream:
+    """The CIDToGIDMap: two bytes per code, up to the highest code in use (the content streams use no other
+    codes, and a full 65536-entry map would cost a 128 KB zlib pass per font)."""
+    cid_to_gid = bytearray(2 * (max((code for _, code in used), default=0) + 1))
+    for glyph, code in used:
+        cid_to_gid[2 * code : 2 * code + 2] = glyph.glyph_id.to_bytes(2, "big")
+    return PDFContentStream(contents=bytes(cid_to_gid), compress=True)
