@@ -29,6 +29,8 @@ RENDERS = {
 PDF_LIBRARIES = ("fpdf", "pypdf", "pypdfium2", "babel", "segno")
 # Imported by no handler at cold start: the X-Ray SDK (tracing is off by default), the provider adapters and httpx.
 NEVER_AT_IMPORT = ("aws_xray_sdk", "httpx", "postal.providers.registry", "postal.providers.pingen")
+# The authorizer reads a key's org and the admin key: no domain models, so no pydantic (settings are a dataclass).
+AUTHORIZER_NEVER = ("pydantic", "pydantic_core", "postal.models", "postal.store.records")
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +182,8 @@ def test_a_handler_imports_at_cold_start_only_what_its_routes_use(logical_id: st
     assert not loaded & set(NEVER_AT_IMPORT), loaded & set(NEVER_AT_IMPORT)
     if logical_id not in RENDERS:
         assert not loaded & set(PDF_LIBRARIES), loaded & set(PDF_LIBRARIES)
+    if logical_id == "AuthorizerFunction":
+        assert not loaded & set(AUTHORIZER_NEVER), loaded & set(AUTHORIZER_NEVER)
 
 
 def test_the_deps_layer_is_pruned_to_what_runs_and_ships_bytecode_only(tmp_path: Path) -> None:
