@@ -50,7 +50,7 @@ sam-validate: $(VENV_SAM)/.installed
 # Offline build (no container): the Makefiles (functions/, shared/, layers/deps/) run with our venv's 3.13 and fetch
 # wheels for arm64; the unzipped sizes are printed after.
 sam-build: $(VENV)/.installed $(VENV_SAM)/.installed
-	PATH=$(CURDIR)/$(BIN):$$PATH $(VENV_SAM)/bin/sam build --cached --parallel --region eu-central-1
+	PATH=$(abspath $(BIN)):$$PATH $(VENV_SAM)/bin/sam build --cached --parallel --region eu-central-1
 	@$(BIN)/python -m bench.bench_cold_start --sizes-only
 
 pytest: $(VENV)/.installed

@@ -32,6 +32,7 @@ from local.cfn import ROOT, Template, load_template
 BUILD = ROOT / ".aws-sam" / "build"
 OUT = ROOT / "bench" / "out"
 HOST_DEPS = OUT / f"deps-layer-{platform.machine()}"
+HOST_DEPS_SOURCES = OUT / f"deps-layer-{platform.machine()}-sources"  # BYTECODE=none: the sources, no bytecode
 RUNTIME = OUT / "runtime"  # boto3 and what it imports, as the Lambda runtime ships them
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 
@@ -83,17 +84,21 @@ def ensure_runtime() -> None:
             link.symlink_to(site_packages() / name)
 
 
-def ensure_host_deps_layer() -> Path:
-    """The DepsLayer built by its own Makefile for this machine's architecture."""
-    if not (HOST_DEPS / "python").is_dir():
+def ensure_host_deps_layer(*, bytecode: bool = True) -> Path:
+    """The DepsLayer built by its own Makefile for this machine's architecture (`bytecode=False`: sources only)."""
+    out = HOST_DEPS if bytecode else HOST_DEPS_SOURCES
+    recipe = max(p.stat().st_mtime for p in (ROOT / "layers" / "deps").iterdir())
+    if out.is_dir() and (not (out / "python").is_dir() or out.stat().st_mtime < recipe):
+        shutil.rmtree(out)  # built by an older recipe (or half built)
+    if not out.is_dir():
         build = subprocess.run(
             ["make", "-s", "-C", str(ROOT / "layers" / "deps"), "build-DepsLayer", f"ARCH={platform.machine()}",
-             f"ARTIFACTS_DIR={HOST_DEPS}", f"PYTHON={sys.executable}"],
+             f"ARTIFACTS_DIR={out}", f"PYTHON={sys.executable}", f"BYTECODE={'sourceless' if bytecode else 'none'}"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if build.returncode != 0:
             sys.exit(f"building the deps layer for {platform.machine()} failed:\n{build.stderr[-3000:]}")
-    return HOST_DEPS / "python"
+    return out / "python"
 
 
 def without_bytecode(src: Path, dest: Path) -> Path:
@@ -130,7 +135,8 @@ def prepare(modes: list[str]) -> Path:
         nob.mkdir(parents=True, exist_ok=True)
         for name in [p.name for p in BUILD.iterdir() if p.is_dir() and p.name != "DepsLayer"]:
             without_bytecode(BUILD / name, nob / name)
-        without_bytecode(deps_layer, nob / "DepsLayer")
+        # The DepsLayer ships bytecode only (no sources): its sources-only build stands in for it.
+        without_bytecode(ensure_host_deps_layer(bytecode=False), nob / "DepsLayer")
     return deps_layer
 
 

@@ -35,7 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise Exception("Unauthorized")  # the exact message API Gateway turns into a 401
     if same_secret(token, deps.admin_key().current()):
         return _policy("admin", method_arn, {"org_id": "", "is_admin": "true"})
-    org_id = deps.records().org_for_key(hash_key(token))
+    org_id = deps.api_keys().org_for_key(hash_key(token))
     if org_id is None:
         logger.info("unknown API key")
         raise Exception("Unauthorized")

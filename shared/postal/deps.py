@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from postal.connections import ProviderFactory
     from postal.store.admin_key import AdminKey
+    from postal.store.api_keys import ApiKeys
     from postal.store.documents import DocumentStore
     from postal.store.events import EventPublisher
     from postal.store.idempotency import IdempotencyKeys
@@ -31,6 +32,14 @@ def records() -> Records:
     from postal.store.records import Records
 
     return Records(client("dynamodb"), get_settings().table_name)
+
+
+@cache
+def api_keys() -> ApiKeys:
+    """The authorizer's lookup: no domain models (and so no pydantic) behind it."""
+    from postal.store.api_keys import ApiKeys
+
+    return ApiKeys(client("dynamodb"), get_settings().table_name)
 
 
 @cache
@@ -93,7 +102,17 @@ def documents() -> DocumentStore:
 
 def reset() -> None:
     """Forget every cached client, adapter and setting (tests only)."""
-    for fn in (records, secret_store, admin_key, cascade_queue, dispatch_queue, events, documents, get_settings):
+    for fn in (
+        records,
+        api_keys,
+        secret_store,
+        admin_key,
+        cascade_queue,
+        dispatch_queue,
+        events,
+        documents,
+        get_settings,
+    ):
         fn.cache_clear()
     reset_clients()
 

@@ -29,6 +29,8 @@ RENDERS = {
 PDF_LIBRARIES = ("fpdf", "pypdf", "pypdfium2", "babel", "segno")
 # Imported by no handler at cold start: the X-Ray SDK (tracing is off by default), the provider adapters and httpx.
 NEVER_AT_IMPORT = ("aws_xray_sdk", "httpx", "postal.providers.registry", "postal.providers.pingen")
+# The authorizer reads a key's org and the admin key: no domain models, so no pydantic (settings are a dataclass).
+AUTHORIZER_NEVER = ("pydantic", "pydantic_core", "postal.models", "postal.store.records")
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +182,32 @@ def test_a_handler_imports_at_cold_start_only_what_its_routes_use(logical_id: st
     assert not loaded & set(NEVER_AT_IMPORT), loaded & set(NEVER_AT_IMPORT)
     if logical_id not in RENDERS:
         assert not loaded & set(PDF_LIBRARIES), loaded & set(PDF_LIBRARIES)
+    if logical_id == "AuthorizerFunction":
+        assert not loaded & set(AUTHORIZER_NEVER), loaded & set(AUTHORIZER_NEVER)
+
+
+def test_the_deps_layer_is_pruned_to_what_runs_and_ships_bytecode_only(tmp_path: Path) -> None:
+    # `prune` and `compile` (the steps after the pip installs) on a tree named like the installed wheels.
+    target = tmp_path / "python"
+    kept = ["babel/__init__.py", "fontTools/__init__.py", "fontTools/ttLib/__init__.py", "fontTools/subset/x.py",
+            "pycountry/__init__.py", "PIL/__init__.py", "PIL/_imaging.cpython-313-aarch64-linux-gnu.so",
+            "pillow.libs/libjpeg-6dc8d115.so.62.4.0", "pkg/__init__.py", "pkg/data.json", "pkg-1.0.dist-info/METADATA",
+            "babel/locale-data/de.dat", "babel/locale-data/root.dat"]  # fmt: skip
+    pruned = ["babel/locale-data/ja.dat", "pycountry/locales/de/LC_MESSAGES/iso3166-1.mo", "fontTools/ufoLib/a.py",
+              "fontTools/cu2qu/cu2qu.cpython-313-aarch64-linux-gnu.so", "fontTools/misc/bezierTools.abi3.so",
+              "PIL/_webp.cpython-313-aarch64-linux-gnu.so", "PIL/_imagingft.cpython-313-aarch64-linux-gnu.so",
+              "pillow.libs/libwebp-51b0b3f7.so.7.2.0", "pillow.libs/libfreetype-57f805ba.so.6.20.6",
+              "pkg/tests/test_pkg.py", "pkg/__init__.pyi", "pkg-1.0.dist-info/RECORD", "bin/tool"]  # fmt: skip
+    for name in kept + pruned:
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("VALUE = 42\n" if name == "pkg/__init__.py" else "")
+
+    make(ROOT / "layers" / "deps", "prune", tmp_path, f"TARGET={target}")
+    make(ROOT / "layers" / "deps", "compile", tmp_path, f"TARGET={target}")
+
+    files = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
+    assert files == {name + "c" if name.endswith(".py") else name for name in kept}, files
+    probe = f"import sys; sys.path[:0] = [{str(target)!r}]; import pkg; print(pkg.VALUE, pkg.__file__)"
+    out = subprocess.run([sys.executable, "-S", "-c", probe], check=True, capture_output=True, text=True).stdout
+    assert out.split() == ["42", str(target / "pkg" / "__init__.pyc")]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
-from postal.settings import Settings
+from postal.settings import Settings, SettingsError
 
 ENV = {
     "TABLE_NAME": "t",
@@ -29,20 +28,31 @@ def test_settings_read_the_template_environment() -> None:
 @pytest.mark.parametrize("missing", sorted(ENV))
 def test_a_missing_variable_fails_naming_it(missing: str) -> None:
     env = {k: v for k, v in ENV.items() if k != missing}
-    with pytest.raises(ValidationError, match=missing):
+    with pytest.raises(SettingsError, match=missing):
         Settings.from_env(env)
 
 
 @pytest.mark.parametrize(("name", "value"), [("CASCADE_PAGE_SIZE", "0"), ("PRESIGN_SECONDS", "99999")])
 def test_out_of_range_values_are_refused(name: str, value: str) -> None:
-    with pytest.raises(ValidationError, match=name):
+    with pytest.raises(SettingsError, match=name):
         Settings.from_env({**ENV, name: value})
+
+
+def test_a_value_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(SettingsError, match="RECONCILE_BATCH"):
+        Settings.from_env({**ENV, "RECONCILE_BATCH": "many"})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env(ENV)
+    with pytest.raises(AttributeError):
+        settings.table_name = "other"  # type: ignore[misc]
 
 
 def test_every_variable_the_template_sets_is_known_to_settings() -> None:
     from local.cfn import Template, load_template
 
     template_vars = set(Template(load_template()).globals_environment())
-    known = {field.alias for field in Settings.model_fields.values()}
+    known = Settings.aliases()
     powertools = {v for v in template_vars if v.startswith("POWERTOOLS_")}
     assert template_vars - powertools - {"STAGE"} <= known, template_vars - known

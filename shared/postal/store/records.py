@@ -33,6 +33,7 @@ from postal.models import (
     TemplateCheck,
 )
 from postal.store import keys
+from postal.store.api_keys import ApiKeys
 from postal.store.dynamo import (
     Item,
     decode_cursor,
@@ -311,8 +312,7 @@ class Records:
 
     def org_for_key(self, key_hash: str, *, consistent: bool = False) -> str | None:
         """The org an API key (by its hash) belongs to; None for an unknown or revoked key."""
-        item = self._get(keys.api_key_pk(key_hash), keys.API_KEY_SK, consistent=consistent)
-        return str(item["org_id"]) if item else None
+        return ApiKeys(self.client, self.table).org_for_key(key_hash, consistent=consistent)
 
     def iter_org_ids(self) -> Iterator[str]:
         """Every org (GSI3 `ORGS`), for the nightly fan-out."""
