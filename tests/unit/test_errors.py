@@ -30,9 +30,7 @@ def _code_literals() -> set[tuple[str, str]]:
                     values.append(node.args[1])
             elif isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "code" for t in node.targets):
                 values.append(node.value)
-            found |= {
-                (path.name, v.value) for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)
-            }
+            found |= {(path.name, v.value) for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)}
     return found
 
 
