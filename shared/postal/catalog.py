@@ -24,6 +24,7 @@ from postal.models import (
     InvoiceRecord,
     Task,
     TaskQuery,
+    TaskStatus,
     Template,
     TemplateIn,
 )
@@ -183,8 +184,8 @@ def list_tasks(records: Records, org_id: str, query: TaskQuery, limit: int, curs
 
 def complete_task(records: Records, org_id: str, task_id: str, now: str) -> Task:
     task = records.get_task(org_id, task_id)
-    if task.status == "done":
+    if task.status is TaskStatus.DONE:
         return task
-    done = task.model_copy(update={"status": "done", "completed_at": now})
+    done = task.model_copy(update={"status": TaskStatus.DONE, "completed_at": now})
     records.put_task(done)
     return done
