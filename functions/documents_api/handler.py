@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps
+from postal import bootstrap
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.documents import service
@@ -31,9 +31,9 @@ app = build_app()
 )
 def render_document(org_id: str, body: service.DocumentIn) -> Response[service.StoredDocument]:
     document = service.create_document(
-        deps.records(),
-        deps.documents(),
-        deps.idempotency_keys(),
+        bootstrap.stores(),
+        bootstrap.documents(),
+        bootstrap.idempotency_keys(),
         require_org(app, org_id),
         body,
         now_iso(),

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps, letters_service
+from postal import bootstrap, letters_service
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.collection import RunQuote
@@ -30,12 +30,12 @@ DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"
 @app.post("/v1/orgs/<org_id>/letters")
 def create_letter(org_id: str, body: LetterIn) -> Response[LetterView]:
     letter = letters_service.create_letter(
-        deps.records(),
-        deps.letters(),
-        deps.documents(),
-        deps.idempotency_keys(),
-        deps.dispatch_queue(),
-        deps.events(),
+        bootstrap.stores(),
+        bootstrap.letters(),
+        bootstrap.documents(),
+        bootstrap.idempotency_keys(),
+        bootstrap.dispatch_queue(),
+        bootstrap.events(),
         require_org(app, org_id),
         body,
         header(app, "Idempotency-Key"),
@@ -55,7 +55,7 @@ def list_letters(
     cursor: Annotated[str | None, Query()] = None,
 ) -> LetterPage:
     return letters_service.list_letters(
-        deps.letters(),
+        bootstrap.letters(),
         require_org(app, org_id),
         status=status,
         customer_id=customer_id,
@@ -68,7 +68,7 @@ def list_letters(
 
 @app.get("/v1/orgs/<org_id>/letters/<letter_id>")
 def get_letter(org_id: str, letter_id: str) -> LetterView:
-    return letters_service.get_letter(deps.letters(), deps.documents(), require_org(app, org_id), letter_id)
+    return letters_service.get_letter(bootstrap.letters(), bootstrap.documents(), require_org(app, org_id), letter_id)
 
 
 @app.post("/v1/orgs/<org_id>/letters/<letter_id>/cancel")
@@ -76,7 +76,7 @@ def cancel_letter(org_id: str, letter_id: str) -> Response[CancelOut]:
     """Cancels the letter: 200 with the outcome; a letter being handed to the provider is waited for a few seconds,
     and if the hand-over takes longer the cancel is queued (202, `cancel_queued: true`)."""
     outcome = letters_service.cancel_letter(
-        deps.letters(), deps.providers(), deps.events(), require_org(app, org_id), letter_id, now_iso()
+        bootstrap.letters(), bootstrap.providers(), bootstrap.events(), require_org(app, org_id), letter_id, now_iso()
     )
     return Response(202 if outcome.cancel_queued else 200, content_types.APPLICATION_JSON, outcome)
 
@@ -99,8 +99,8 @@ def prices(
     endpoint), or an estimate from a provider's public price table (`estimate: true`) before connecting or to
     compare providers."""
     return letters_service.quote(
-        deps.records(),
-        deps.providers(),
+        bootstrap.stores(),
+        bootstrap.providers(),
         require_org(app, org_id),
         country=country,
         pages=pages,
@@ -122,7 +122,11 @@ def nightly_run_price(
     provider, grouped by destination and page count at the group's volume. Due steps that would not become a
     letter (no usable address, a custom layout, ...) are listed with the reason. Up to 500 due invoices."""
     return letters_service.quote_run(
-        deps.records(), deps.providers(), require_org(app, org_id), run_date or datetime.now(UTC).date(), now_iso()
+        bootstrap.stores(),
+        bootstrap.providers(),
+        require_org(app, org_id),
+        run_date or datetime.now(UTC).date(),
+        now_iso(),
     )
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps
+from postal import bootstrap
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.documents import service
@@ -30,8 +30,8 @@ def upload_pdf(org_id: str, template_id: str) -> service.UploadTicket | service.
     # The body is read raw (a PDF, or JSON): the content type decides what it is, not a pydantic model.
     event = app.current_event
     return service.handle_pdf_post(
-        deps.records(),
-        deps.documents(),
+        bootstrap.stores(),
+        bootstrap.documents(),
         require_org(app, org_id),
         template_id,
         content_type=header(app, "Content-Type"),
@@ -52,8 +52,8 @@ def check(org_id: str, template_id: str) -> service.CheckView:
     # The body is optional (defaults for everything), which a required pydantic body parameter cannot express.
     event = app.current_event
     return service.check_template(
-        deps.records(),
-        deps.documents(),
+        bootstrap.stores(),
+        bootstrap.documents(),
         require_org(app, org_id),
         template_id,
         service.check_body(event.body, bool(event.is_base64_encoded)),

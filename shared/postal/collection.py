@@ -40,8 +40,8 @@ from postal.models import (
     TaskKind,
     TemplateKind,
 )
+from postal.ports import Stores
 from postal.providers.base import PriceQuote, PriceRequest
-from postal.store.records import Records
 
 logger = Logger(child=True)
 
@@ -87,40 +87,40 @@ class Publisher(Protocol):
 LetterSender = Callable[[str, str, str, str, str], str]
 
 
-def current_steps(records: Records, org_id: str) -> tuple[list[CollectionStep], str | None]:
+def current_steps(stores: Stores, org_id: str) -> tuple[list[CollectionStep], str | None]:
     """The org's steps as they are now, each with its id (steps stored before ids existed get theirs derived)."""
-    steps, updated_at = records.get_steps(org_id, consistent=True)
+    steps, updated_at = stores.collection.get_steps(org_id, consistent=True)
     return with_step_ids(steps), updated_at
 
 
-def reindex(records: Records, org_id: str, steps: list[CollectionStep], updated_at: str | None) -> int:
+def reindex(stores: Stores, org_id: str, steps: list[CollectionStep], updated_at: str | None) -> int:
     """Bring the due index of the org's open invoices in line with the current steps, once per edit of them
     (paged over the open invoices' GSI1 partition, no scan). Returns how many invoices moved."""
-    if records.steps_indexed(org_id, updated_at):
+    if stores.collection.steps_indexed(org_id, updated_at):
         return 0
     moved = 0
     cursor: str | None = None
     while True:
-        page, unreadable, cursor = records.open_invoices(org_id, PAGE, cursor)
+        page, unreadable, cursor = stores.invoices.open_invoices(org_id, PAGE, cursor)
         if unreadable:  # they fail on their own when they come due; the others are re-indexed
             logger.warning("open invoices no model accepts", extra={"org_id": org_id, "invoice_ids": unreadable})
         for invoice in page:
             target = with_next_step(invoice, steps)
             if (target.next_step_id, target.next_due) != (invoice.next_step_id, invoice.next_due):
                 # A writer that changed the invoice meanwhile derived its next step from the steps itself.
-                moved += records.set_next_step(org_id, invoice, target)
+                moved += stores.invoices.set_next_step(org_id, invoice, target)
         if not cursor:
             break
-    records.mark_steps_indexed(org_id, updated_at)
+    stores.collection.mark_steps_indexed(org_id, updated_at)
     return moved
 
 
-def due_invoice_ids(records: Records, org_id: str, day: date, *, at_most: int | None = None) -> list[str]:
+def due_invoice_ids(stores: Stores, org_id: str, day: date, *, at_most: int | None = None) -> list[str]:
     """Every invoice with a step due on or before `day`; reading stops once more than `at_most` are found."""
     due: list[str] = []
     cursor: str | None = None
     while True:
-        ids, cursor = records.due_invoice_ids(org_id, day.isoformat(), PAGE, cursor)
+        ids, cursor = stores.invoices.due_invoice_ids(org_id, day.isoformat(), PAGE, cursor)
         due.extend(ids)
         if not cursor or (at_most is not None and len(due) > at_most):
             return due
@@ -137,12 +137,12 @@ def run_id(invoice_id: str, step_id: str) -> str:
     return f"{invoice_id}#{step_id}"
 
 
-def channels_for(records: Records, org_id: str, invoice: InvoiceRecord, step: CollectionStep) -> list[Channel]:
+def channels_for(stores: Stores, org_id: str, invoice: InvoiceRecord, step: CollectionStep) -> list[Channel]:
     """The channels one communication step goes out on: the step's action is the default, the customer's
     preference overrides it (post only while connected); paper invoices add or replace email (§2.4)."""
-    customer = records.get_customer(org_id, invoice.customer_id)
-    template = records.get_template(org_id, step.template_id)
-    integration = records.get_integration(org_id)
+    customer = stores.customers.get_customer(org_id, invoice.customer_id)
+    template = stores.templates.get_template(org_id, step.template_id)
+    integration = stores.integrations.get_integration(org_id)
     as_default = template.model_copy(update={"default_channel": Channel(step.action.value)})
     resolution = resolve_channel(customer, as_default, integration)
     channels = [resolution.channel]
@@ -164,13 +164,13 @@ def channels_for(records: Records, org_id: str, invoice: InvoiceRecord, step: Co
     return channels
 
 
-def _put_task_once(records: Records, task: Task) -> None:
-    if records.find_task(task.org_id, task.task_id) is None:
-        records.put_task(task)
+def _put_task_once(stores: Stores, task: Task) -> None:
+    if stores.tasks.find_task(task.org_id, task.task_id) is None:
+        stores.tasks.put_task(task)
 
 
 def execute_step(
-    records: Records,
+    stores: Stores,
     events: Publisher,
     send_letter: LetterSender,
     org_id: str,
@@ -193,14 +193,14 @@ def execute_step(
             note=f"collection step {step_id} (day {step.day_offset}) of invoice {invoice.number}",
             created_at=now,
         )
-        _put_task_once(records, task)
+        _put_task_once(stores, task)
         return {"task_id": task.task_id}
     try:
-        channels = channels_for(records, org_id, invoice, step)
+        channels = channels_for(stores, org_id, invoice, step)
     except DomainError as exc:
         task_id = f"task_{invoice.invoice_id}_{step_id}_address"
         _put_task_once(
-            records,
+            stores,
             Task(
                 task_id=task_id,
                 org_id=org_id,
@@ -245,7 +245,7 @@ def failure_reason(exc: Exception) -> str:
 
 
 def _run_invoice(
-    records: Records,
+    stores: Stores,
     events: Publisher,
     send_letter: LetterSender,
     org_id: str,
@@ -257,15 +257,17 @@ def _run_invoice(
 ) -> str:
     """Run one due invoice's next step; how it went: ran, skipped or failed."""
     try:
-        invoice = records.get_invoice(org_id, invoice_id, consistent=True)
+        invoice = stores.invoices.get_invoice(org_id, invoice_id, consistent=True)
     except ValidationError as exc:  # stored before today's bounds: this invoice fails, the others run on
-        records.add_job_failure(org_id, job_id, JobFailure(reason=failure_reason(exc), invoice_id=invoice_id, at=now))
+        stores.jobs.add_job_failure(
+            org_id, job_id, JobFailure(reason=failure_reason(exc), invoice_id=invoice_id, at=now)
+        )
         return "failed"
     step = step_due(invoice, steps, today)
     if step is None:
         target = with_next_step(invoice, steps)
         if (target.next_step_id, target.next_due) != (invoice.next_step_id, invoice.next_due):
-            records.set_next_step(org_id, invoice, target)  # the index lagged an edit of the steps
+            stores.invoices.set_next_step(org_id, invoice, target)  # the index lagged an edit of the steps
         return "skipped"
     step_id = str(step.step_id)
     advanced = with_next_step(
@@ -279,23 +281,23 @@ def _run_invoice(
         "status": "claimed",
         "claimed_at": now,
     }
-    if not records.claim_step(org_id, invoice, advanced, run):
+    if not stores.collection.claim_step(org_id, invoice, advanced, run):
         return "skipped"  # this step already ran (a duplicate firing, a concurrent run, an edit of the steps)
     try:
-        outcome = execute_step(records, events, send_letter, org_id, invoice, step, now)
+        outcome = execute_step(stores, events, send_letter, org_id, invoice, step, now)
     except Exception as exc:  # one invoice's failure is recorded and never stops the others
         reason = failure_reason(exc)
-        records.fail_step_run(org_id, invoice_id, step_id, reason)
-        records.add_job_failure(
+        stores.collection.fail_step_run(org_id, invoice_id, step_id, reason)
+        stores.jobs.add_job_failure(
             org_id, job_id, JobFailure(reason=reason, invoice_id=invoice_id, step_id=step_id, at=now)
         )
         return "failed"
-    records.finish_step_run(org_id, invoice_id, step_id, outcome)
+    stores.collection.finish_step_run(org_id, invoice_id, step_id, outcome)
     return "ran"
 
 
 def run_org(
-    records: Records,
+    stores: Stores,
     events: Publisher,
     send_letter: LetterSender,
     org_id: str,
@@ -305,7 +307,7 @@ def run_org(
     """Run every due step of one org, by the steps as they are now. The job `nightly-{date}` shows done/total
     over every firing of that date."""
     job_id = f"nightly-{today.isoformat()}"
-    records.start_firing(
+    stores.jobs.start_firing(
         Job(
             job_id=job_id,
             org_id=org_id,
@@ -318,30 +320,30 @@ def run_org(
     )
     result = OrgRun(org_id=org_id, job_id=job_id)
     try:
-        steps, updated_at = current_steps(records, org_id)
-        result.reindexed = reindex(records, org_id, steps, updated_at)
-        due = due_invoice_ids(records, org_id, today)
+        steps, updated_at = current_steps(stores, org_id)
+        result.reindexed = reindex(stores, org_id, steps, updated_at)
+        due = due_invoice_ids(stores, org_id, today)
         result.due = len(due)
-        records.add_job_total(org_id, job_id, len(due), now)
+        stores.jobs.add_job_total(org_id, job_id, len(due), now)
         for invoice_id in due:
-            outcome = _run_invoice(records, events, send_letter, org_id, job_id, invoice_id, steps, today, now)
+            outcome = _run_invoice(stores, events, send_letter, org_id, job_id, invoice_id, steps, today, now)
             setattr(result, outcome, getattr(result, outcome) + 1)
-            records.tick_job(org_id, job_id, outcome, now)
+            stores.jobs.tick_job(org_id, job_id, outcome, now)
     except Exception as exc:  # one org's failure is recorded on its job; the other orgs run on
         result.error = failure_reason(exc)
-        records.add_job_failure(org_id, job_id, JobFailure(reason=result.error, at=now))
-        records.finish_firing(org_id, job_id, now, failed=True)
+        stores.jobs.add_job_failure(org_id, job_id, JobFailure(reason=result.error, at=now))
+        stores.jobs.finish_firing(org_id, job_id, now, failed=True)
         return result
-    records.finish_firing(org_id, job_id, now)
+    stores.jobs.finish_firing(org_id, job_id, now)
     return result
 
 
-def _give_up(records: Records, org_id: str, run: dict[str, Any], reason: str, now: str) -> str:
+def _give_up(stores: Stores, org_id: str, run: dict[str, Any], reason: str, now: str) -> str:
     """A run that failed MAX_ATTEMPTS times: a person takes over through a task; reconciliation stops."""
     invoice_id, step_id = str(run["invoice_id"]), str(run["step_id"])
     task_id = f"task_{invoice_id}_{step_id}_failed"
     _put_task_once(
-        records,
+        stores,
         Task(
             task_id=task_id,
             org_id=org_id,
@@ -352,17 +354,17 @@ def _give_up(records: Records, org_id: str, run: dict[str, Any], reason: str, no
             created_at=now,
         ),
     )
-    records.give_up_step_run(org_id, invoice_id, step_id, reason, task_id)
+    stores.collection.give_up_step_run(org_id, invoice_id, step_id, reason, task_id)
     return task_id
 
 
 def reconcile_org(
-    records: Records, events: Publisher, send_letter: LetterSender, org_id: str, today: date, now: str
+    stores: Stores, events: Publisher, send_letter: LetterSender, org_id: str, today: date, now: str
 ) -> OrgRun:
     """Retry the step runs that were claimed but did not finish (their actions are idempotent); a run that keeps
     failing is given up after MAX_ATTEMPTS, reported on the job `reconciliation-{date}` with a task."""
     job_id = f"reconciliation-{today.isoformat()}"
-    records.start_firing(
+    stores.jobs.start_firing(
         Job(
             job_id=job_id,
             org_id=org_id,
@@ -375,52 +377,52 @@ def reconcile_org(
     )
     result = OrgRun(org_id=org_id, job_id=job_id)
     try:
-        runs = records.pending_step_runs(org_id, limit=500)
+        runs = stores.collection.pending_step_runs(org_id, limit=500)
         result.due = len(runs)
-        records.add_job_total(org_id, job_id, len(runs), now)
+        stores.jobs.add_job_total(org_id, job_id, len(runs), now)
         for run in runs:
             invoice_id = str(run["invoice_id"])
             step = CollectionStep.model_validate(run["step"])
             try:
-                invoice = records.get_invoice(org_id, invoice_id)
-                outcome = execute_step(records, events, send_letter, org_id, invoice, step, now)
+                invoice = stores.invoices.get_invoice(org_id, invoice_id)
+                outcome = execute_step(stores, events, send_letter, org_id, invoice, step, now)
             except Exception as exc:  # counted, and given up after MAX_ATTEMPTS; never fatal
                 reason = failure_reason(exc)
                 result.failed += 1
-                if records.fail_step_run(org_id, invoice_id, str(step.step_id), reason) >= MAX_ATTEMPTS:
-                    task_id = _give_up(records, org_id, run, reason, now)
+                if stores.collection.fail_step_run(org_id, invoice_id, str(step.step_id), reason) >= MAX_ATTEMPTS:
+                    task_id = _give_up(stores, org_id, run, reason, now)
                     result.gave_up.append(run_id(invoice_id, str(step.step_id)))
-                    records.add_job_failure(
+                    stores.jobs.add_job_failure(
                         org_id,
                         job_id,
                         JobFailure(reason=reason, invoice_id=invoice_id, step_id=step.step_id, task_id=task_id, at=now),
                     )
-                records.tick_job(org_id, job_id, "failed", now)
+                stores.jobs.tick_job(org_id, job_id, "failed", now)
                 continue
-            records.finish_step_run(org_id, invoice_id, str(step.step_id), outcome)
+            stores.collection.finish_step_run(org_id, invoice_id, str(step.step_id), outcome)
             result.ran += 1
-            records.tick_job(org_id, job_id, "ran", now)
+            stores.jobs.tick_job(org_id, job_id, "ran", now)
     except Exception as exc:  # one org's failure is recorded on its job; the other orgs run on
         result.error = failure_reason(exc)
-        records.add_job_failure(org_id, job_id, JobFailure(reason=result.error, at=now))
-        records.finish_firing(org_id, job_id, now, failed=True)
+        stores.jobs.add_job_failure(org_id, job_id, JobFailure(reason=result.error, at=now))
+        stores.jobs.finish_firing(org_id, job_id, now, failed=True)
         return result
-    records.finish_firing(org_id, job_id, now)
+    stores.jobs.finish_firing(org_id, job_id, now)
     return result
 
 
 def run_nightly(
-    records: Records, events: Publisher, send_letter: LetterSender, request: NightlyInput, today: date, now: str
+    stores: Stores, events: Publisher, send_letter: LetterSender, request: NightlyInput, today: date, now: str
 ) -> NightlySummary:
     """Every org (or the one asked for): collection or reconciliation, each org isolated from the others."""
     day = request.run_date or today
     summary = NightlySummary(job=request.job, run_date=day)
-    org_ids = [request.org_id] if request.org_id else list(records.iter_org_ids())
+    org_ids = [request.org_id] if request.org_id else list(stores.orgs.iter_org_ids())
     for org_id in org_ids:
         if request.job == "nightly-collection":
-            summary.orgs.append(run_org(records, events, send_letter, org_id, day, now))
+            summary.orgs.append(run_org(stores, events, send_letter, org_id, day, now))
         else:
-            summary.orgs.append(reconcile_org(records, events, send_letter, org_id, day, now))
+            summary.orgs.append(reconcile_org(stores, events, send_letter, org_id, day, now))
     return summary
 
 
@@ -465,14 +467,14 @@ class RunQuote(BaseModel):
 
 
 def quote_run(
-    records: Records, quote: Callable[[PriceRequest], PriceQuote], org_id: str, run_date: date, now: str
+    stores: Stores, quote: Callable[[PriceRequest], PriceQuote], org_id: str, run_date: date, now: str
 ) -> RunQuote:
     """Price the letters the nightly run of `run_date` would send: each due step that resolves to post is rendered
     (as the run renders it) to count its pages, then the letters are priced by the org's provider, grouped by
     destination and page count at the group's volume, with the postage and print options the run uses."""
-    steps, updated_at = current_steps(records, org_id)
-    reindex(records, org_id, steps, updated_at)  # the quote reads the index the run will read
-    due = due_invoice_ids(records, org_id, run_date, at_most=MAX_QUOTED_INVOICES)
+    steps, updated_at = current_steps(stores, org_id)
+    reindex(stores, org_id, steps, updated_at)  # the quote reads the index the run will read
+    due = due_invoice_ids(stores, org_id, run_date, at_most=MAX_QUOTED_INVOICES)
     if len(due) > MAX_QUOTED_INVOICES:
         raise ValidationFailed(
             f"more than {MAX_QUOTED_INVOICES} invoices are due on {run_date}: too many to quote in one call",
@@ -482,15 +484,15 @@ def quote_run(
     items: list[QuotedLetter] = []
     not_quoted: list[NotQuoted] = []
     for invoice_id in due:
-        invoice = records.get_invoice(org_id, invoice_id)
+        invoice = stores.invoices.get_invoice(org_id, invoice_id)
         step = step_due(invoice, steps, run_date)
         if step is None or step.action in (StepAction.MANUAL_INTERVENTION, StepAction.LETTER_TASK):
             continue
         try:
-            if Channel.POST not in channels_for(records, org_id, invoice, step):
+            if Channel.POST not in channels_for(stores, org_id, invoice, step):
                 continue
             document = render_for(
-                records,
+                stores,
                 org_id,
                 DocumentIn(template_id=step.template_id, customer_id=invoice.customer_id, invoice_ids=[invoice_id]),
                 now,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from postal.clock import new_id
 from postal.documents.zones import zone_for
 from postal.errors import Conflict, ValidationFailed
+from postal.letters import UNSUBMITTED
 from postal.models import (
     AddressPosition,
     Channel,
@@ -22,9 +23,7 @@ from postal.models import (
     Strict,
     Template,
 )
-from postal.store.records import Records
-
-UNSUBMITTED_STATUSES = ("created", "rendered", "queued")
+from postal.ports import Stores
 
 
 class BannerEntry(BaseModel):
@@ -168,8 +167,8 @@ def banner(templates: list[Template], provider: ProviderName) -> list[BannerEntr
     return [entry for t in templates for entry in template_problems(t, provider)]
 
 
-def view(records: Records, org_id: str) -> IntegrationView:
-    integration = records.get_integration(org_id)
+def view(stores: Stores, org_id: str) -> IntegrationView:
+    integration = stores.integrations.get_integration(org_id)
     provider = integration.provider or ProviderName.PINGEN
     return IntegrationView(
         org_id=org_id,
@@ -178,7 +177,7 @@ def view(records: Records, org_id: str) -> IntegrationView:
         connected_at=integration.connected_at,
         disconnected_at=integration.disconnected_at,
         last_job_id=integration.last_job_id,
-        banner=banner(records.list_templates(org_id), provider),
+        banner=banner(stores.templates.list_templates(org_id), provider),
     )
 
 
@@ -206,7 +205,7 @@ def webhook_setup(provider: ProviderName, url: str | None, signing_key: str) -> 
 
 
 def connect(
-    records: Records,
+    stores: Stores,
     secret_store: SecretWriter,
     validate_credentials: Callable[[str, dict[str, Any]], dict[str, Any]],
     org_id: str,
@@ -225,14 +224,14 @@ def connect(
             details={"field": "provider", "allowed": list(REAL_PROVIDERS)},
             fix=f"connect one of the real providers: {', '.join(REAL_PROVIDERS)}",
         )
-    integration = records.get_integration(org_id, consistent=True)
+    integration = stores.integrations.get_integration(org_id, consistent=True)
     if integration.status == IntegrationStatus.CONNECTED:
         raise Conflict(
             f"the postal integration is already connected to {integration.provider}",
             code="already_connected",
             fix="disconnect first to change provider",
         )
-    running = records.running_job(org_id, integration.last_job_id)
+    running = stores.jobs.running_job(org_id, integration.last_job_id)
     if running:
         raise Conflict(
             "the previous disconnect is still being applied",
@@ -241,7 +240,7 @@ def connect(
             fix="wait until the disconnect job completes, then connect",
         )
     credentials = validate_credentials(body.provider.value, body.credentials)
-    blocking = banner(records.list_templates(org_id), body.provider)
+    blocking = banner(stores.templates.list_templates(org_id), body.provider)
     if not body.confirm:
         return ConnectPreview(
             org_id=org_id,
@@ -285,31 +284,31 @@ def connect(
             "generation": integration.generation + 1,
         }
     )
-    records.connect(connected, expected_generation=integration.generation)
+    stores.integrations.connect(connected, expected_generation=integration.generation)
     return ConnectedView(
-        **view(records, org_id).model_dump(),
+        **view(stores, org_id).model_dump(),
         webhook=webhook_setup(body.provider, webhook_url(body.provider.value), signing_key),
     )
 
 
-def impact(records: Records, org_id: str) -> Impact:
-    steps, _ = records.get_steps(org_id)
-    post, paper = records.count_postal_preferences(org_id)
+def impact(stores: Stores, org_id: str) -> Impact:
+    steps, _ = stores.collection.get_steps(org_id)
+    post, paper = stores.customers.count_postal_preferences(org_id)
     return Impact(
         customers_with_post=post,
         customers_with_paper_invoice=paper,
-        customers_to_reset=records.count_post_customers(org_id),
+        customers_to_reset=stores.customers.count_post_customers(org_id),
         templates_with_post=[
-            t.template_id for t in records.list_templates(org_id) if t.default_channel == Channel.POST
+            t.template_id for t in stores.templates.list_templates(org_id) if t.default_channel == Channel.POST
         ],
         steps_with_post=[i for i, s in enumerate(steps) if s.action == "post"],
-        letters_in_flight=sum(records.count_letters(org_id, s) for s in UNSUBMITTED_STATUSES),
+        letters_in_flight=sum(stores.letters.count_letters(org_id, s.value) for s in UNSUBMITTED),
     )
 
 
-def disconnect(records: Records, queue: Sender, org_id: str, now: str) -> Job:
+def disconnect(stores: Stores, queue: Sender, org_id: str, now: str) -> Job:
     """Flip to disconnected atomically (nothing new goes out from this moment), then cascade through SQS."""
     job = Job(job_id=new_id("job"), org_id=org_id, kind="disconnect_cascade", status=JobStatus.RUNNING, started_at=now)
-    records.disconnect(org_id, job, at=now)
+    stores.integrations.disconnect(org_id, job, at=now)
     queue.send(CascadeMessage(org_id=org_id, job_id=job.job_id))
     return job

@@ -1,6 +1,6 @@
 """The letters API (PRODUCT.md §2.5, §4): send, follow, list, cancel, quote.
 
-Handlers stay thin: they call these functions with the adapters from `postal.deps`. Nothing here logs a name or
+Handlers stay thin: they call these functions with the adapters from `postal.bootstrap`. Nothing here logs a name or
 an address: ids, statuses and counts only.
 """
 
@@ -12,18 +12,29 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, Field
 
-from postal import idempotency
+from postal import idempotency, letter_changes
 from postal.addresses import mailable, require_valid
 from postal.clock import new_id
 from postal.documents.zones import zone_for
-from postal.errors import BadRequest, Conflict, DomainError, NotFound, ProviderUnavailable, ValidationFailed
+from postal.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    NotConnected,
+    NotFound,
+    ProviderUnavailable,
+    ValidationFailed,
+)
+from postal.letter_changes import publish_change
+from postal.letter_status import CLAIM_TTL_S, Guard, Move, StatusChange
 from postal.letters import (
     CANCELLABLE,
     FINAL,
@@ -42,7 +53,6 @@ from postal.letters import (
     require_postage_available,
     require_send,
     require_window_shows,
-    status_event_detail,
 )
 from postal.models import (
     Address,
@@ -57,9 +67,9 @@ from postal.models import (
     ProviderName,
     is_country,
 )
+from postal.ports import Publisher, Sender, Stores
 from postal.providers.base import PriceQuote, PriceRequest, ProviderError, ProviderErrorCode
 from postal.providers.capabilities import require_capable
-from postal.store.records import NotConnected, Records
 
 # Rendering (fpdf2), the PDF check (pypdf), the nightly run and the price tables are imported where they are used:
 # dispatch and webhooks import this module for its messages and events and never render.
@@ -67,22 +77,12 @@ if TYPE_CHECKING:
     from postal.collection import RunQuote
     from postal.connections import ProviderFactory
     from postal.documents.check import CheckProblem
-    from postal.store.documents import DocumentStore
-    from postal.store.letters import LetterStore
+    from postal.ports import Documents, Letters
 
 logger = Logger(child=True)
 
 SOURCE = "postal-comms"
 # A claim older than the DispatchQueue's visibility timeout belongs to a dispatch that is gone.
-CLAIM_TTL_S = 180
-
-
-class Publisher(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
-
-
-class Sender(Protocol):
-    def send(self, message: BaseModel, delay_seconds: int = 0) -> None: ...
 
 
 class DispatchMessage(BaseModel):
@@ -90,11 +90,6 @@ class DispatchMessage(BaseModel):
 
     org_id: str
     letter_id: str
-
-
-def publish_change(events: Publisher, letter: Letter, previous: LetterStatus | None) -> None:
-    """Every status change goes out on EventBridge (PRODUCT.md §3)."""
-    events.publish("LetterStatusChanged", status_event_detail(letter, previous))
 
 
 def pdf_key(org_id: str, letter_id: str) -> str:
@@ -117,8 +112,8 @@ def provider_error(exc: ProviderError) -> DomainError:
     return ValidationFailed(exc.message, code=exc.code, details=details, fix=exc.fix)
 
 
-def require_connected(records: Records, org_id: str) -> PostalIntegration:
-    integration = records.get_integration(org_id, consistent=True)
+def require_connected(stores: Stores, org_id: str) -> PostalIntegration:
+    integration = stores.integrations.get_integration(org_id, consistent=True)
     if integration.status != IntegrationStatus.CONNECTED or integration.provider is None:
         raise NotConnected(
             "letters need the postal integration to be connected",
@@ -127,7 +122,7 @@ def require_connected(records: Records, org_id: str) -> PostalIntegration:
     return integration
 
 
-def _recipient(records: Records, org_id: str, body: LetterIn) -> tuple[Address, str | None]:
+def _recipient(stores: Stores, org_id: str, body: LetterIn) -> tuple[Address, str | None]:
     """The address to mail to and the customer it belongs to (if any)."""
     recipient = body.recipient
     if body.document is not None and recipient is not None and recipient.customer_id != body.document.customer_id:
@@ -143,7 +138,7 @@ def _recipient(records: Records, org_id: str, body: LetterIn) -> tuple[Address, 
         require_valid(recipient.address, where="recipient.address")
         return recipient.address, None
     assert customer_id is not None  # LetterIn's validator guarantees a recipient or a document
-    customer = records.get_customer(org_id, customer_id)
+    customer = stores.customers.get_customer(org_id, customer_id)
     if customer.address_state == AddressState.RETURNED:
         raise Conflict(
             f"mail to customer '{customer_id}' came back; postal sending is paused for this customer",
@@ -183,7 +178,7 @@ def behind_cover_page(problems: list[CheckProblem]) -> list[CheckProblem]:
 
 
 def _with_cover_page(
-    records: Records,
+    stores: Stores,
     org_id: str,
     pdf: bytes,
     address: Address,
@@ -202,8 +197,8 @@ def _with_cover_page(
 
     from postal.documents.render import DocumentKind, DocumentRequest, render_document
 
-    org = records.get_org(org_id)
-    language = records.get_customer(org_id, customer_id).language if customer_id else Language.EN
+    org = stores.orgs.get_org(org_id)
+    language = stores.customers.get_customer(org_id, customer_id).language if customer_id else Language.EN
     cover = render_document(
         DocumentRequest(
             kind=DocumentKind.COVER_PAGE,
@@ -250,9 +245,9 @@ def _estimate(
 
 
 def create_letter(
-    records: Records,
-    letters: LetterStore,
-    documents: DocumentStore,
+    stores: Stores,
+    letters: Letters,
+    documents: Documents,
     keys: idempotency.KeyStore,
     queue: Sender,
     events: Publisher,
@@ -269,10 +264,10 @@ def create_letter(
     require_send(body)
     idem_key = idempotency.validate_key(idempotency_key, required=True, what="sending a letter")
     assert idem_key is not None
-    integration = require_connected(records, org_id)
+    integration = require_connected(stores, org_id)
     provider = integration.provider
     assert provider is not None
-    address, customer_id = _recipient(records, org_id, body)
+    address, customer_id = _recipient(stores, org_id, body)
     require_postage_available(body.postage, address.country)
     require_capable(provider.value, postage=body.postage, country=address.country, color=body.color, duplex=body.duplex)
 
@@ -299,7 +294,7 @@ def create_letter(
         )
         page_count = result.page_count
         if body.address_cover_page:
-            pdf, added = _with_cover_page(records, org_id, pdf, address, customer_id, zone.id, body.duplex, now)
+            pdf, added = _with_cover_page(stores, org_id, pdf, address, customer_id, zone.id, body.duplex, now)
             assert added == cover_pages
             page_count += added
         else:
@@ -350,7 +345,7 @@ def create_letter(
             assert body.document is not None
             doc = body.document
             stored = render_to_s3(
-                records,
+                stores,
                 documents,
                 org_id,
                 DocumentIn(
@@ -393,8 +388,8 @@ UPLOAD_PREFIX = "uploads/letters/"
 
 
 def _await_upload(
-    letters: LetterStore,
-    documents: DocumentStore,
+    letters: Letters,
+    documents: Documents,
     events: Publisher,
     letter: Letter,
     request_token: str,
@@ -409,7 +404,7 @@ def _await_upload(
 
 
 def letter_uploaded(
-    letters: LetterStore, documents: DocumentStore, queue: Sender, events: Publisher, key: str, size: int, now: str
+    letters: Letters, documents: Documents, queue: Sender, events: Publisher, key: str, size: int, now: str
 ) -> LetterStatus | None:
     """The PDF of a letter arrived at its upload key (S3 event): check it as an inline PDF is checked, then queue
     the letter, or fail it with the check's problems. Idempotent: a letter no longer awaiting is left alone.
@@ -463,23 +458,18 @@ def letter_uploaded(
             postage=letter.postage,
         )
         fields.update({k: v for k, v in (("price", price), ("currency", currency)) if v is not None})
-    moved = letters.transition(
-        org_id,
-        letter_id,
+    change = StatusChange(
+        Move.UPLOAD,
         target,
         event,
-        at=now,
+        now,
         reason="upload_rejected" if problem else None,
         error=problem,
-        set_fields=fields,
-        extra_condition="awaiting_upload = :awaiting",
-        extra_values={":awaiting": True},
+        fields=fields,
+        guard=Guard.AWAITING_UPLOAD,
     )
-    if not moved:
+    if letter_changes.change(letters, events, letter, change) is None:
         return None  # another delivery of the same event got there first
-    updated = letters.get(org_id, letter_id)
-    assert updated is not None
-    publish_change(events, updated, letter.status)
     if problem is None:
         queue.send(DispatchMessage(org_id=org_id, letter_id=letter_id))
     logger.info("letter upload checked", extra={"org_id": org_id, "letter_id": letter_id, "status": target.value})
@@ -494,7 +484,7 @@ def _event_order(event: LetterEvent) -> tuple[str, int]:
     return event.occurred_at, rank
 
 
-def get_letter(letters: LetterStore, documents: DocumentStore, org_id: str, letter_id: str) -> LetterView:
+def get_letter(letters: Letters, documents: Documents, org_id: str, letter_id: str) -> LetterView:
     """One letter with its history (oldest first) and a presigned URL of its PDF."""
     letter = letters.get(org_id, letter_id)
     if letter is None:
@@ -515,7 +505,7 @@ def get_letter(letters: LetterStore, documents: DocumentStore, org_id: str, lett
 
 
 def list_letters(
-    letters: LetterStore,
+    letters: Letters,
     org_id: str,
     *,
     status: LetterStatus | None,
@@ -544,7 +534,7 @@ CANCEL_POLL_S = 0.2
 
 
 def _wait_for_submission(
-    letters: LetterStore, org_id: str, letter_id: str, sleep: Callable[[float], None], wait_s: float
+    letters: Letters, org_id: str, letter_id: str, sleep: Callable[[float], None], wait_s: float
 ) -> Letter:
     """The letter once no longer being handed to the provider, or as it is after `wait_s`."""
     waited = 0.0
@@ -558,7 +548,7 @@ def _wait_for_submission(
 
 
 def cancel_letter(
-    letters: LetterStore,
+    letters: Letters,
     providers: ProviderFactory,
     events: Publisher,
     org_id: str,
@@ -586,32 +576,17 @@ def cancel_letter(
             details={"status": letter.status.value},
         )
     event = LetterEvent(status=LetterStatus.CANCELLED.value, occurred_at=now, source=SOURCE, reason="cancelled_by_user")
+    by_user = StatusChange(Move.CANCEL_BY_USER, LetterStatus.CANCELLED, event, now, reason="cancelled_by_user")
     if letter.status in UNSUBMITTED:
         # Only while no dispatch holds the letter: a claimed letter may be at the provider a moment from now.
         stale = _iso_before(now, CLAIM_TTL_S)
-        if letters.transition(
-            org_id,
-            letter_id,
-            LetterStatus.CANCELLED,
-            event,
-            at=now,
-            reason="cancelled_by_user",
-            extra_condition="(attribute_not_exists(claimed_at) OR claimed_at < :stale)",
-            extra_values={":stale": stale},
-        ):
-            cancelled = letters.get(org_id, letter_id)
-            assert cancelled is not None
-            publish_change(events, cancelled, letter.status)
+        unheld = replace(by_user, guard=Guard.CLAIM_STALE, guard_value=stale)
+        if letter_changes.change(letters, events, letter, unheld) is not None:
             return CancelOut(letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=False)
         letter = _wait_for_submission(
             letters, org_id, letter_id, sleep or time.sleep, CANCEL_WAIT_S if wait_s is None else wait_s
         )
-        if letter.status in UNSUBMITTED and letters.transition(
-            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason="cancelled_by_user"
-        ):
-            cancelled = letters.get(org_id, letter_id)
-            assert cancelled is not None
-            publish_change(events, cancelled, letter.status)
+        if letter.status in UNSUBMITTED and letter_changes.change(letters, events, letter, by_user):
             logger.info("cancel queued behind a submission", extra={"org_id": org_id, "letter_id": letter_id})
             return CancelOut(
                 letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=False, cancel_queued=True
@@ -641,11 +616,7 @@ def cancel_letter(
             },
             fix="the letter is already in production; it will be mailed",
         ) from exc
-    previous = letter.status
-    if letters.transition(org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason="cancelled_by_user"):
-        cancelled = letters.get(org_id, letter_id)
-        assert cancelled is not None
-        publish_change(events, cancelled, previous)
+    letter_changes.change(letters, events, letter, by_user)
     logger.info("letter cancelled at provider", extra={"org_id": org_id, "letter_id": letter_id})
     return CancelOut(letter_id=letter_id, status=LetterStatus.CANCELLED, cancelled_at_provider=True)
 
@@ -662,7 +633,7 @@ class PriceOut(PriceQuote):
 
 
 def quote(
-    records: Records,
+    stores: Stores,
     providers: ProviderFactory,
     org_id: str,
     *,
@@ -688,7 +659,7 @@ def quote(
     request = PriceRequest(
         country=country.upper(), pages=pages, color=color, duplex=duplex, postage=postage, volume=volume
     )
-    integration = records.get_integration(org_id, consistent=True)
+    integration = stores.integrations.get_integration(org_id, consistent=True)
     connected = integration.provider if integration.status == IntegrationStatus.CONNECTED else None
     priced = provider or connected
     if priced is not None:
@@ -718,12 +689,12 @@ def quote(
     return PriceOut(**estimate.model_dump(), provider=provider, estimate=True)
 
 
-def quote_run(records: Records, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:
+def quote_run(stores: Stores, providers: ProviderFactory, org_id: str, run_date: date, now: str) -> RunQuote:
     """The price of what the nightly run of `run_date` would post, from the connected provider."""
     from postal import collection
 
-    require_connected(records, org_id)
-    return collection.quote_run(records, _price(providers, org_id), org_id, run_date, now)
+    require_connected(stores, org_id)
+    return collection.quote_run(stores, _price(providers, org_id), org_id, run_date, now)
 
 
 def _price(providers: ProviderFactory, org_id: str) -> Callable[[PriceRequest], PriceQuote]:

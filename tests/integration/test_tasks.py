@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from postal.models import Task, TaskKind
 from tests.apigw import Reply
 from tests.conftest import Api, Org
@@ -25,13 +25,15 @@ def ids(reply: Reply) -> list[str]:
 @pytest.fixture
 def org(api: Api) -> Org:
     org = api.new_org()
-    records = deps.records()
+    stores = bootstrap.stores()
     for task_id, kind, customer, created in [
         ("t1", TaskKind.MANUAL_INTERVENTION, "c1", "2026-11-01T08:00:00.000Z"),
         ("t2", TaskKind.LETTER_TASK, "c2", "2026-11-02T08:00:00.000Z"),
         ("t3", TaskKind.FIX_ADDRESS, "c1", "2026-11-03T08:00:00.000Z"),
     ]:
-        records.put_task(Task(task_id=task_id, org_id=org.org_id, kind=kind, customer_id=customer, created_at=created))
+        stores.tasks.put_task(
+            Task(task_id=task_id, org_id=org.org_id, kind=kind, customer_id=customer, created_at=created)
+        )
     return org
 
 

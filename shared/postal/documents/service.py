@@ -65,8 +65,7 @@ from postal.models import (
     TemplateCheck,
     TemplateKind,
 )
-from postal.store.documents import DocumentStore
-from postal.store.records import Records
+from postal.ports import Documents, Stores
 
 logger = Logger(child=True)
 
@@ -173,7 +172,7 @@ def _recipient(customer: Customer) -> Any:
     return mailable(customer.billing_address, where="billing_address")
 
 
-def _invoices(records: Records, org_id: str, body: DocumentIn, kind: TemplateKind) -> list[InvoiceRecord]:
+def _invoices(stores: Stores, org_id: str, body: DocumentIn, kind: TemplateKind) -> list[InvoiceRecord]:
     ids = list(dict.fromkeys(body.invoice_ids))  # a repeated id would print (and count) the invoice twice
     if (kind is TemplateKind.INVOICE or kind in DUNNING) and not ids:
         raise ValidationFailed(
@@ -181,7 +180,7 @@ def _invoices(records: Records, org_id: str, body: DocumentIn, kind: TemplateKin
             code="invoices_required",
             details=[{"field": "invoice_ids", "problem": "required"}],
         )
-    found = [records.get_invoice(org_id, invoice_id) for invoice_id in ids]  # 404 for an unknown id
+    found = [stores.invoices.get_invoice(org_id, invoice_id) for invoice_id in ids]  # 404 for an unknown id
     for invoice in found:
         # Never print one customer's invoice on another customer's paper.
         if invoice.customer_id != body.customer_id:
@@ -223,25 +222,25 @@ class RenderedFor:
     rendered: RenderedDocument
 
 
-def render_for(records: Records, org_id: str, body: DocumentIn, now: str) -> RenderedFor:
+def render_for(stores: Stores, org_id: str, body: DocumentIn, now: str) -> RenderedFor:
     """Render a template for a customer (and invoices), in memory.
 
     Raises `NotFound` (template, customer, invoice), `ValidationFailed` (no or invalid billing address, invoices
     missing or of another customer, an address that does not fit the window), `Conflict` (custom layouts, which are
     the org's own PDFs and are not rendered here; reminders for invoices that are no longer open).
     """
-    org = records.get_org(org_id)
-    template = records.get_template(org_id, body.template_id)
+    org = stores.orgs.get_org(org_id)
+    template = stores.templates.get_template(org_id, body.template_id)
     if template.layout == Layout.CUSTOM:
         raise Conflict(
             f"template '{template.template_id}' uses the organisation's own PDF layout, which is not rendered here",
             code="custom_layout_not_rendered",
             fix="send the finished PDF as a letter (POST .../letters), or set the template's layout to 'standard'",
         )
-    customer = records.get_customer(org_id, body.customer_id)
+    customer = stores.customers.get_customer(org_id, body.customer_id)
     recipient = _recipient(customer)
-    invoices = _invoices(records, org_id, body, template.kind)
-    integration = records.get_integration(org_id)
+    invoices = _invoices(stores, org_id, body, template.kind)
+    integration = stores.integrations.get_integration(org_id)
     zone = zone_for_template(org, integration, template)
     fee = paper_invoice_fee(org, customer, template.kind, connected=integration.status == IntegrationStatus.CONNECTED)
     rendered = render_document(
@@ -261,8 +260,8 @@ def render_for(records: Records, org_id: str, body: DocumentIn, now: str) -> Ren
 
 
 def render_to_s3(
-    records: Records,
-    store: DocumentStore,
+    stores: Stores,
+    store: Documents,
     org_id: str,
     body: DocumentIn,
     now: str,
@@ -275,7 +274,7 @@ def render_to_s3(
     Raises what `render_for` raises.
     """
     created = _parse_now(now)
-    done = render_for(records, org_id, body, now)
+    done = render_for(stores, org_id, body, now)
     template, customer, zone, fee, rendered = done.template, done.customer, done.zone, done.fee, done.rendered
 
     key = s3_key or document_key(org_id, created, new_id("doc"))
@@ -326,8 +325,8 @@ def render_to_s3(
 
 
 def create_document(
-    records: Records,
-    store: DocumentStore,
+    stores: Stores,
+    store: Documents,
     keys: idempotency.KeyStore,
     org_id: str,
     body: DocumentIn,
@@ -337,7 +336,7 @@ def create_document(
     """`POST .../documents`: render once per `Idempotency-Key`; a retry returns the document already stored."""
     key = idempotency.validate_key(idempotency_key, required=False, what="rendering a document")
     if key is None:
-        return render_to_s3(records, store, org_id, body, now)
+        return render_to_s3(stores, store, org_id, body, now)
     fresh = document_key(org_id, _parse_now(now), new_id("doc"))
     is_new, s3_key = idempotency.claim(keys, "documents", org_id, key, body, fresh)
     if not is_new:
@@ -346,10 +345,10 @@ def create_document(
             return replay
         # The first attempt died before storing the PDF: finish it under the key it reserved.
     with idempotency.released_on_refusal(keys, "documents", org_id, key, body, is_new=is_new):
-        return render_to_s3(records, store, org_id, body, now, s3_key=s3_key)
+        return render_to_s3(stores, store, org_id, body, now, s3_key=s3_key)
 
 
-def _replay(store: DocumentStore, key: str, org_id: str) -> StoredDocument | None:
+def _replay(store: Documents, key: str, org_id: str) -> StoredDocument | None:
     """The stored document for a repeated idempotent request, or None when there is none yet."""
     head = store.head(key)
     if head is None:
@@ -475,8 +474,8 @@ def _validated[M: BaseModel](model: type[M], data: dict[str, Any]) -> M:
 
 
 def handle_pdf_post(
-    records: Records,
-    store: DocumentStore,
+    stores: Stores,
+    store: Documents,
     org_id: str,
     template_id: str,
     *,
@@ -489,13 +488,13 @@ def handle_pdf_post(
     media = _media_type(content_type)
     data = _raw_bytes(body, is_base64)
     if media == "application/pdf":
-        return upload_template_pdf(records, store, org_id, template_id, data, now)
+        return upload_template_pdf(stores, store, org_id, template_id, data, now)
     if media in ("application/json", ""):
         request = _validated(UploadIn, _json_object(data))
         if request.s3_key is not None and not request.upload:
-            return register_upload(records, store, org_id, template_id, request.s3_key, now)
+            return register_upload(stores, store, org_id, template_id, request.s3_key, now)
         if request.upload and request.s3_key is None:
-            return upload_ticket(records, store, org_id, template_id)
+            return upload_ticket(stores, store, org_id, template_id)
         raise ValidationFailed(
             'give either {"upload": true} or {"s3_key": "..."}',
             code="validation_failed",
@@ -508,9 +507,9 @@ def handle_pdf_post(
     )
 
 
-def upload_ticket(records: Records, store: DocumentStore, org_id: str, template_id: str) -> UploadTicket:
+def upload_ticket(stores: Stores, store: Documents, org_id: str, template_id: str) -> UploadTicket:
     """A presigned PUT for a new upload of this template's PDF (the template must exist)."""
-    records.get_template(org_id, template_id)
+    stores.templates.get_template(org_id, template_id)
     key = f"{upload_prefix(org_id, template_id)}{new_id('upl')}.pdf"
     return UploadTicket(
         template_id=template_id,
@@ -524,7 +523,7 @@ def upload_ticket(records: Records, store: DocumentStore, org_id: str, template_
 
 
 def register_upload(
-    records: Records, store: DocumentStore, org_id: str, template_id: str, s3_key: str, now: str
+    stores: Stores, store: Documents, org_id: str, template_id: str, s3_key: str, now: str
 ) -> TemplatePdfView:
     """Take a PDF PUT to an upload URL and make it the template's custom PDF."""
     prefix = upload_prefix(org_id, template_id)
@@ -535,7 +534,7 @@ def register_upload(
             code="invalid_upload_key",
             details=[{"field": "s3_key", "message": f"must be a key returned by {{'upload': true}} ({prefix}...)"}],
         )
-    records.get_template(org_id, template_id)
+    stores.templates.get_template(org_id, template_id)
     head = store.head(s3_key)
     if head is None:
         raise NotFound(
@@ -545,11 +544,11 @@ def register_upload(
         )
     if head.size > MAX_TEMPLATE_BYTES:
         raise _too_large(head.size)
-    return upload_template_pdf(records, store, org_id, template_id, store.get(s3_key), now)
+    return upload_template_pdf(stores, store, org_id, template_id, store.get(s3_key), now)
 
 
 def upload_template_pdf(
-    records: Records, store: DocumentStore, org_id: str, template_id: str, data: bytes, now: str
+    stores: Stores, store: Documents, org_id: str, template_id: str, data: bytes, now: str
 ) -> TemplatePdfView:
     """Validate a custom template PDF, store it content-addressed and set it as the template's `custom_pdf`.
 
@@ -560,9 +559,9 @@ def upload_template_pdf(
         raise ValidationFailed("the body is empty", code="empty_body", fix="send the PDF as the request body")
     if len(data) > MAX_TEMPLATE_BYTES:
         raise _too_large(len(data))
-    template = records.get_template(org_id, template_id)
-    org = records.get_org(org_id)
-    zone = zone_for_template(org, records.get_integration(org_id), template)
+    template = stores.templates.get_template(org_id, template_id)
+    org = stores.orgs.get_org(org_id)
+    zone = zone_for_template(org, stores.integrations.get_integration(org_id), template)
     # Parse it now so an unusable file is refused at upload, not discovered later at check or send time.
     parsed = check_pdf(data, zone, PdfLimits(max_bytes=MAX_TEMPLATE_BYTES))
     sha = hashlib.sha256(data).hexdigest()
@@ -574,7 +573,7 @@ def upload_template_pdf(
     )
     pdf = CustomPdf(s3_key=key, sha256=sha, size=len(data), uploaded_at=now)
     keep_check = template.check is not None and template.check.pdf_sha256 == sha
-    updated = records.set_template_pdf(org_id, template_id, pdf, now, keep_check=keep_check)
+    updated = stores.templates.set_template_pdf(org_id, template_id, pdf, now, keep_check=keep_check)
     logger.info(
         "template pdf uploaded",
         extra={"org_id": org_id, "template_id": template_id, "size": len(data), "check_kept": keep_check},
@@ -636,7 +635,7 @@ def check_body(body: str | None, is_base64: bool) -> CheckIn:
 
 
 def check_template(
-    records: Records, store: DocumentStore, org_id: str, template_id: str, body: CheckIn, now: str
+    stores: Stores, store: Documents, org_id: str, template_id: str, body: CheckIn, now: str
 ) -> CheckView:
     """Check the template's custom PDF against its window standard, store the result and a page-1 PNG preview.
 
@@ -644,7 +643,7 @@ def check_template(
     the same bytes and the same window. Raises `NotFound` (template), `Conflict` (no PDF uploaded) and the
     check's own 4xx errors for files that cannot be evaluated.
     """
-    template = records.get_template(org_id, template_id)
+    template = stores.templates.get_template(org_id, template_id)
     pdf = template.custom_pdf
     if pdf is None:
         raise Conflict(
@@ -652,8 +651,8 @@ def check_template(
             code="no_custom_pdf",
             fix="upload the template PDF first (POST .../templates/{template_id}/pdf)",
         )
-    integration = records.get_integration(org_id)
-    zone = zone_for_template(records.get_org(org_id), integration, template, body.provider)
+    integration = stores.integrations.get_integration(org_id)
+    zone = zone_for_template(stores.orgs.get_org(org_id), integration, template, body.provider)
     data = store.get(pdf.s3_key)
     result = check_pdf(data, zone, PdfLimits(max_bytes=MAX_TEMPLATE_BYTES))
     # pypdfium2 (~60 ms to import) only for the preview: the renderers that import this module never need it.
@@ -678,7 +677,7 @@ def check_template(
         address_box_mm=result.address_box_mm.model_dump() if result.address_box_mm else None,
         preview_key=stored_preview,
     )
-    updated = records.set_template_check(org_id, template_id, check)
+    updated = stores.templates.set_template_check(org_id, template_id, check)
     provider = body.provider or (integration.provider if integration.status == IntegrationStatus.CONNECTED else None)
     logger.info(
         "template checked",
@@ -698,7 +697,7 @@ def _check_view(
     check: TemplateCheck,
     result: CheckResult,
     provider: ProviderName | None,
-    store: DocumentStore,
+    store: Documents,
     stored_preview: str | None,
 ) -> CheckView:
     return CheckView(
