@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from postal.addresses import mailable
 from postal.catalog import next_due, with_next_step, with_step_ids
 from postal.channels import resolve_channel
-from postal.documents.service import DocumentIn, render_for
+from postal.documents.rendering import DocumentIn, render_for
 from postal.errors import DomainError, ValidationFailed
 from postal.letters import LetterIn
 from postal.models import (

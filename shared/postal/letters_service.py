@@ -263,7 +263,7 @@ def create_letter(
 ) -> LetterView:
     """Check, store and queue one letter (202). A replayed `Idempotency-Key` returns the letter it created."""
     from postal.documents.check import check_pdf
-    from postal.documents.service import DocumentIn, render_to_s3
+    from postal.documents.rendering import DocumentIn, render_to_s3
     from postal.documents.window_text import window_text
 
     require_send(body)
