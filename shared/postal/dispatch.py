@@ -24,8 +24,16 @@ from enum import StrEnum
 from aws_lambda_powertools import Logger
 
 from postal.connections import ProviderFactory
-from postal.letters import Letter, LetterError, LetterEvent, can_move, error_from_code
-from postal.letters_service import DispatchMessage, Publisher, publish_change
+from postal.letters import (
+    DispatchMessage,
+    Letter,
+    LetterError,
+    LetterEvent,
+    Publisher,
+    can_move,
+    error_from_code,
+    publish_change,
+)
 from postal.models import IntegrationStatus, LetterStatus, Task, TaskKind
 from postal.providers.base import LetterSubmission, PostalProvider, ProviderError, ProviderErrorCode, SubmitResult
 from postal.store.documents import DocumentStore

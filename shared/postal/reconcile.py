@@ -17,8 +17,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from postal.connections import ProviderFactory
-from postal.letters import Letter
-from postal.letters_service import Publisher
+from postal.letters import Letter, Publisher
 from postal.models import Job, JobStatus, LetterStatus
 from postal.providers.base import PostalProvider, ProviderError, WebhookEvent
 from postal.store.letters import LetterStore

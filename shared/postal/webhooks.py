@@ -18,8 +18,7 @@ from pydantic import BaseModel
 
 from postal.connections import ProviderFactory
 from postal.errors import NotFound, Unauthorized
-from postal.letters import Letter, LetterError, LetterEvent, error_from_code
-from postal.letters_service import Publisher, publish_change
+from postal.letters import Letter, LetterError, LetterEvent, Publisher, error_from_code, publish_change
 from postal.models import LetterStatus, ReturnedMailFallback, Task, TaskKind
 from postal.providers.base import InvalidSignature, WebhookEvent
 from postal.store.letters import LetterStore

@@ -54,7 +54,6 @@ KNOWN = frozenset(
         "local/gateway.py",
         "local/sandbox_server.py",
         "shared/postal/collection.py",
-        "shared/postal/letters_service.py",
         "shared/postal/store/letters.py",
         "shared/postal/store/records.py",
         "shared/postal/cascade.py",
