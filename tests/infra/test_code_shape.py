@@ -53,7 +53,6 @@ KNOWN = frozenset(
         "local/cfn.py",
         "local/gateway.py",
         "local/sandbox_server.py",
-        "shared/postal/collection.py",
         "shared/postal/store/letters.py",
         "shared/postal/store/records.py",
         "shared/postal/cascade.py",
