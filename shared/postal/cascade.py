@@ -46,25 +46,12 @@ def run_page(
         return PageResult(changed=0, phase="superseded")
 
     if job.total is None:
-        before = impact(records, org_id)
-        counts = {
-            "templates": len(before.templates_with_post),
-            "steps": len(before.steps_with_post),
-            "customers": before.customers_to_reset,
-            "letters": before.letters_in_flight,
-        }
-        records.set_job_total(org_id, job_id, sum(counts.values()), dict.fromkeys(counts, 0))
+        _set_total(records, org_id, job_id)
 
     changed = 0
     phase = job.phase
     if phase is None:
-        # Each change commits together with its count; nothing can set post again once disconnected.
-        changed += sum(
-            records.revert_template_post(org_id, t.template_id, now, job_id)
-            for t in records.list_templates(org_id)
-            if t.default_channel == Channel.POST
-        )
-        changed += records.revert_steps_post(org_id, now, job_id)
+        changed += _revert_templates_and_steps(records, org_id, now, job_id)
 
     customers = records.postal_customers(org_id, limit=page_size)
     if customers:
@@ -93,3 +80,26 @@ def run_page(
 
     records.finish_job(org_id, job_id, now)
     return PageResult(changed=changed, phase="done")
+
+
+def _set_total(records: Records, org_id: str, job_id: str) -> None:
+    """The job's total and its counts by kind, from what the disconnect affects (on the first page)."""
+    before = impact(records, org_id)
+    counts = {
+        "templates": len(before.templates_with_post),
+        "steps": len(before.steps_with_post),
+        "customers": before.customers_to_reset,
+        "letters": before.letters_in_flight,
+    }
+    records.set_job_total(org_id, job_id, sum(counts.values()), dict.fromkeys(counts, 0))
+
+
+def _revert_templates_and_steps(records: Records, org_id: str, now: str, job_id: str) -> int:
+    """Templates that default to post go back to email, post steps become manual interventions; how many changed."""
+    # Each change commits together with its count; nothing can set post again once disconnected.
+    changed = sum(
+        records.revert_template_post(org_id, t.template_id, now, job_id)
+        for t in records.list_templates(org_id)
+        if t.default_channel == Channel.POST
+    )
+    return changed + records.revert_steps_post(org_id, now, job_id)

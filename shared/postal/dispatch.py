@@ -209,11 +209,7 @@ class Dispatcher:
         if letter is None:
             return Outcome.MISSING
         if letter.status is LetterStatus.FAILED and not letter.provider_letter_id:
-            now = self._now()
-            event = LetterEvent(status=LetterStatus.QUEUED.value, occurred_at=now, source=SOURCE, reason="redriven")
-            if self.letters.requeue_unreachable(org_id, letter_id, event, at=now):
-                self._change(org_id, letter_id, LetterStatus.FAILED)
-                letter = self.letters.get(org_id, letter_id) or letter
+            letter = self._redrive(org_id, letter_id, letter)
         if letter.status is not LetterStatus.QUEUED:
             return Outcome.DUPLICATE
 
@@ -245,26 +241,40 @@ class Dispatcher:
             # An earlier attempt may have reached the provider before it died: never mail twice.
             result = provider.find_by_reference(letter_id)
         if result is None:
-            branding = self.records.get_org(org_id).branding
-            submission = LetterSubmission(
-                letter_id=letter_id,
-                org_id=org_id,
-                pdf=self.documents.get(letter.pdf_key),
-                pdf_url=self.documents.download_url(letter.pdf_key),
-                file_name=f"{letter_id}.pdf",
-                recipient=letter.recipient,
-                sender=branding.sender_address if branding else None,
-                postage=letter.postage,
-                color=letter.color,
-                duplex=letter.duplex,
-                address_position=letter.address_position,
-                page_count=letter.page_count,
-            )
+            submission = self._submission(org_id, letter_id, letter)
             submission.staged = self._staged(letter, provider, submission)
             result = provider.submit(submission)
         if self._record(org_id, letter_id, message_id, provider, result, secret_ref):
             self._fence_after_the_fact(org_id, letter_id, integration.generation, provider, result)
         return Outcome.SUBMITTED
+
+    def _redrive(self, org_id: str, letter_id: str, letter: Letter) -> Letter:
+        """A letter that failed only because no provider could be reached (a DLQ redrive) goes back to `queued`;
+        the letter as it now is."""
+        now = self._now()
+        event = LetterEvent(status=LetterStatus.QUEUED.value, occurred_at=now, source=SOURCE, reason="redriven")
+        if self.letters.requeue_unreachable(org_id, letter_id, event, at=now):
+            self._change(org_id, letter_id, LetterStatus.FAILED)
+            return self.letters.get(org_id, letter_id) or letter
+        return letter
+
+    def _submission(self, org_id: str, letter_id: str, letter: Letter) -> LetterSubmission:
+        """What the provider is handed: the stored PDF (and a URL to it), the recipient and the org's sender."""
+        branding = self.records.get_org(org_id).branding
+        return LetterSubmission(
+            letter_id=letter_id,
+            org_id=org_id,
+            pdf=self.documents.get(letter.pdf_key),
+            pdf_url=self.documents.download_url(letter.pdf_key),
+            file_name=f"{letter_id}.pdf",
+            recipient=letter.recipient,
+            sender=branding.sender_address if branding else None,
+            postage=letter.postage,
+            color=letter.color,
+            duplex=letter.duplex,
+            address_position=letter.address_position,
+            page_count=letter.page_count,
+        )
 
     def _fence_after_the_fact(
         self, org_id: str, letter_id: str, generation: int, adapter: PostalProvider, result: SubmitResult

@@ -115,29 +115,11 @@ def _apply(
     assert letter is not None
     if event.provider_letter_id and not letter.provider_letter_id:
         letters.set_provider_ref(org_id, letter_id, event.provider, event.provider_letter_id)
-    occurred = event.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    entry = LetterEvent(
-        status=event.status.value if event.status else event.raw_status,
-        occurred_at=occurred,
-        source=event.provider,
-        raw_status=event.raw_status,
-        reason=event.reason,
-        event_id=event.event_id,
-        error_code=event.error_code,
-    )
+    entry = _history_entry(event)
     if event.status is None:
         letters.record_history(org_id, letter_id, entry.model_copy(update={"applied": False}))
         return 0
-    error = None
-    if event.status in (LetterStatus.FAILED, LetterStatus.UNDELIVERABLE):
-        default = "undeliverable" if event.status is LetterStatus.UNDELIVERABLE else "rejected_by_provider"
-        error = error_from_code(
-            event.error_code or default,
-            event.reason or event.raw_status,
-            {"provider": event.provider, "raw_status": event.raw_status, **event.details},
-        )
-        if event.fix:
-            error = error.model_copy(update={"fix": event.fix})
+    error = _error_of(event, event.status)
     # PostGrid's raw status is "<status>/<imbStatus>": `completed/out_for_delivery` is still only an estimate.
     estimated = (event.provider, event.raw_status.partition("/")[0]) in ESTIMATED_DELIVERY
     fields = {"delivery_estimated": True} if estimated else None
@@ -158,6 +140,34 @@ def _apply(
         "letter status from provider", extra={"org_id": org_id, "letter_id": letter_id, "status": event.status.value}
     )
     return 1
+
+
+def _history_entry(event: WebhookEvent) -> LetterEvent:
+    """The provider's report as an entry of the letter's history (a status we do not map keeps its raw name)."""
+    return LetterEvent(
+        status=event.status.value if event.status else event.raw_status,
+        occurred_at=event.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        source=event.provider,
+        raw_status=event.raw_status,
+        reason=event.reason,
+        event_id=event.event_id,
+        error_code=event.error_code,
+    )
+
+
+def _error_of(event: WebhookEvent, status: LetterStatus) -> LetterError | None:
+    """Why a letter failed or came back, with the standard fix (or the provider's own); None for other statuses."""
+    if status not in (LetterStatus.FAILED, LetterStatus.UNDELIVERABLE):
+        return None
+    default = "undeliverable" if status is LetterStatus.UNDELIVERABLE else "rejected_by_provider"
+    error = error_from_code(
+        event.error_code or default,
+        event.reason or event.raw_status,
+        {"provider": event.provider, "raw_status": event.raw_status, **event.details},
+    )
+    if event.fix:
+        error = error.model_copy(update={"fix": event.fix})
+    return error
 
 
 def failed_letter_task(records: Records, letter: Letter, error: LetterError, now: str) -> None:

@@ -55,11 +55,6 @@ KNOWN = frozenset(
         "local/sandbox_server.py",
         "shared/postal/store/letters.py",
         "shared/postal/store/records.py",
-        "shared/postal/cascade.py",
-        "shared/postal/dispatch.py",
-        "shared/postal/integration.py",
-        "shared/postal/reconcile.py",
-        "shared/postal/webhooks.py",
         "local/moto_patches.py",
         "local/stack.py",
     }
