@@ -9,9 +9,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import bootstrap, collection, letters_service
+from postal import bootstrap, collection
 from postal.clock import now_iso
-from postal.letters import DocumentRef, LetterIn
+from postal.letters import DocumentRef, LetterIn, create
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -24,7 +24,7 @@ def send_letter(org_id: str, template_id: str, customer_id: str, invoice_id: str
     body = LetterIn(
         document=DocumentRef(template_id=template_id, customer_id=customer_id, invoice_ids=[invoice_id]), send=True
     )
-    letter = letters_service.create_letter(
+    letter = create.create_letter(
         bootstrap.stores(),
         bootstrap.letters(),
         bootstrap.documents(),

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from postal import bootstrap
 from postal.clock import now_iso
 from postal.dispatch import Dispatcher
-from postal.letters_service import DispatchMessage
+from postal.letters import DispatchMessage
 from postal.tracing import get_tracer
 
 logger = Logger()

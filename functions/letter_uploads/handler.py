@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import bootstrap, letters_service
+from postal import bootstrap
 from postal.clock import now_iso
+from postal.letters import uploads
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -29,7 +30,7 @@ def record_handler(record: SQSRecord) -> None:
             continue
         key = unquote_plus(entry["s3"]["object"]["key"])  # S3 URL-encodes keys in events
         size = int(entry["s3"]["object"].get("size", 0))
-        status = letters_service.letter_uploaded(
+        status = uploads.letter_uploaded(
             bootstrap.letters(),
             bootstrap.documents(),
             bootstrap.dispatch_queue(),

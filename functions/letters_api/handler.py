@@ -12,11 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import bootstrap, letters_service
+from postal import bootstrap
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.collection import RunQuote
-from postal.letters import CancelOut, LetterIn, LetterPage, LetterView
+from postal.letters import CancelOut, LetterIn, LetterPage, LetterView, cancel, create, pricing, views
 from postal.models import LetterStatus, Postage, ProviderName
 from postal.tracing import get_tracer
 
@@ -29,7 +29,7 @@ DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"
 
 @app.post("/v1/orgs/<org_id>/letters")
 def create_letter(org_id: str, body: LetterIn) -> Response[LetterView]:
-    letter = letters_service.create_letter(
+    letter = create.create_letter(
         bootstrap.stores(),
         bootstrap.letters(),
         bootstrap.documents(),
@@ -54,7 +54,7 @@ def list_letters(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> LetterPage:
-    return letters_service.list_letters(
+    return views.list_letters(
         bootstrap.letters(),
         require_org(app, org_id),
         status=status,
@@ -68,14 +68,14 @@ def list_letters(
 
 @app.get("/v1/orgs/<org_id>/letters/<letter_id>")
 def get_letter(org_id: str, letter_id: str) -> LetterView:
-    return letters_service.get_letter(bootstrap.letters(), bootstrap.documents(), require_org(app, org_id), letter_id)
+    return views.get_letter(bootstrap.letters(), bootstrap.documents(), require_org(app, org_id), letter_id)
 
 
 @app.post("/v1/orgs/<org_id>/letters/<letter_id>/cancel")
 def cancel_letter(org_id: str, letter_id: str) -> Response[CancelOut]:
     """Cancels the letter: 200 with the outcome; a letter being handed to the provider is waited for a few seconds,
     and if the hand-over takes longer the cancel is queued (202, `cancel_queued: true`)."""
-    outcome = letters_service.cancel_letter(
+    outcome = cancel.cancel_letter(
         bootstrap.letters(), bootstrap.providers(), bootstrap.events(), require_org(app, org_id), letter_id, now_iso()
     )
     return Response(202 if outcome.cancel_queued else 200, content_types.APPLICATION_JSON, outcome)
@@ -94,11 +94,11 @@ def prices(
         ProviderName | None,
         Query(description="Price this provider from its public price table (required before connecting)"),
     ] = None,
-) -> letters_service.PriceOut:
+) -> pricing.PriceOut:
     """A price per letter before sending: exact from the connected provider (`estimate: false` when it has a price
     endpoint), or an estimate from a provider's public price table (`estimate: true`) before connecting or to
     compare providers."""
-    return letters_service.quote(
+    return pricing.quote(
         bootstrap.stores(),
         bootstrap.providers(),
         require_org(app, org_id),
@@ -121,7 +121,7 @@ def nightly_run_price(
     to post is rendered as the run renders it to count its pages, and the letters are priced by the connected
     provider, grouped by destination and page count at the group's volume. Due steps that would not become a
     letter (no usable address, a custom layout, ...) are listed with the reason. Up to 500 due invoices."""
-    return letters_service.quote_run(
+    return pricing.quote_run(
         bootstrap.stores(),
         bootstrap.providers(),
         require_org(app, org_id),

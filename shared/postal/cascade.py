@@ -19,9 +19,9 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from postal.integration import CascadeMessage, impact
-from postal.letter_changes import change_many
-from postal.letter_status import UNSUBMITTED, cancel_on_disconnect
-from postal.letters import LetterEvent
+from postal.letters import UNSUBMITTED, LetterEvent
+from postal.letters.changes import change_many
+from postal.letters.status import cancel_on_disconnect
 from postal.models import Channel, IntegrationStatus, JobStatus
 from postal.ports import Publisher, Stores
 
@@ -37,13 +37,7 @@ class PageResult(BaseModel):
 
 
 def run_page(
-    stores: Stores,
-    events: Publisher,
-    message: CascadeMessage,
-    page_size: int,
-    now: str,
-    *,
-    settle_seconds: int = 0,
+    stores: Stores, events: Publisher, message: CascadeMessage, page_size: int, now: str, *, settle_seconds: int = 0
 ) -> PageResult:
     """Apply one page of the cascade; `next` is the message for the following page (None: nothing more to do)."""
     org_id, job_id = message.org_id, message.job_id
@@ -56,33 +50,16 @@ def run_page(
         return PageResult(changed=0, phase="superseded")
 
     if job.total is None:
-        before = impact(stores, org_id)
-        counts = {
-            "templates": len(before.templates_with_post),
-            "steps": len(before.steps_with_post),
-            "customers": before.customers_to_reset,
-            "letters": before.letters_in_flight,
-        }
-        stores.jobs.set_job_total(org_id, job_id, sum(counts.values()), dict.fromkeys(counts, 0))
+        _set_total(stores, org_id, job_id)
 
     changed = 0
     phase = job.phase
     if phase is None:
-        # Each change commits together with its count; nothing can set post again once disconnected.
-        changed += sum(
-            stores.templates.revert_template_post(org_id, t.template_id, now, job_id)
-            for t in stores.templates.list_templates(org_id)
-            if t.default_channel == Channel.POST
-        )
-        changed += stores.collection.revert_steps_post(org_id, now, job_id)
+        changed += _revert_templates_and_steps(stores, org_id, now, job_id)
 
-    customers = stores.customers.postal_customers(org_id, limit=page_size)
-    if customers:
-        # A customer the GSI shows with a stale preference fails its condition and is read again next page.
-        changed += stores.customers.clear_customers_post(org_id, [cid for cid, post in customers if post], now, job_id)
-        changed += stores.customers.clear_customers_paper(
-            org_id, [cid for cid, post in customers if not post], now, job_id
-        )
+    found, reset = _reset_customers(stores, org_id, job_id, page_size, now)
+    if found:
+        changed += reset
         if phase != "customers":
             stores.jobs.set_job_phase(org_id, job_id, "customers")
         return PageResult(changed=changed, phase="customers", next=message)
@@ -104,6 +81,42 @@ def run_page(
 
     stores.jobs.finish_job(org_id, job_id, now)
     return PageResult(changed=changed, phase="done")
+
+
+def _reset_customers(stores: Stores, org_id: str, job_id: str, page_size: int, now: str) -> tuple[bool, int]:
+    """Reset the next page of customers with a postal preference: whether there was one, and how many changed. A
+    customer the GSI shows with a stale preference fails its condition and is read again next page."""
+    customers = stores.customers.postal_customers(org_id, limit=page_size)
+    if not customers:
+        return False, 0
+    post = [cid for cid, is_post in customers if is_post]
+    paper = [cid for cid, is_post in customers if not is_post]
+    reset = stores.customers.clear_customers_post(org_id, post, now, job_id)
+    reset += stores.customers.clear_customers_paper(org_id, paper, now, job_id)
+    return True, reset
+
+
+def _set_total(stores: Stores, org_id: str, job_id: str) -> None:
+    """The job's total and its counts by kind, from what the disconnect affects (on the first page)."""
+    before = impact(stores, org_id)
+    counts = {
+        "templates": len(before.templates_with_post),
+        "steps": len(before.steps_with_post),
+        "customers": before.customers_to_reset,
+        "letters": before.letters_in_flight,
+    }
+    stores.jobs.set_job_total(org_id, job_id, sum(counts.values()), dict.fromkeys(counts, 0))
+
+
+def _revert_templates_and_steps(stores: Stores, org_id: str, now: str, job_id: str) -> int:
+    """Templates that default to post go back to email, post steps become manual interventions; how many changed."""
+    # Each change commits together with its count; nothing can set post again once disconnected.
+    changed = sum(
+        stores.templates.revert_template_post(org_id, t.template_id, now, job_id)
+        for t in stores.templates.list_templates(org_id)
+        if t.default_channel == Channel.POST
+    )
+    return changed + stores.collection.revert_steps_post(org_id, now, job_id)
 
 
 def cancel_letters(

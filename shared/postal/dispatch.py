@@ -23,11 +23,10 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from postal import letter_changes
 from postal.connections import ProviderFactory
-from postal.letter_status import CLAIM_TTL_S, Guard, Move, StatusChange, cancel_on_disconnect, submit
-from postal.letters import Letter, LetterError, LetterEvent, can_move, error_from_code
-from postal.letters_service import DispatchMessage
+from postal.letters import DispatchMessage, Letter, LetterError, LetterEvent, can_move, error_from_code
+from postal.letters import changes as letter_changes
+from postal.letters.status import CLAIM_TTL_S, Guard, Move, StatusChange, cancel_on_disconnect, submit
 from postal.models import IntegrationStatus, LetterStatus, Task, TaskKind
 from postal.ports import ClaimOutcome, Documents, Letters, Publisher, Stores
 from postal.providers.base import LetterSubmission, PostalProvider, ProviderError, ProviderErrorCode, SubmitResult
@@ -37,10 +36,10 @@ logger = Logger(child=True)
 SOURCE = "postal-comms"
 # template.yaml DispatchQueue: RedrivePolicy.maxReceiveCount.
 MAX_RECEIVES = 5
+CLAIM_ATTRS = ("claim_message", "claimed_at")
 # A staged upload is reused only while its URL stays valid this much longer (the create must still read it).
 STAGE_MARGIN_S = 120
 LATE_SUBMISSION_REASON = "submitted_after_disconnect"
-CLAIM_ATTRS = ("claim_message", "claimed_at")
 
 
 class Outcome(StrEnum):
@@ -113,7 +112,7 @@ class Dispatcher:
         event = LetterEvent(
             status=LetterStatus.CANCELLED.value, occurred_at=now, source=SOURCE, reason="integration_disconnected"
         )
-        # This dispatch holds the letter itself (it read it queued), so no claim guard.
+        # This dispatch read the letter queued and holds it itself, so no claim guard.
         self._change(
             org_id, letter_id, cancel_on_disconnect(event, now, "integration_disconnected", unclaimed=False), letter
         )
@@ -126,13 +125,7 @@ class Dispatcher:
             status=LetterStatus.FAILED.value, occurred_at=now, source=SOURCE, reason=error.code, error_code=error.code
         )
         change = StatusChange(
-            Move.FAIL,
-            LetterStatus.FAILED,
-            event,
-            now,
-            reason=error.code,
-            error=error,
-            remove=("claim_message", "claimed_at"),
+            Move.FAIL, LetterStatus.FAILED, event, now, reason=error.code, error=error, remove=CLAIM_ATTRS
         )
         self._change(org_id, letter_id, change)
 
@@ -197,31 +190,11 @@ class Dispatcher:
                 extra={"org_id": org_id, "letter_id": letter_id, "code": error.code, "receive": receive_count},
             )
 
-    def _redrive(self, letter: Letter) -> Letter:
-        """failed (provider_unavailable, never reached a provider) -> queued: a DLQ redrive retries it.
-
-        `failed` is final for everything a provider decided; a failure that is only ours (the provider could not be
-        reached, nothing was handed over) is re-queued, like Odoo re-queues letters after an address fix.
-        """
-        now = self._now()
-        event = LetterEvent(status=LetterStatus.QUEUED.value, occurred_at=now, source=SOURCE, reason="redriven")
-        change = StatusChange(
-            Move.REDRIVE,
-            LetterStatus.QUEUED,
-            event,
-            now,
-            reason="redriven",
-            remove=("error", *CLAIM_ATTRS),
-            guard=Guard.UNREACHED,
-        )
-        return letter_changes.change(self.letters, self.events, letter, change) or letter
-
     def _dispatch(self, org_id: str, letter_id: str, message_id: str) -> Outcome:
         letter = self.letters.get(org_id, letter_id)
         if letter is None:
             return Outcome.MISSING
         if letter.status is LetterStatus.FAILED and not letter.provider_letter_id:
-            now = self._now()
             letter = self._redrive(letter)
         if letter.status is not LetterStatus.QUEUED:
             return Outcome.DUPLICATE
@@ -254,26 +227,46 @@ class Dispatcher:
             # An earlier attempt may have reached the provider before it died: never mail twice.
             result = provider.find_by_reference(letter_id)
         if result is None:
-            branding = self.stores.orgs.get_org(org_id).branding
-            submission = LetterSubmission(
-                letter_id=letter_id,
-                org_id=org_id,
-                pdf=self.documents.get(letter.pdf_key),
-                pdf_url=self.documents.download_url(letter.pdf_key),
-                file_name=f"{letter_id}.pdf",
-                recipient=letter.recipient,
-                sender=branding.sender_address if branding else None,
-                postage=letter.postage,
-                color=letter.color,
-                duplex=letter.duplex,
-                address_position=letter.address_position,
-                page_count=letter.page_count,
-            )
+            submission = self._submission(org_id, letter_id, letter)
             submission.staged = self._staged(letter, provider, submission)
             result = provider.submit(submission)
         if self._record(org_id, letter_id, message_id, provider, result, secret_ref):
             self._fence_after_the_fact(org_id, letter_id, integration.generation, provider, result)
         return Outcome.SUBMITTED
+
+    def _redrive(self, letter: Letter) -> Letter:
+        """A letter that failed only because no provider could be reached (a DLQ redrive) goes back to `queued`;
+        the letter as it now is."""
+        now = self._now()
+        event = LetterEvent(status=LetterStatus.QUEUED.value, occurred_at=now, source=SOURCE, reason="redriven")
+        change = StatusChange(
+            Move.REDRIVE,
+            LetterStatus.QUEUED,
+            event,
+            now,
+            reason="redriven",
+            remove=("error", *CLAIM_ATTRS),
+            guard=Guard.UNREACHED,
+        )
+        return letter_changes.change(self.letters, self.events, letter, change) or letter
+
+    def _submission(self, org_id: str, letter_id: str, letter: Letter) -> LetterSubmission:
+        """What the provider is handed: the stored PDF (and a URL to it), the recipient and the org's sender."""
+        branding = self.stores.orgs.get_org(org_id).branding
+        return LetterSubmission(
+            letter_id=letter_id,
+            org_id=org_id,
+            pdf=self.documents.get(letter.pdf_key),
+            pdf_url=self.documents.download_url(letter.pdf_key),
+            file_name=f"{letter_id}.pdf",
+            recipient=letter.recipient,
+            sender=branding.sender_address if branding else None,
+            postage=letter.postage,
+            color=letter.color,
+            duplex=letter.duplex,
+            address_position=letter.address_position,
+            page_count=letter.page_count,
+        )
 
     def _fence_after_the_fact(
         self, org_id: str, letter_id: str, generation: int, adapter: PostalProvider, result: SubmitResult

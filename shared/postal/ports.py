@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from postal.letter_status import StatusChange
     from postal.letters import Letter, LetterError, LetterEvent
+    from postal.letters.status import StatusChange
     from postal.models import (
         CollectionStep,
         Customer,

@@ -17,8 +17,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from postal.connections import ProviderFactory
-from postal.letters import Letter
-from postal.letters_service import Publisher
+from postal.letters import Letter, Publisher
 from postal.models import Job, JobStatus, LetterStatus
 from postal.ports import Letters, Stores
 from postal.providers.base import PostalProvider, ProviderError, WebhookEvent
@@ -109,16 +108,7 @@ def reconcile_org(
             started_at=now,
         )
     )
-    earliest = _iso(moment - timedelta(hours=min(hours.values())))
-    stuck: list[Letter] = []
-    for status in IN_FLIGHT:
-        stuck += letters.stuck_in(org_id, status.value, since_before=earliest, limit=batch)
-    due = [
-        letter
-        for letter in stuck[:batch]
-        if letter.provider_letter_id
-        and letter.updated_at < _iso(moment - timedelta(hours=hours.get(letter.provider, max(hours.values()))))
-    ]
+    due = _due_letters(letters, org_id, moment, hours, batch)
     stores.jobs.set_job_total(org_id, job.job_id, len(due), {"checked": 0, "changed": 0, "failed": 0})
     adapters: dict[str | None, PostalProvider] = {}
     changed = failed = 0
@@ -139,6 +129,20 @@ def reconcile_org(
         stores.jobs.add_job_done(org_id, job.job_id, "changed" if moved else "checked")
     stores.jobs.finish_job(org_id, job.job_id, now)
     return OrgReconciled(org_id=org_id, job_id=job.job_id, checked=len(due), changed=changed, failed=failed)
+
+
+def _due_letters(letters: Letters, org_id: str, moment: datetime, hours: dict[str, int], batch: int) -> list[Letter]:
+    """Up to `batch` letters at a provider whose status has not moved for longer than that provider's `hours`."""
+    earliest = _iso(moment - timedelta(hours=min(hours.values())))
+    stuck: list[Letter] = []
+    for status in IN_FLIGHT:
+        stuck += letters.stuck_in(org_id, status.value, since_before=earliest, limit=batch)
+    return [
+        letter
+        for letter in stuck[:batch]
+        if letter.provider_letter_id
+        and letter.updated_at < _iso(moment - timedelta(hours=hours.get(letter.provider, max(hours.values()))))
+    ]
 
 
 def _reconcile_letter(

@@ -16,11 +16,11 @@ import time
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from postal import letter_changes
 from postal.connections import ProviderFactory
 from postal.errors import NotFound, Unauthorized
-from postal.letter_status import RULES, Move, StatusChange
 from postal.letters import Letter, LetterError, LetterEvent, error_from_code
+from postal.letters import changes as letter_changes
+from postal.letters.status import RULES, Move, StatusChange
 from postal.models import LetterStatus, ReturnedMailFallback, Task, TaskKind
 from postal.ports import Letters, Publisher, Stores
 from postal.providers.base import InvalidSignature, WebhookEvent
@@ -112,30 +112,12 @@ def _apply(stores: Stores, letters: Letters, events: Publisher, org_id: str, eve
     assert letter is not None
     if event.provider_letter_id and not letter.provider_letter_id:
         letters.set_provider_ref(org_id, letter_id, event.provider, event.provider_letter_id)
-    occurred = event.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    entry = LetterEvent(
-        status=event.status.value if event.status else event.raw_status,
-        occurred_at=occurred,
-        source=event.provider,
-        raw_status=event.raw_status,
-        reason=event.reason,
-        event_id=event.event_id,
-        error_code=event.error_code,
-    )
+    entry = _history_entry(event)
     if event.status is None or event.status not in RULES[Move.PROVIDER_UPDATE].targets:
         # Informational, or a status only we set (created, rendered, queued): history only.
         letters.record_history(org_id, letter_id, entry.model_copy(update={"applied": False}))
         return 0
-    error = None
-    if event.status in (LetterStatus.FAILED, LetterStatus.UNDELIVERABLE):
-        default = "undeliverable" if event.status is LetterStatus.UNDELIVERABLE else "rejected_by_provider"
-        error = error_from_code(
-            event.error_code or default,
-            event.reason or event.raw_status,
-            {"provider": event.provider, "raw_status": event.raw_status, **event.details},
-        )
-        if event.fix:
-            error = error.model_copy(update={"fix": event.fix})
+    error = _error_of(event, event.status)
     # PostGrid's raw status is "<status>/<imbStatus>": `completed/out_for_delivery` is still only an estimate.
     estimated = (event.provider, event.raw_status.partition("/")[0]) in ESTIMATED_DELIVERY
     fields = {"delivery_estimated": True} if estimated else None
@@ -155,6 +137,34 @@ def _apply(stores: Stores, letters: Letters, events: Publisher, org_id: str, eve
         "letter status from provider", extra={"org_id": org_id, "letter_id": letter_id, "status": event.status.value}
     )
     return 1
+
+
+def _history_entry(event: WebhookEvent) -> LetterEvent:
+    """The provider's report as an entry of the letter's history (a status we do not map keeps its raw name)."""
+    return LetterEvent(
+        status=event.status.value if event.status else event.raw_status,
+        occurred_at=event.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        source=event.provider,
+        raw_status=event.raw_status,
+        reason=event.reason,
+        event_id=event.event_id,
+        error_code=event.error_code,
+    )
+
+
+def _error_of(event: WebhookEvent, status: LetterStatus) -> LetterError | None:
+    """Why a letter failed or came back, with the standard fix (or the provider's own); None for other statuses."""
+    if status not in (LetterStatus.FAILED, LetterStatus.UNDELIVERABLE):
+        return None
+    default = "undeliverable" if status is LetterStatus.UNDELIVERABLE else "rejected_by_provider"
+    error = error_from_code(
+        event.error_code or default,
+        event.reason or event.raw_status,
+        {"provider": event.provider, "raw_status": event.raw_status, **event.details},
+    )
+    if event.fix:
+        error = error.model_copy(update={"fix": event.fix})
+    return error
 
 
 def failed_letter_task(stores: Stores, letter: Letter, error: LetterError, now: str) -> None:

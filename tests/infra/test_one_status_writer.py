@@ -3,7 +3,7 @@
 - only the letters repository (`postal/store/letters.py`) writes a letter's status partition (GSI2 moves with the
   status, so writing it is writing the status);
 - only `postal/letter_changes.py` applies a change (and so publishes its event);
-- every named move of `postal.letter_status` is made somewhere (none is dead, none is missing from the table).
+- every named move of `postal.letters.status` is made somewhere (none is dead, none is missing from the table).
 
 The behaviour behind it (each applied change publishes exactly one event) is checked after every integration test
 by `tests/integration/conftest.py::every_status_change_is_published`.
@@ -14,13 +14,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from postal.letter_status import Move
+from postal.letters.status import Move
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(p for pkg in ("shared", "functions") for p in (ROOT / pkg).rglob("*.py") if ".aws-sam" not in p.parts)
 STATUS_WRITER = ROOT / "shared/postal/store/letters.py"
 READERS = {ROOT / "shared/postal/store/letter_reads.py", ROOT / "shared/postal/store/keys.py"}
-APPLIER = ROOT / "shared/postal/letter_changes.py"
+APPLIER = ROOT / "shared/postal/letters/changes.py"
 
 
 def _calls(path: Path) -> list[ast.Call]:
@@ -53,7 +53,7 @@ def test_only_letter_changes_applies_a_status_change() -> None:
 
 
 def test_every_move_is_made_somewhere() -> None:
-    text = "\n".join(p.read_text(encoding="utf-8") for p in SOURCES if p.name != "letter_status.py")
+    text = "\n".join(p.read_text(encoding="utf-8") for p in SOURCES if p.name != "status.py")
     builders = {Move.SUBMIT: "submit(", Move.CANCEL_ON_DISCONNECT: "cancel_on_disconnect("}
     unused = [m for m in Move if f"Move.{m.name}" not in text and builders.get(m, "\0") not in text]
     assert unused == []

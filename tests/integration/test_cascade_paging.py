@@ -1,6 +1,6 @@
 """How the cascade pages, under plain moto: batched writes with exact counts, and the settle pass.
 
-`CustomerRepository.clear_customers_post` and `postal.letter_changes.change_many` commit up to a transaction-full of
+`CustomerRepository.clear_customers_post` and `postal.letters.changes.change_many` commit up to a transaction-full of
 conditional changes with one ADD on the job; a change whose condition fails (already cleared, never post, held by
 a dispatch, gone) cancels the transaction, is dropped by its cancellation reason, and the rest commit.
 
@@ -18,9 +18,9 @@ import pytest
 from bench.bench_cascade import seed_org
 from postal import bootstrap, integration
 from postal.clock import now_iso
-from postal.letter_changes import change_many
-from postal.letter_status import cancel_on_disconnect
 from postal.letters import LetterEvent
+from postal.letters.changes import change_many
+from postal.letters.status import cancel_on_disconnect
 from postal.models import Channel, Job, JobStatus
 from postal.ports import Stores
 from postal.store import keys

@@ -242,16 +242,16 @@ def render_breaks_for_bad_invoices(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rendering raises for any invoice numbered `inv-bad...`, as it did for amounts the models did not bound."""
     from decimal import InvalidOperation
 
-    from postal.documents import service
+    from postal.documents import rendering
 
-    real = service.render_document
+    real = rendering.render_document
 
     def render(request: Any) -> Any:
         if any(i.number.startswith("inv-bad") for i in request.invoices):
             raise InvalidOperation
         return real(request)
 
-    monkeypatch.setattr(service, "render_document", render)
+    monkeypatch.setattr(rendering, "render_document", render)
 
 
 def test_an_invoice_that_breaks_rendering_is_recorded_and_the_others_are_sent(

@@ -1,5 +1,5 @@
 """The letters repository renders every move of the state machine into a DynamoDB condition that agrees with the
-machine itself (`postal.letter_status.holds`, which the in-memory fake uses): every move, target, stored status and
+machine itself (`postal.letters.status.holds`, which the in-memory fake uses): every move, target, stored status and
 guard state, applied to real items under moto."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from postal import bootstrap
-from postal.letter_status import RULES, Guard, Move, StatusChange, holds
 from postal.letters import LetterEvent
+from postal.letters.status import RULES, Guard, Move, StatusChange, holds
 from postal.models import LetterStatus
 from postal.store import keys
 from postal.store.dynamo import serialize

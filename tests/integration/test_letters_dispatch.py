@@ -12,8 +12,9 @@ import stamina
 
 from local.redrive import redrive
 from local.sandbox_server import SandboxServer
-from postal import bootstrap, letter_changes
-from postal.letter_status import Move, StatusChange
+from postal import bootstrap
+from postal.letters import changes as letter_changes
+from postal.letters.status import Move, StatusChange
 from postal.providers.base import ProviderError, ProviderErrorCode
 from postal.providers.sandbox import SandboxProvider
 from postal.store.letters import LetterRepository
@@ -371,7 +372,7 @@ def _release_claim(org_id: str, letter_id: str) -> None:
 def test_a_cancel_during_submission_waits_and_cancels_at_the_provider(
     api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from postal import letters_service
+    from postal.letters import cancel
 
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
@@ -381,7 +382,7 @@ def test_a_cancel_during_submission_waits_and_cancels_at_the_provider(
         _release_claim(org.org_id, letter_id)
         deliver(aws)
 
-    monkeypatch.setattr(letters_service.time, "sleep", submission_finishes)
+    monkeypatch.setattr(cancel.time, "sleep", submission_finishes)
     reply = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{letter_id}/cancel", key=org.key)
     assert reply.status == 200, reply.body
     assert (reply.json["status"], reply.json["cancelled_at_provider"], reply.json["cancel_queued"]) == (
@@ -396,12 +397,12 @@ def test_a_cancel_during_submission_waits_and_cancels_at_the_provider(
 def test_a_cancel_during_a_long_submission_is_queued_and_the_provider_withdraws_the_letter(
     api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from postal import letters_service
+    from postal.letters import cancel
 
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    monkeypatch.setattr(letters_service, "CANCEL_WAIT_S", 0.4)
-    monkeypatch.setattr(letters_service.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(cancel, "CANCEL_WAIT_S", 0.4)
+    monkeypatch.setattr(cancel.time, "sleep", lambda seconds: None)
     replies = []
     original = SandboxProvider.submit
 

@@ -1,11 +1,11 @@
-"""The one letter state machine (postal.letter_status): its moves, sources and guards, evaluated in memory."""
+"""The one letter state machine (postal.letters.status): its moves, sources and guards, evaluated in memory."""
 
 from __future__ import annotations
 
 import pytest
 
-from postal.letter_status import RULES, Guard, Move, StatusChange, after, holds, submit
 from postal.letters import FINAL, Letter, LetterError, LetterEvent, can_move
+from postal.letters.status import RULES, Guard, Move, StatusChange, after, holds, submit
 from postal.models import LetterStatus
 
 S = LetterStatus

@@ -23,6 +23,45 @@ def letter_key(org_id: str, letter_id: str) -> dict[str, Any]:
     return serialize({"PK": keys.org_pk(org_id), "SK": keys.letter_sk(letter_id)})
 
 
+def _list_query(
+    table: str,
+    org_id: str,
+    status: str | None,
+    customer_id: str | None,
+    created_from: str | None,
+    created_to: str | None,
+) -> tuple[dict[str, Any], list[str], str]:
+    """The query of one page of letters (its kwargs, the key names of its cursor, its partition key)."""
+    names = {"#pk": "PK", "#t": "item_type"}
+    values: dict[str, Any] = {":type": LETTER_TYPE}
+    kwargs: dict[str, Any] = {"TableName": table, "ScanIndexForward": False}
+    key = "#pk = :pk"
+    if status:
+        names["#pk"], values[":pk"], kwargs["IndexName"] = "GSI2PK", keys.letters_by_status_gsi2(org_id, status), "GSI2"
+    elif customer_id:
+        names["#pk"], kwargs["IndexName"] = "GSI1PK", "GSI1"
+        values[":pk"] = keys.letters_by_customer_gsi1(org_id, customer_id)
+    else:
+        values |= {":pk": keys.org_pk(org_id), ":prefix": "LETTER#"}
+        names["#sk"] = "SK"
+        key = "#pk = :pk AND begins_with(#sk, :prefix)"
+    filters = ["#t = :type"]
+    if created_from:
+        names["#c"], values[":from"] = "created_at", created_from
+        filters.append("#c >= :from")
+    if created_to:
+        names["#c"], values[":to"] = "created_at", created_to
+        filters.append("#c < :to")
+    kwargs.update(
+        KeyConditionExpression=key,
+        FilterExpression=" AND ".join(filters),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=serialize(values),
+    )
+    index_keys = {"GSI2": ["GSI2PK", "GSI2SK"], "GSI1": ["GSI1PK", "GSI1SK"]}.get(str(kwargs.get("IndexName")), [])
+    return kwargs, ["PK", "SK", *index_keys], str(values[":pk"])
+
+
 class LetterReads(Table):
     """The letters' read side (every query on a key or a GSI)."""
 
@@ -63,53 +102,16 @@ class LetterReads(Table):
         created_to: str | None,
         limit: int,
         cursor: str | None,
-    ) -> tuple[list[Letter], str | None]:
+    ) -> tuple[builtins.list[Letter], str | None]:
         """One page of letters: by status (GSI2), by customer (GSI1), else the org's letters by id (time order)."""
-        names = {"#pk": "PK", "#t": "item_type"}
-        values: dict[str, Any] = {":type": LETTER_TYPE}
-        kwargs: dict[str, Any] = {"TableName": self.table, "Limit": limit, "ScanIndexForward": False}
-        if status:
-            names["#pk"] = "GSI2PK"
-            values[":pk"] = keys.letters_by_status_gsi2(org_id, status)
-            kwargs["IndexName"] = "GSI2"
-            key = "#pk = :pk"
-        elif customer_id:
-            names["#pk"] = "GSI1PK"
-            values[":pk"] = keys.letters_by_customer_gsi1(org_id, customer_id)
-            kwargs["IndexName"] = "GSI1"
-            key = "#pk = :pk"
-        else:
-            values[":pk"] = keys.org_pk(org_id)
-            values[":prefix"] = "LETTER#"
-            names["#sk"] = "SK"
-            key = "#pk = :pk AND begins_with(#sk, :prefix)"
-        filters = ["#t = :type"]
-        if created_from:
-            names["#c"] = "created_at"
-            values[":from"] = created_from
-            filters.append("#c >= :from")
-        if created_to:
-            names["#c"] = "created_at"
-            values[":to"] = created_to
-            filters.append("#c < :to")
-        kwargs.update(
-            KeyConditionExpression=key,
-            FilterExpression=" AND ".join(filters),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
-        )
-        key_names = [
-            "PK",
-            "SK",
-            *{"GSI2": ["GSI2PK", "GSI2SK"], "GSI1": ["GSI1PK", "GSI1SK"]}.get(str(kwargs.get("IndexName")), []),
-        ]
-        start = decode_cursor(cursor, expected_pk=str(values[":pk"]), key_names=key_names)
+        kwargs, key_names, pk = _list_query(self.table, org_id, status, customer_id, created_from, created_to)
+        start = decode_cursor(cursor, expected_pk=pk, key_names=key_names)
         if start:
             kwargs["ExclusiveStartKey"] = start
         # The filter runs after Limit, and the org partition interleaves history items with letters: read on
         # until the page is full, then continue the next page right after its last letter.
         kwargs["Limit"] = max(limit * 4, 25)
-        found: list[Item] = []
+        found: builtins.list[Item] = []
         while True:
             resp = self.client.query(**kwargs)
             for raw in resp.get("Items", []):

@@ -1,4 +1,4 @@
-"""Writing letters: the only code that writes a letter's status (`postal.letter_status` says which changes exist).
+"""Writing letters: the only code that writes a letter's status (`postal.letters.status` says which changes exist).
 
 A status change is `Update ... ConditionExpression: status IN (sources) AND <guard>` + `Put` of its history entry
 in one transaction, so the state machine holds under any concurrency and no change lacks its entry; a batch of
@@ -11,8 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from postal.letter_status import UNREACHED_CODE, Guard, StatusChange
 from postal.letters import Letter, LetterError, LetterEvent
+from postal.letters.status import UNREACHED_CODE, Guard, StatusChange
 from postal.models import IntegrationStatus, LetterStatus
 from postal.ports import ClaimOutcome
 from postal.store import keys
@@ -28,7 +28,7 @@ def event_sk(letter_id: str, at: str, status: str) -> str:
 
 
 def _guard_condition(guard: Guard | None, value: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """A guard of `postal.letter_status` as a DynamoDB condition (with its names and values)."""
+    """A guard of `postal.letters.status` as a DynamoDB condition (with its names and values)."""
     if guard is None:
         return "", {}, {}
     if guard is Guard.CLAIMED_BY:

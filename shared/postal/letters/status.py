@@ -3,7 +3,7 @@
 Each move names the statuses it may lead to, the statuses it may start from and the guard it needs besides the
 status (a claim, an awaited upload, ...). It is pure: the letters repository (`postal.store.letters`) renders a
 `StatusChange` into one conditional DynamoDB transaction (the update and its history entry), the in-memory fake
-evaluates the same change with `holds`, and `postal.letter_changes` is the one service that applies changes and
+evaluates the same change with `holds`, and `postal.letters.changes` is the one service that applies changes and
 publishes their `LetterStatusChanged` events. No other code writes a letter's status.
 """
 
@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from postal.letters import CANCELLABLE, FINAL, FORWARD, UNSUBMITTED, Letter, LetterError, LetterEvent, predecessors
+from postal.letters.model import (
+    CANCELLABLE,
+    FINAL,
+    FORWARD,
+    UNSUBMITTED,
+    Letter,
+    LetterError,
+    LetterEvent,
+    predecessors,
+)
 from postal.models import LetterStatus
 
 S = LetterStatus

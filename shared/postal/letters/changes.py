@@ -1,7 +1,7 @@
 """Applying letter status changes: the one way a letter's status changes, and each change's event.
 
 Every caller (dispatch, webhooks and reconciliation, the letters API, uploads, the disconnect cascade) builds a
-`postal.letter_status.StatusChange` and hands it here: the letters repository applies it under its conditions,
+`postal.letters.status.StatusChange` and hands it here: the letters repository applies it under its conditions,
 and each change that applied goes out on EventBridge as `LetterStatusChanged` (PRODUCT.md §3), a batch of them
 in `PutEvents` calls of up to ten.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from postal.letter_status import StatusChange, after
-from postal.letters import Letter, status_event_detail
+from postal.letters.model import Letter, status_event_detail
+from postal.letters.status import StatusChange, after
 from postal.models import LetterStatus
 
 if TYPE_CHECKING:
