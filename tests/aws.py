@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -28,6 +30,19 @@ from local.provision import Resources, provision
 _LEAKY_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
+@cache
+def _template() -> Template:
+    """template.yaml, parsed once per test process (it does not change while the tests run)."""
+    return Template()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    """One boto3 session per test process: its loader keeps the service models, which a new session would read
+    and decode again (about a second per test). moto's stubber intercepts its clients in every `mock_aws` block."""
+    return boto3.session.Session(region_name=REGION)
+
+
 @contextmanager
 def provisioned(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
     """Provision template.yaml in `mock_aws` and set the functions' environment for the block."""
@@ -37,7 +52,7 @@ def provisioned(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        resources = provision(Template())
+        resources = provision(_template(), session=_session())
         for name, value in resources.function_environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")

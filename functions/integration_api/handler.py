@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from postal import bootstrap, integration
 from postal.api.app import build_app, require_org
 from postal.clock import now_iso
-from postal.connections import webhook_url
 from postal.models import Job
+from postal.providers.connections import webhook_url
 from postal.settings import get_settings
 from postal.tracing import get_tracer
 
@@ -60,7 +60,7 @@ def disconnect(org_id: str) -> Response[Job]:
 
 @app.get("/v1/orgs/<org_id>/jobs/<job_id>")
 def get_job(org_id: str, job_id: str) -> Job:
-    return bootstrap.stores().jobs.get_job(require_org(app, org_id), job_id)
+    return integration.get_job(bootstrap.stores(), require_org(app, org_id), job_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -65,7 +65,7 @@ def rotate_api_key(org_id: str) -> orgs.RotatedKey:
 
 @app.get("/v1/orgs/<org_id>")
 def get_org(org_id: str) -> Org:
-    return bootstrap.stores().orgs.get_org(require_org(app, org_id))
+    return orgs.get_org(bootstrap.stores(), require_org(app, org_id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

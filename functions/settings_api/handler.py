@@ -37,7 +37,7 @@ app = build_app()
 
 @app.get("/v1/orgs/<org_id>/templates")
 def list_templates(org_id: str) -> list[Template]:
-    return bootstrap.stores().templates.list_templates(require_org(app, org_id))
+    return catalog.list_templates(bootstrap.stores(), require_org(app, org_id))
 
 
 @app.put("/v1/orgs/<org_id>/templates/<template_id>")
@@ -47,7 +47,7 @@ def put_template(org_id: str, template_id: Identifier, body: TemplateIn) -> Temp
 
 @app.get("/v1/orgs/<org_id>/templates/<template_id>")
 def get_template(org_id: str, template_id: str) -> Template:
-    return bootstrap.stores().templates.get_template(require_org(app, org_id), template_id)
+    return catalog.get_template(bootstrap.stores(), require_org(app, org_id), template_id)
 
 
 @app.put("/v1/orgs/<org_id>/customers/<customer_id>")
@@ -57,7 +57,7 @@ def put_customer(org_id: str, customer_id: Identifier, body: CustomerIn) -> Cust
 
 @app.get("/v1/orgs/<org_id>/customers/<customer_id>")
 def get_customer(org_id: str, customer_id: str) -> Customer:
-    return bootstrap.stores().customers.get_customer(require_org(app, org_id), customer_id)
+    return catalog.get_customer(bootstrap.stores(), require_org(app, org_id), customer_id)
 
 
 @app.put("/v1/orgs/<org_id>/collection-steps")
@@ -101,7 +101,7 @@ def list_tasks(
 
 @app.get("/v1/orgs/<org_id>/tasks/<task_id>")
 def get_task(org_id: str, task_id: str) -> Task:
-    return bootstrap.stores().tasks.get_task(require_org(app, org_id), task_id)
+    return catalog.get_task(bootstrap.stores(), require_org(app, org_id), task_id)
 
 
 @app.post("/v1/orgs/<org_id>/tasks/<task_id>/complete")

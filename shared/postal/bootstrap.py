@@ -15,8 +15,8 @@ from postal.settings import get_settings
 if TYPE_CHECKING:
     import httpx
 
-    from postal.connections import ProviderFactory
     from postal.ports import Letters, Stores
+    from postal.providers.connections import ProviderFactory
     from postal.store.admin_key import AdminKey
     from postal.store.api_keys import ApiKeys
     from postal.store.documents import DocumentStore
@@ -148,6 +148,6 @@ def provider_http() -> httpx.Client:
 
 
 def providers() -> ProviderFactory:
-    from postal.connections import ProviderFactory
+    from postal.providers.connections import ProviderFactory
 
     return ProviderFactory(stores().integrations, secret_store(), get_settings(), provider_http())

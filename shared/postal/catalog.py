@@ -24,7 +24,6 @@ from postal.models import (
     InvoiceRecord,
     Task,
     TaskQuery,
-    TaskStatus,
     Template,
     TemplateIn,
 )
@@ -183,9 +182,20 @@ def list_tasks(stores: Stores, org_id: str, query: TaskQuery, limit: int, cursor
 
 
 def complete_task(stores: Stores, org_id: str, task_id: str, now: str) -> Task:
-    task = stores.tasks.get_task(org_id, task_id)
-    if task.status is TaskStatus.DONE:
-        return task
-    done = task.model_copy(update={"status": TaskStatus.DONE, "completed_at": now})
-    stores.tasks.put_task(done)
-    return done
+    return stores.tasks.complete_task(org_id, task_id, now)
+
+
+def list_templates(stores: Stores, org_id: str) -> list[Template]:
+    return stores.templates.list_templates(org_id)
+
+
+def get_template(stores: Stores, org_id: str, template_id: str) -> Template:
+    return stores.templates.get_template(org_id, template_id)
+
+
+def get_customer(stores: Stores, org_id: str, customer_id: str) -> Customer:
+    return stores.customers.get_customer(org_id, customer_id)
+
+
+def get_task(stores: Stores, org_id: str, task_id: str) -> Task:
+    return stores.tasks.get_task(org_id, task_id)

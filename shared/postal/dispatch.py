@@ -23,13 +23,13 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from postal.connections import ProviderFactory
 from postal.letters import DispatchMessage, Letter, LetterError, LetterEvent, can_move, error_from_code
 from postal.letters import changes as letter_changes
 from postal.letters.status import CLAIM_TTL_S, Guard, Move, StatusChange, cancel_on_disconnect, submit
 from postal.models import IntegrationStatus, LetterStatus, Task, TaskKind
 from postal.ports import ClaimOutcome, Documents, Letters, Publisher, Stores
 from postal.providers.base import LetterSubmission, PostalProvider, ProviderError, ProviderErrorCode, SubmitResult
+from postal.providers.connections import ProviderFactory
 
 logger = Logger(child=True)
 
@@ -162,7 +162,7 @@ class Dispatcher:
             # that mails it twice. It stays queued for the DLQ redrive, which looks it up before anything else,
             # and a person is told.
             self.letters.release_claim(org_id, letter_id, message_id, error)
-            self.stores.tasks.put_task(
+            self.stores.tasks.open_task(
                 Task(
                     task_id=f"task_unconfirmed_{letter_id}",
                     org_id=org_id,

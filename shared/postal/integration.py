@@ -341,3 +341,8 @@ def disconnect(stores: Stores, queue: Sender, org_id: str, now: str) -> Job:
     stores.integrations.disconnect(org_id, job, at=now)
     queue.send(CascadeMessage(org_id=org_id, job_id=job.job_id))
     return job
+
+
+def get_job(stores: Stores, org_id: str, job_id: str) -> Job:
+    """A job of the org (a disconnect cascade, a nightly run), with its progress."""
+    return stores.jobs.get_job(org_id, job_id)

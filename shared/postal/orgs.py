@@ -91,3 +91,7 @@ def rotate_api_key(stores: Stores, org_id: str, now: str) -> RotatedKey:
     api_key = new_api_key()
     stores.orgs.rotate_api_key(org_id, hash_key(api_key), now)
     return RotatedKey(org_id=org_id, api_key=api_key, rotated_at=now)
+
+
+def get_org(stores: Stores, org_id: str) -> Org:
+    return stores.orgs.get_org(org_id)

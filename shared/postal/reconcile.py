@@ -16,11 +16,11 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from postal.connections import ProviderFactory
 from postal.letters import Letter, Publisher
 from postal.models import Job, JobStatus, LetterStatus
 from postal.ports import Letters, Stores
 from postal.providers.base import PostalProvider, ProviderError, WebhookEvent
+from postal.providers.connections import ProviderFactory
 from postal.webhooks import apply_event
 
 logger = Logger(child=True)

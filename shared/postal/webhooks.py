@@ -16,7 +16,6 @@ import time
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from postal.connections import ProviderFactory
 from postal.errors import NotFound, Unauthorized
 from postal.letters import Letter, LetterError, LetterEvent, error_from_code
 from postal.letters import changes as letter_changes
@@ -24,6 +23,7 @@ from postal.letters.status import RULES, Move, StatusChange
 from postal.models import LetterStatus, ReturnedMailFallback, Task, TaskKind
 from postal.ports import Letters, Publisher, Stores
 from postal.providers.base import InvalidSignature, WebhookEvent
+from postal.providers.connections import ProviderFactory
 
 logger = Logger(child=True)
 
@@ -169,7 +169,7 @@ def _error_of(event: WebhookEvent, status: LetterStatus) -> LetterError | None:
 
 def failed_letter_task(stores: Stores, letter: Letter, error: LetterError, now: str) -> None:
     """A letter the provider will not mail needs a person: one task per letter, naming the reason and the fix."""
-    stores.tasks.put_task(
+    stores.tasks.open_task(
         Task(
             task_id=f"task_failed_{letter.letter_id}",
             org_id=letter.org_id,
@@ -186,7 +186,7 @@ def _returned_mail(stores: Stores, events: Publisher, org_id: str, customer_id: 
     """Mark the address bad (postal steps pause for the customer), open one fix-address task per letter, and, when
     the org asked for it and the customer has an email address, ask the AR platform to email instead."""
     stores.customers.mark_address_returned(org_id, customer_id, now)
-    stores.tasks.put_task(
+    stores.tasks.open_task(
         Task(
             task_id=f"task_fix_{letter_id}",
             org_id=org_id,

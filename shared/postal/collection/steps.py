@@ -106,8 +106,8 @@ def channels_for(stores: Stores, org_id: str, invoice: InvoiceRecord, step: Coll
 
 
 def put_task_once(stores: Stores, task: Task) -> None:
-    if stores.tasks.find_task(task.org_id, task.task_id) is None:
-        stores.tasks.put_task(task)
+    """Open the task unless it exists (a conditional write: a concurrent run cannot open it twice)."""
+    stores.tasks.open_task(task)
 
 
 def execute_step(

@@ -19,8 +19,8 @@ from postal.models import LetterStatus
 from postal.providers.base import ProviderError
 
 if TYPE_CHECKING:
-    from postal.connections import ProviderFactory
     from postal.ports import Letters
+    from postal.providers.connections import ProviderFactory
 
 logger = Logger(child=True)
 

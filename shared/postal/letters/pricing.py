@@ -19,7 +19,7 @@ from postal.providers.capabilities import require_capable
 # The nightly run and the price tables are imported where they are used.
 if TYPE_CHECKING:
     from postal.collection import RunQuote
-    from postal.connections import ProviderFactory
+    from postal.providers.connections import ProviderFactory
     from postal.providers.prices import PriceTable
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
-
 from postal.store import keys
-from postal.store.dynamo import is_conditional_failure, serialize, translate
+from postal.store.dynamo import serialize
 from postal.store.table import Table
 
 
@@ -17,20 +15,8 @@ class DedupeRepository(Table):
     """First sight of something, once per key."""
 
     def mark_webhook_event(self, org_id: str, provider: str, event_id: str, *, expires_at: int) -> bool:
-        """First sight of a provider event: True; a replay: False (conditional put, TTL `expires_at`)."""
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=serialize(
-                    {"PK": keys.org_pk(org_id), "SK": webhook_sk(provider, event_id), "expires_at": expires_at}
-                ),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise translate(exc) from exc
-        return True
+        """First sight of a provider event: True; a replay: False (kept until `expires_at`, past any retry)."""
+        return self._put_once({"PK": keys.org_pk(org_id), "SK": webhook_sk(provider, event_id)}, expires_at=expires_at)
 
     def forget_webhook_event(self, org_id: str, provider: str, event_id: str) -> None:
         """Undo `mark_webhook_event` when processing failed, so the provider's retry is processed."""

@@ -30,16 +30,9 @@ class JobRepository(Table):
 
     def ensure_job(self, job: Job) -> Job:
         """Create the job unless it exists (a second firing of the same nightly run reuses it)."""
-        item = {"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id), **dump(job)}
-        try:
-            self.client.put_item(
-                TableName=self.table, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
-            )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise translate(exc) from exc
-            return self.get_job(job.org_id, job.job_id, consistent=True)
-        return job
+        if self._put_once({"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id), **dump(job)}):
+            return job
+        return self.get_job(job.org_id, job.job_id, consistent=True)
 
     def add_job_done(self, org_id: str, job_id: str, counter: str, n: int = 1) -> None:
         """Count `n` finished items on a job outside a transaction (the change itself is idempotent)."""

@@ -184,6 +184,22 @@ class Table:
             return [position for position, _ in pending]
         return []
 
+    def _put_once(self, item: Item, *, expires_at: int | None = None) -> bool:
+        """The one "once" primitive: write `item` only if nothing has its key yet; True for the first writer, False
+        for every later one (a duplicate delivery, a retry, a concurrent run). `expires_at` (epoch seconds) is the
+        table's one TTL attribute, for marks that only need to outlive the retries they guard against."""
+        if expires_at is not None:
+            item = {**item, keys.TTL_ATTRIBUTE: expires_at}
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=serialize(item), ConditionExpression="attribute_not_exists(PK)"
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise translate(exc) from exc
+        return True
+
     def _transact_if(self, items: list[dict[str, Any]]) -> bool:
         """Run a transaction whose first item is conditional; False (no change) when the condition fails."""
         try:

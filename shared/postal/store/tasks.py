@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from postal.errors import NotFound
-from postal.models import (
-    Task,
-    TaskQuery,
-)
+from postal.models import Task, TaskQuery, TaskStatus
 from postal.store import keys
 from postal.store.dynamo import (
     Item,
     decode_cursor,
     deserialize,
     encode_cursor,
+    is_conditional_failure,
     serialize,
+    translate,
 )
 from postal.store.table import Table, dump
 
@@ -26,11 +27,39 @@ from postal.store.table import Table, dump
 class TaskRepository(Table):
     """Tasks for a person (letter tasks, address fixes), by status."""
 
-    def put_task(self, task: Task) -> None:
+    def open_task(self, task: Task) -> bool:
+        """Open a task once (its id names what it is for: a step run, a failed letter, ...): True when this call
+        opened it; False when it exists already, open or done (a person's completion is never undone)."""
         item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **dump(task)}
         item["GSI2PK"] = keys.tasks_gsi2(task.org_id, task.status)
         item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
-        self._put(item)
+        return self._put_once(item)
+
+    def complete_task(self, org_id: str, task_id: str, at: str) -> Task:
+        """open -> done, once (the task moves to the `done` partition); completing a done task changes nothing."""
+        task = self.get_task(org_id, task_id)
+        try:
+            resp = self.client.update_item(
+                TableName=self.table,
+                Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.task_sk(task_id)}),
+                UpdateExpression="SET #s = :done, completed_at = :at, GSI2PK = :gsi2",
+                ConditionExpression="#s = :open",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":done": TaskStatus.DONE.value,
+                        ":open": TaskStatus.OPEN.value,
+                        ":at": at,
+                        ":gsi2": keys.tasks_gsi2(org_id, TaskStatus.DONE),
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return self.get_task(org_id, task_id) if task.status is TaskStatus.OPEN else task
+            raise translate(exc) from exc
+        return Task.model_validate(deserialize(resp["Attributes"]))
 
     def get_task(self, org_id: str, task_id: str) -> Task:
         item = self._get(keys.org_pk(org_id), keys.task_sk(task_id))
