@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
     from postal.letters import Letter, LetterError, LetterEvent
     from postal.letters.status import StatusChange
@@ -173,6 +173,8 @@ class Customers(Protocol):
 
     def get_customer(self, org_id: str, customer_id: str) -> Customer: ...
 
+    def get_customers(self, org_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
+
     def postal_customers(self, org_id: str, limit: int) -> list[tuple[str, bool]]: ...
 
     def count_post_customers(self, org_id: str) -> int: ...
@@ -199,7 +201,15 @@ class Collection(Protocol):
 
     def revert_steps_post(self, org_id: str, at: str, job_id: str) -> int: ...
 
-    def claim_step(self, org_id: str, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool: ...
+    def claim_step(
+        self,
+        org_id: str,
+        invoice: InvoiceRecord,
+        advanced: InvoiceRecord,
+        run: dict[str, Any],
+        *,
+        run_key: str | None = None,
+    ) -> bool: ...
 
     def finish_step_run(self, org_id: str, invoice_id: str, step_id: str, outcome: dict[str, Any]) -> None: ...
 
@@ -218,6 +228,10 @@ class Invoices(Protocol):
     def put_invoice(self, org_id: str, invoice: InvoiceRecord) -> None: ...
 
     def get_invoice(self, org_id: str, invoice_id: str, *, consistent: bool = False) -> InvoiceRecord: ...
+
+    def get_invoices(
+        self, org_id: str, invoice_ids: list[str], *, consistent: bool = False
+    ) -> tuple[dict[str, InvoiceRecord], dict[str, ValidationError]]: ...
 
     def open_invoices(
         self, org_id: str, limit: int, cursor: str | None
@@ -242,6 +256,10 @@ class Jobs(Protocol):
     def add_job_total(self, org_id: str, job_id: str, n: int, at: str) -> None: ...
 
     def tick_job(self, org_id: str, job_id: str, counter: str, at: str) -> None: ...
+
+    def add_job_counts(
+        self, org_id: str, job_id: str, counts: dict[str, int], at: str, *, done: int = 0, total: int = 0
+    ) -> tuple[int, int | None]: ...
 
     def add_job_failure(self, org_id: str, job_id: str, failure: JobFailure, cap: int = 50) -> None: ...
 

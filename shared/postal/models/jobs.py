@@ -49,6 +49,12 @@ class JobKind(StrEnum):
     NIGHTLY_COLLECTION = "nightly_collection"
     NIGHTLY_RECONCILIATION = "nightly_reconciliation"
     LETTER_RECONCILIATION = "letter_reconciliation"
+    NIGHTLY_RUN = "nightly_run"
+
+
+# The run-level job of a nightly fan-out (the sum of its orgs' jobs) is kept under this scope in place of an org
+# id; no org id has this form (they are generated as `org_...`), and no org's API reads it.
+RUN_SCOPE = "_nightly_runs"
 
 
 class CascadePhase(StrEnum):

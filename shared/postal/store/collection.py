@@ -100,12 +100,23 @@ class CollectionRepository(Table):
                 return n
         raise Conflict("collection steps keep changing; retry", code="concurrent_modification")
 
-    def claim_step(self, org_id: str, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool:
+    def claim_step(
+        self,
+        org_id: str,
+        invoice: InvoiceRecord,
+        advanced: InvoiceRecord,
+        run: dict[str, Any],
+        *,
+        run_key: str | None = None,
+    ) -> bool:
         """Exactly once per (invoice, step id): record the run and move the invoice past the step, atomically.
 
         The run record's key is the step's id, so its non-existence is the guarantee: a duplicate firing, a retry,
         a concurrent run or an edit of the sequence can never run a step twice. The invoice update (only while it
         is open) adds the step to its history and moves it in the due index; False when the step already ran.
+        `run_key` (one nightly fan-out) is recorded on the invoice, and a claim of that run on an invoice it already
+        claimed fails: a claimed step that moves `next_due` onto a date still inside the run is not run again by a
+        later page of the same run.
         """
         org_pk = keys.org_pk(org_id)
         step_id = str(run["step_id"])
@@ -120,6 +131,11 @@ class CollectionRepository(Table):
         sets = ["steps_run = list_append(if_not_exists(steps_run, :none), :ran)", "updated_at = :at", *sets]
         expression = update_expression(sets, removes)
         values = {":ran": [step_id], ":none": [], ":open": "open", ":at": advanced.updated_at, **index_values}
+        condition = "#s = :open"
+        if run_key is not None:
+            expression = update_expression([*sets, "claimed_run = :run"], removes)
+            condition += " AND (attribute_not_exists(claimed_run) OR claimed_run <> :run)"
+            values[":run"] = run_key
         return self._transact_if(
             [
                 {
@@ -134,7 +150,7 @@ class CollectionRepository(Table):
                         "TableName": self.table,
                         "Key": serialize({"PK": org_pk, "SK": keys.invoice_sk(invoice.invoice_id)}),
                         "UpdateExpression": expression,
-                        "ConditionExpression": "#s = :open",
+                        "ConditionExpression": condition,
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": serialize(values),
                     }

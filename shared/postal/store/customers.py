@@ -46,6 +46,12 @@ class CustomerRepository(Table):
             raise NotFound(f"customer '{customer_id}' not found")
         return Customer.model_validate(item)
 
+    def get_customers(self, org_id: str, customer_ids: list[str]) -> dict[str, Customer]:
+        """The customers of these ids that exist, by id (BatchGetItem, 100 a request)."""
+        pk = keys.org_pk(org_id)
+        items = self._batch_get([(pk, keys.customer_sk(cid)) for cid in customer_ids])
+        return {c.customer_id: c for c in (Customer.model_validate(i) for i in items)}
+
     def postal_customers(self, org_id: str, limit: int) -> list[tuple[str, bool]]:
         """The first `limit` customers with a postal preference, each with whether its preference is post (the
         others get paper invoices); sparse GSI1, which shrinks as the cascade resets them."""

@@ -75,6 +75,23 @@ class InvoiceRepository(Table):
             raise NotFound(f"invoice '{invoice_id}' not found")
         return InvoiceRecord.model_validate(item)
 
+    def get_invoices(
+        self, org_id: str, invoice_ids: list[str], *, consistent: bool = False
+    ) -> tuple[dict[str, InvoiceRecord], dict[str, ValidationError]]:
+        """The invoices of these ids that exist, by id (BatchGetItem, 100 a request), and the ids no model accepts
+        (stored before today's bounds), with why."""
+        pk = keys.org_pk(org_id)
+        found: dict[str, InvoiceRecord] = {}
+        unreadable: dict[str, ValidationError] = {}
+        for item in self._batch_get([(pk, keys.invoice_sk(i)) for i in invoice_ids], consistent=consistent):
+            try:
+                invoice = InvoiceRecord.model_validate(item)
+            except ValidationError as exc:
+                unreadable[str(item.get("invoice_id"))] = exc
+                continue
+            found[invoice.invoice_id] = invoice
+        return found, unreadable
+
     def open_invoices(
         self, org_id: str, limit: int, cursor: str | None
     ) -> tuple[list[InvoiceRecord], list[str], str | None]:

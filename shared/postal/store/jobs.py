@@ -80,6 +80,27 @@ class JobRepository(Table):
         update["ExpressionAttributeValues"] = serialize({":n": 1, ":at": at})
         self.client.update_item(**update)
 
+    def add_job_counts(
+        self, org_id: str, job_id: str, counts: dict[str, int], at: str, *, done: int = 0, total: int = 0
+    ) -> tuple[int, int | None]:
+        """Add one page's work to a job in one update: `done`, `total` and each count (a count not yet on the job
+        starts at zero); the job's done and total after it."""
+        names = {"#t": "total", **{f"#c{i}": name for i, name in enumerate(counts)}}
+        values: dict[str, Any] = {":done": done, ":total": total, ":at": at}
+        values.update({f":c{i}": n for i, n in enumerate(counts.values())})
+        adds = ["done :done", "#t :total", *(f"counts.#c{i} :c{i}" for i in range(len(counts)))]
+        resp = self.client.update_item(
+            TableName=self.table,
+            Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.job_sk(job_id)}),
+            UpdateExpression=f"SET updated_at = :at ADD {', '.join(adds)}",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+            ReturnValues="ALL_NEW",
+        )
+        item = deserialize(resp["Attributes"])
+        return int(item.get("done", 0)), (int(item["total"]) if "total" in item else None)
+
     def add_job_failure(self, org_id: str, job_id: str, failure: JobFailure, cap: int = 50) -> None:
         """Keep the reason of a failure on the job (the first `cap` of them; the counts go on beyond)."""
         try:

@@ -29,6 +29,7 @@ from postal.store.dynamo import (
 )
 
 TRANSACTION_LIMIT = 100  # items in one TransactWriteItems
+BATCH_GET_LIMIT = 100  # keys in one BatchGetItem
 
 
 def dump(model: Any) -> dict[str, Any]:
@@ -45,6 +46,23 @@ class Table:
         )
         raw = resp.get("Item")
         return deserialize(raw) if raw else None
+
+    def _batch_get(self, pairs: list[tuple[str, str]], *, consistent: bool = False) -> list[Item]:
+        """The items of these keys that exist, 100 keys per BatchGetItem, unprocessed keys asked again (any order)."""
+        found: list[Item] = []
+        unique = list(dict.fromkeys(pairs))
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [serialize({"PK": pk, "SK": sk}) for pk, sk in unique[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            while request:
+                resp = self.client.batch_get_item(RequestItems=request)
+                found.extend(deserialize(raw) for raw in resp.get("Responses", {}).get(self.table, []))
+                request = resp.get("UnprocessedKeys") or {}
+        return found
 
     def _put(self, item: Item, condition: str | None = None, names: dict[str, str] | None = None) -> None:
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": serialize(item)}

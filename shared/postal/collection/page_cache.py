@@ -1,0 +1,103 @@
+"""One page of a nightly org run reads each record once: the org, its integration, its templates and the page's
+customers and invoices are read up front (customers and invoices by BatchGetItem) and served from memory to every
+step of the page and to the letters it creates.
+
+Only eventually consistent reads are served from the page's copy (they may be as old as the page, as a read of a
+replica may); a strongly consistent read (the integration's `connected` fence before a letter, the steps) still
+goes to the table. Every write goes to the table unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, cast
+
+from postal.errors import NotFound
+from postal.models import Customer, InvoiceRecord, Org, PostalIntegration, Template
+from postal.ports import Customers, Integrations, Invoices, Orgs, Stores, Templates
+
+
+class _Delegating:
+    """Every method not overridden is the port's own."""
+
+    def __init__(self, port: Any):
+        self._port = port
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._port, name)
+
+
+class _PageCustomers(_Delegating):
+    def __init__(self, port: Customers, found: dict[str, Customer]):
+        super().__init__(port)
+        self._found = found
+
+    def get_customer(self, org_id: str, customer_id: str) -> Customer:
+        if customer_id in self._found:
+            return self._found[customer_id]
+        return cast(Customers, self._port).get_customer(org_id, customer_id)
+
+
+class _PageInvoices(_Delegating):
+    def __init__(self, port: Invoices, found: dict[str, InvoiceRecord]):
+        super().__init__(port)
+        self._found = found
+
+    def get_invoice(self, org_id: str, invoice_id: str, *, consistent: bool = False) -> InvoiceRecord:
+        if not consistent and invoice_id in self._found:
+            return self._found[invoice_id]
+        return cast(Invoices, self._port).get_invoice(org_id, invoice_id, consistent=consistent)
+
+
+class _PageTemplates(_Delegating):
+    def __init__(self, port: Templates, found: dict[str, Template]):
+        super().__init__(port)
+        self._found = found
+
+    def get_template(self, org_id: str, template_id: str) -> Template:
+        if template_id in self._found:
+            return self._found[template_id]
+        raise NotFound(f"template '{template_id}' not found")
+
+    def find_template(self, org_id: str, template_id: str) -> Template | None:
+        return self._found.get(template_id)
+
+
+class _PageIntegrations(_Delegating):
+    def __init__(self, port: Integrations, integration: PostalIntegration):
+        super().__init__(port)
+        self._integration = integration
+
+    def get_integration(self, org_id: str, *, consistent: bool = False) -> PostalIntegration:
+        if consistent:
+            return cast(Integrations, self._port).get_integration(org_id, consistent=True)
+        return self._integration
+
+
+class _PageOrgs(_Delegating):
+    def __init__(self, port: Orgs, org: Org):
+        super().__init__(port)
+        self._org = org
+
+    def get_org(self, org_id: str, *, consistent: bool = False) -> Org:
+        if consistent:
+            return cast(Orgs, self._port).get_org(org_id, consistent=True)
+        return self._org
+
+
+def page_stores(
+    stores: Stores, org_id: str, invoices: dict[str, InvoiceRecord], integration: PostalIntegration
+) -> Stores:
+    """The stores one page of `org_id` runs on: the org, its templates and the customers of `invoices` read now
+    (three requests, one per 100 customers), with `invoices` (already read in one batch) and `integration`."""
+    customer_ids = sorted({invoice.customer_id for invoice in invoices.values()})
+    customers = stores.customers.get_customers(org_id, customer_ids) if customer_ids else {}
+    templates = {t.template_id: t for t in stores.templates.list_templates(org_id)}
+    return dataclasses.replace(
+        stores,
+        orgs=cast(Orgs, _PageOrgs(stores.orgs, stores.orgs.get_org(org_id))),
+        integrations=cast(Integrations, _PageIntegrations(stores.integrations, integration)),
+        templates=cast(Templates, _PageTemplates(stores.templates, templates)),
+        customers=cast(Customers, _PageCustomers(stores.customers, customers)),
+        invoices=cast(Invoices, _PageInvoices(stores.invoices, invoices)),
+    )
