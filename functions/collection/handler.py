@@ -39,11 +39,24 @@ def send_letter(org_id: str, template_id: str, customer_id: str, invoice_id: str
     return letter.letter_id
 
 
+def _fan_out(request: collection.NightlyInput) -> dict[str, Any]:
+    """The schedule's run: one message per org on the collection queue (`nightly_pages` runs them)."""
+    stores = bootstrap.stores()
+    org_ids = [request.org_id] if request.org_id else list(stores.orgs.iter_org_ids())
+    day = request.run_date or datetime.now(UTC).date()
+    run_key, started = collection.start_run(stores, bootstrap.collection_queue(), org_ids, day, now_iso())
+    logger.info("nightly run fanned out", extra={"run_key": run_key, "orgs": started})
+    metrics.add_metric("OrgsStarted", MetricUnit.Count, started)
+    return {"job": request.job, "run_date": day.isoformat(), "run_key": run_key, "orgs": started}
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     request = collection.NightlyInput.model_validate(event)
+    if request.fan_out and request.job == "nightly-collection":
+        return _fan_out(request)
     summary = collection.run_nightly(
         bootstrap.stores(), bootstrap.events(), send_letter, request, datetime.now(UTC).date(), now_iso()
     )

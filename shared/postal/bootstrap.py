@@ -76,6 +76,13 @@ def cascade_queue() -> Queue:
 
 
 @cache
+def collection_queue() -> Queue:
+    from postal.store.queues import Queue
+
+    return Queue(client("sqs"), get_settings().collection_queue_url)
+
+
+@cache
 def dispatch_queue() -> Queue:
     from postal.store.queues import Queue
 
@@ -119,6 +126,7 @@ def reset() -> None:
         secret_store,
         admin_key,
         cascade_queue,
+        collection_queue,
         dispatch_queue,
         events,
         documents,

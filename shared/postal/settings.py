@@ -43,6 +43,8 @@ class Settings:
     event_bus_name: str = _var("EVENT_BUS_NAME", min_length=1)
     secrets_prefix: str = _var("SECRETS_PREFIX", min_length=1)
     admin_key_secret_id: str = _var("ADMIN_KEY_SECRET_ID", min_length=1)
+    # The nightly fan-out's pages (collection.fanout); only the nightly functions send to it.
+    collection_queue_url: str = _var("COLLECTION_QUEUE_URL", "")
     stage: str = _var("STAGE", "dev")
     public_base_url: str = _var("PUBLIC_BASE_URL", "")
     pingen_api_url: str = _var("PINGEN_API_URL", "https://api-staging.pingen.com")
@@ -54,6 +56,9 @@ class Settings:
     # How long the cascade waits, once it finds nothing left, before it looks again and finishes: longer than a
     # GSI takes to show a write made just before the disconnect (SQS allows up to 900).
     cascade_settle_seconds: int = _var("CASCADE_SETTLE_SECONDS", 10, ge=0, le=900)
+    # Due invoices per page of the nightly fan-out: a page (≈45 ms of CPU and ~5 requests a letter) must end well
+    # inside the function's timeout and the queue's visibility timeout.
+    collection_page_size: int = _var("COLLECTION_PAGE_SIZE", 100, ge=1, le=1000)
     presign_seconds: int = _var("PRESIGN_SECONDS", 300, ge=30, le=3600)
     # Letter reconciliation: hours a letter may stay in one non-final status before the provider is asked, per
     # provider ("pingen=48,postgrid=72"); providers not named keep reconcile.DEFAULT_AFTER_HOURS.

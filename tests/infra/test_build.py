@@ -24,6 +24,7 @@ RENDERS = {
     "TemplateChecksFunction",
     "LettersApiFunction",
     "CollectionFunction",
+    "NightlyPagesFunction",
     "LetterUploadsFunction",
 }
 PDF_LIBRARIES = ("fpdf", "pypdf", "pypdfium2", "babel", "segno")
@@ -156,6 +157,7 @@ HANDLERS = [
     ("DispatchFunction", "dispatch"),
     ("WebhooksFunction", "webhooks"),
     ("CollectionFunction", "collection"),
+    ("NightlyPagesFunction", "nightly_pages"),
     ("LetterUploadsFunction", "letter_uploads"),
     ("LetterReconciliationFunction", "letter_reconciliation"),
 ]

@@ -170,7 +170,7 @@ def test_globals_environment_resolves_to_strings(template: Template) -> None:
 
 def test_schedules_can_be_fired_by_short_name(functions: list[FunctionSpec]) -> None:
     names = {s.short_name: s.input for f in functions for s in f.schedules}
-    assert names["nightly-collection"] == {"job": "nightly-collection"}
+    assert names["nightly-collection"] == {"job": "nightly-collection", "fan_out": True}
     assert "nightly-reconciliation" in names
 
 

@@ -734,7 +734,7 @@ def test_function_running_past_29_seconds_is_a_504(stack: Stack) -> None:
 def test_schedule_fires_its_function_with_the_templates_input(stack: Stack) -> None:
     response = stack.handle("POST", "/local/schedules/nightly-collection")
     assert response.status == 200
-    assert stack.fakes.events("CollectionFunction") == [{"job": "nightly-collection"}]
+    assert stack.fakes.events("CollectionFunction") == [{"job": "nightly-collection", "fan_out": True}]
     assert body_json(response)["function"] == "CollectionFunction"
     assert stack.handle("GET", "/local/schedules/nightly-collection").status == 405
 

@@ -10,9 +10,11 @@ retries it (MAX_ATTEMPTS times, then a person gets a task). One invoice's or one
 org's job and never stops another's work.
 
 `model` (the schedule's input, the reports, the ports), `steps` (due steps, channels, doing one step), `run` (the
-nightly collection), `reconcile` (the retries) and `quote` (the run quote).
+nightly collection in one invocation), `fanout` (the schedule's run: one message per org, a bounded page per
+message, on `page_cache`'s one read per record), `reconcile` (the retries) and `quote` (the run quote).
 """
 
+from postal.collection.fanout import CollectionPage, PageResult, run_page, start_run
 from postal.collection.model import LetterSender, NightlyInput, NightlySummary, OrgRun, Publisher, failure_reason
 from postal.collection.quote import MAX_QUOTED_INVOICES, NotQuoted, PriceGroup, QuotedLetter, RunQuote, quote_run
 from postal.collection.reconcile import MAX_ATTEMPTS, reconcile_org
@@ -32,11 +34,13 @@ __all__ = [
     "MAX_ATTEMPTS",
     "MAX_QUOTED_INVOICES",
     "PAGE",
+    "CollectionPage",
     "LetterSender",
     "NightlyInput",
     "NightlySummary",
     "NotQuoted",
     "OrgRun",
+    "PageResult",
     "PriceGroup",
     "Publisher",
     "QuotedLetter",
@@ -52,5 +56,7 @@ __all__ = [
     "run_id",
     "run_nightly",
     "run_org",
+    "run_page",
+    "start_run",
     "step_due",
 ]

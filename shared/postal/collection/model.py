@@ -20,6 +20,11 @@ class NightlyInput(BaseModel):
     job: Literal["nightly-collection", "nightly-reconciliation"]
     run_date: date | None = Field(default=None, alias="date")
     org_id: str | None = None
+    fan_out: bool = Field(
+        default=False,
+        description="The schedule's run: one message per org on the collection queue, each org paged by "
+        "`nightly_pages` (collection.fanout); without it the run is done in this invocation (a manual run of one org)",
+    )
 
 
 class OrgRun(BaseModel):

@@ -20,68 +20,73 @@ from postal.ports import Customers, Integrations, Invoices, Orgs, Stores, Templa
 class _Delegating:
     """Every method not overridden is the port's own."""
 
-    def __init__(self, port: Any):
+    def __init__(self, port: Any, org_id: str):
         self._port = port
+        self._org_id = org_id
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._port, name)
 
 
 class _PageCustomers(_Delegating):
-    def __init__(self, port: Customers, found: dict[str, Customer]):
-        super().__init__(port)
+    def __init__(self, port: Customers, org_id: str, found: dict[str, Customer]):
+        super().__init__(port, org_id)
         self._found = found
 
     def get_customer(self, org_id: str, customer_id: str) -> Customer:
-        if customer_id in self._found:
+        if org_id == self._org_id and customer_id in self._found:
             return self._found[customer_id]
         return cast(Customers, self._port).get_customer(org_id, customer_id)
 
 
 class _PageInvoices(_Delegating):
-    def __init__(self, port: Invoices, found: dict[str, InvoiceRecord]):
-        super().__init__(port)
+    def __init__(self, port: Invoices, org_id: str, found: dict[str, InvoiceRecord]):
+        super().__init__(port, org_id)
         self._found = found
 
     def get_invoice(self, org_id: str, invoice_id: str, *, consistent: bool = False) -> InvoiceRecord:
-        if not consistent and invoice_id in self._found:
+        if not consistent and org_id == self._org_id and invoice_id in self._found:
             return self._found[invoice_id]
         return cast(Invoices, self._port).get_invoice(org_id, invoice_id, consistent=consistent)
 
 
 class _PageTemplates(_Delegating):
-    def __init__(self, port: Templates, found: dict[str, Template]):
-        super().__init__(port)
+    def __init__(self, port: Templates, org_id: str, found: dict[str, Template]):
+        super().__init__(port, org_id)
         self._found = found
 
     def get_template(self, org_id: str, template_id: str) -> Template:
+        if org_id != self._org_id:
+            return cast(Templates, self._port).get_template(org_id, template_id)
         if template_id in self._found:
             return self._found[template_id]
         raise NotFound(f"template '{template_id}' not found")
 
     def find_template(self, org_id: str, template_id: str) -> Template | None:
+        if org_id != self._org_id:
+            return cast(Templates, self._port).find_template(org_id, template_id)
         return self._found.get(template_id)
 
 
 class _PageIntegrations(_Delegating):
-    def __init__(self, port: Integrations, integration: PostalIntegration):
-        super().__init__(port)
+    def __init__(self, port: Integrations, org_id: str, integration: PostalIntegration):
+        super().__init__(port, org_id)
         self._integration = integration
 
     def get_integration(self, org_id: str, *, consistent: bool = False) -> PostalIntegration:
-        if consistent:
-            return cast(Integrations, self._port).get_integration(org_id, consistent=True)
+        if consistent or org_id != self._org_id:
+            return cast(Integrations, self._port).get_integration(org_id, consistent=consistent)
         return self._integration
 
 
 class _PageOrgs(_Delegating):
-    def __init__(self, port: Orgs, org: Org):
-        super().__init__(port)
+    def __init__(self, port: Orgs, org_id: str, org: Org):
+        super().__init__(port, org_id)
         self._org = org
 
     def get_org(self, org_id: str, *, consistent: bool = False) -> Org:
-        if consistent:
-            return cast(Orgs, self._port).get_org(org_id, consistent=True)
+        if consistent or org_id != self._org_id:
+            return cast(Orgs, self._port).get_org(org_id, consistent=consistent)
         return self._org
 
 
@@ -95,9 +100,9 @@ def page_stores(
     templates = {t.template_id: t for t in stores.templates.list_templates(org_id)}
     return dataclasses.replace(
         stores,
-        orgs=cast(Orgs, _PageOrgs(stores.orgs, stores.orgs.get_org(org_id))),
-        integrations=cast(Integrations, _PageIntegrations(stores.integrations, integration)),
-        templates=cast(Templates, _PageTemplates(stores.templates, templates)),
-        customers=cast(Customers, _PageCustomers(stores.customers, customers)),
-        invoices=cast(Invoices, _PageInvoices(stores.invoices, invoices)),
+        orgs=cast(Orgs, _PageOrgs(stores.orgs, org_id, stores.orgs.get_org(org_id))),
+        integrations=cast(Integrations, _PageIntegrations(stores.integrations, org_id, integration)),
+        templates=cast(Templates, _PageTemplates(stores.templates, org_id, templates)),
+        customers=cast(Customers, _PageCustomers(stores.customers, org_id, customers)),
+        invoices=cast(Invoices, _PageInvoices(stores.invoices, org_id, invoices)),
     )

@@ -127,15 +127,6 @@ class CollectionRepository(Table):
             "GSI2SK": f"{run['claimed_at']}#{invoice.invoice_id}",
             **run,
         }
-        sets, removes, index_values = due_index_update(org_id, invoice.invoice_id, advanced)
-        sets = ["steps_run = list_append(if_not_exists(steps_run, :none), :ran)", "updated_at = :at", *sets]
-        expression = update_expression(sets, removes)
-        values = {":ran": [step_id], ":none": [], ":open": "open", ":at": advanced.updated_at, **index_values}
-        condition = "#s = :open"
-        if run_key is not None:
-            expression = update_expression([*sets, "claimed_run = :run"], removes)
-            condition += " AND (attribute_not_exists(claimed_run) OR claimed_run <> :run)"
-            values[":run"] = run_key
         return self._transact_if(
             [
                 {
@@ -145,18 +136,31 @@ class CollectionRepository(Table):
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 },
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": serialize({"PK": org_pk, "SK": keys.invoice_sk(invoice.invoice_id)}),
-                        "UpdateExpression": expression,
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": serialize(values),
-                    }
-                },
+                self._advance(org_id, advanced, step_id, run_key),
             ]
         )
+
+    def _advance(self, org_id: str, advanced: InvoiceRecord, step_id: str, run_key: str | None) -> dict[str, Any]:
+        """The claim's invoice update: the step joins its history, the due index moves, `run_key` is recorded
+        (conditioned on the invoice being open, and on this run not having claimed it already)."""
+        sets, removes, index_values = due_index_update(org_id, advanced.invoice_id, advanced)
+        sets = ["steps_run = list_append(if_not_exists(steps_run, :none), :ran)", "updated_at = :at", *sets]
+        values = {":ran": [step_id], ":none": [], ":open": "open", ":at": advanced.updated_at, **index_values}
+        condition = "#s = :open"
+        if run_key is not None:
+            sets.append("claimed_run = :run")
+            condition += " AND (attribute_not_exists(claimed_run) OR claimed_run <> :run)"
+            values[":run"] = run_key
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": serialize({"PK": keys.org_pk(org_id), "SK": keys.invoice_sk(advanced.invoice_id)}),
+                "UpdateExpression": update_expression(sets, removes),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": serialize(values),
+            }
+        }
 
     def finish_step_run(self, org_id: str, invoice_id: str, step_id: str, outcome: dict[str, Any]) -> None:
         """Mark a run done (it leaves the pending partition) with what it did."""
