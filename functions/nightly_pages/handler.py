@@ -31,7 +31,7 @@ def letter_sender(stores: Stores) -> collection.LetterSender:
         )
         letter = create.create_letter(
             stores,
-            bootstrap.letters(),
+            stores.letters,  # the page's: a letter created here is not read back from the table
             bootstrap.documents(),
             bootstrap.idempotency_keys(),
             bootstrap.dispatch_queue(),
