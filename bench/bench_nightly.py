@@ -58,7 +58,7 @@ STEPS = [
     {"step_id": "s-task", "day_offset": 20, "template_id": "reminder", "action": "letter_task"},
     {"step_id": "s-manual", "day_offset": 30, "template_id": "final_notice", "action": "manual_intervention"},
 ]
-KINDS = [s["action"] for s in STEPS]
+KINDS = [str(s["action"]) for s in STEPS]
 ADDRESS = {"name": "Jana Müller", "lines": ["Unter den Linden 1"], "postal_code": "10117", "city": "Berlin"}
 
 
@@ -75,7 +75,7 @@ class Meter:
         self.steps: Counter[str] = Counter()
 
     def before(self, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]
         self.requests[self.charge][f"{service}.{operation}"] += 1
         self._started.append(time.perf_counter())
 
@@ -126,7 +126,7 @@ def _instrument() -> None:
         finally:
             METER.render_s += time.perf_counter() - started
 
-    rendering.render_document = timed  # type: ignore[assignment]
+    rendering.render_document = timed
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -297,8 +297,9 @@ def report(result: dict[str, Any]) -> str:
             per_service[op.split(".")[0]] += n
     total = sum(per_service.values())
     out = [
-        f"nightly fan-out: {result['pairs']:,} due pairs over {result['orgs']} orgs, page size {result['page_size']}, "
-        f"{result['pages']} pages; run job {result['job'].status.value} {result['job'].done}/{result['job'].total} orgs",
+        f"nightly fan-out: {result['pairs']:,} due pairs over {result['orgs']} orgs, "
+        f"page size {result['page_size']}, {result['pages']} pages; "
+        f"run job {result['job'].status.value} {result['job'].done}/{result['job'].total} orgs",
         f"counts: {dict(sorted(counts.items()))}",
         "",
         _table(
