@@ -78,6 +78,7 @@ bench: $(VENV)/.installed sam-build
 	$(BIN)/python -m bench.bench_check
 	@# 10,000 customers (and 1,000) keep `make bench` under 15 minutes; docs/benchmarks.md has the 100,000 run.
 	$(BIN)/python -m bench.bench_cascade --customers 10000
+	$(BIN)/python -m bench.bench_nightly
 	$(BIN)/python -m bench.bench_cost
 
 ## cost: AWS cost per 1,000 letters from requests counted under moto, next to the postage (docs/cost.md)

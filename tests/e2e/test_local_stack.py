@@ -67,6 +67,7 @@ def test_local_lists_routes_schedules_and_queues(stack: Stack) -> None:
     assert "DispatchQueue" in served["queues"]
     assert served["pollers"] == {
         "CascadeQueue": "DisconnectCascadeFunction",
+        "CollectionQueue": "NightlyPagesFunction",
         "DispatchQueue": "DispatchFunction",
         "UploadsQueue": "LetterUploadsFunction",
     }

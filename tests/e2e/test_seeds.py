@@ -123,8 +123,20 @@ def fire(stack: Stack, schedule: str = "nightly-collection") -> dict[str, Any]:
     return dict(reply.json["result"])
 
 
+_RAN_BEFORE: dict[tuple[str, str], int] = {}
+
+
 def org_run(result: dict[str, Any], org: Client) -> dict[str, Any]:
-    return next(o for o in result["orgs"] if o["org_id"] == org.org_id)
+    """What one firing did for `org`. The schedule fans out (one message per org, run by NightlyPagesFunction's
+    poller): wait for the org's job of that date, and report the steps this firing ran (the job counts every
+    firing of its date)."""
+    if isinstance(result["orgs"], list):  # a run done in its invocation
+        return next(o for o in result["orgs"] if o["org_id"] == org.org_id)
+    job = wait_job(org, f"nightly-{result['run_date']}")
+    key = (org.org_id, str(result["run_date"]))
+    ran = int(job["counts"].get("ran", 0))
+    before, _RAN_BEFORE[key] = _RAN_BEFORE.get(key, 0), ran
+    return {**job, "ran": ran - before}
 
 
 def wait_job(org: Client, job_id: str) -> dict[str, Any]:
