@@ -169,3 +169,21 @@ def test_a_manual_run_of_one_org_still_runs_in_its_invocation(aws: Aws, api: Api
         {"job": "nightly-collection", "date": DAY, "org_id": org.org_id}, FakeLambdaContext()
     )
     assert summary["orgs"][0]["ran"] == 1 and queued(aws) == 0
+
+
+def test_a_nightly_letter_costs_five_dynamodb_requests_plus_its_share_of_the_page(aws: Aws, api: Api) -> None:
+    letters = 10
+    org = new_org(api, POST_THEN_TASK, {f"p{n}": "2026-11-01" for n in range(letters)})
+    fire()
+    calls: list[str] = []
+    dynamodb = bootstrap.client("dynamodb")
+    dynamodb.meta.events.register("before-call.dynamodb", lambda event_name, **_: calls.append(event_name))
+    aws.drain("CollectionQueue", "nightly_pages")
+    made = list(calls)
+    assert job(api, org)["counts"]["letters"] == letters
+    # Per letter: the claim, the integration's `connected` fence, the idempotency key, the letter with its
+    # history, the step run's finish. Per page: the steps, the org, the integration, the templates, the due
+    # index, one batch read of the invoices and one of the customers, the job's counts and its finish (2), the
+    # run's job (2); and here, the first night after the steps were put, the re-index (3).
+    per_page = len(made) - 5 * letters
+    assert 0 < per_page <= 15, " ".join(c.split(".")[-1] for c in made)
