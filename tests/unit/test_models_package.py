@@ -110,6 +110,7 @@ def test_the_status_enums_have_the_stored_values() -> None:
         "disconnect_cascade",
         "nightly_collection",
         "nightly_reconciliation",
+        "nightly_run",
         "letter_reconciliation",
     }
     assert CascadePhase.DONE == "done"
