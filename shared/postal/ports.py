@@ -211,6 +211,17 @@ class Collection(Protocol):
         run_key: str | None = None,
     ) -> bool: ...
 
+    def claim_task_step(
+        self,
+        org_id: str,
+        invoice: InvoiceRecord,
+        advanced: InvoiceRecord,
+        run: dict[str, Any],
+        task: Task,
+        *,
+        run_key: str | None = None,
+    ) -> bool | None: ...
+
     def finish_step_run(self, org_id: str, invoice_id: str, step_id: str, outcome: dict[str, Any]) -> None: ...
 
     def fail_step_run(self, org_id: str, invoice_id: str, step_id: str, error: str) -> int: ...

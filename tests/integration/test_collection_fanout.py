@@ -187,3 +187,38 @@ def test_a_nightly_letter_costs_five_dynamodb_requests_plus_its_share_of_the_pag
     # run's job (2); and here, the first night after the steps were put, the re-index (3).
     per_page = len(made) - 5 * letters
     assert 0 < per_page <= 15, " ".join(c.split(".")[-1] for c in made)
+
+
+TASK_FIRST = [{"day_offset": 0, "template_id": "reminder", "action": "manual_intervention"}]
+
+
+def test_a_task_step_is_claimed_done_and_its_task_opened_in_one_transaction(aws: Aws, api: Api) -> None:
+    from postal.collection.steps import step_task
+    from postal.models import CollectionStep
+
+    org = new_org(api, TASK_FIRST, {"t1": "2026-11-01", "t2": "2026-11-02"})
+    # t2's task exists already (opened by hand): its step is still claimed, done and moved past.
+    stores = bootstrap.stores()
+    t2 = stores.invoices.get_invoice(org.org_id, "t2")
+    step = CollectionStep.model_validate({**TASK_FIRST[0], "step_id": t2.next_step_id})
+    assert stores.tasks.open_task(step_task(org.org_id, t2, step, "2026-11-01T00:00:00Z"))
+    fire()
+    calls: list[str] = []
+    bootstrap.client("dynamodb").meta.events.register(
+        "before-call.dynamodb.TransactWriteItems", lambda event_name, **_: calls.append(event_name)
+    )
+    aws.drain("CollectionQueue", "nightly_pages")
+    assert len(calls) == 3  # t1: one; t2: the failed one with its task, then the claim alone
+    night = job(api, org)
+    assert (night["counts"]["ran"], night["counts"]["tasks"], night["counts"]["failed"]) == (2, 2, 0)
+    tasks = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]
+    assert sorted(t["invoice_id"] for t in tasks) == ["t1", "t2"]
+    for invoice_id in ("t1", "t2"):
+        assert steps_run(api, org, invoice_id) == [t2.next_step_id]
+        run = stores.collection.get_step_run(org.org_id, invoice_id, str(t2.next_step_id))
+        assert run is not None and run["status"] == "done"
+        assert run["outcome"] == {"task_id": f"task_{invoice_id}_{t2.next_step_id}"}
+    assert stores.collection.pending_step_runs(org.org_id, limit=10) == []
+    fire()  # firing again opens no task twice
+    aws.drain("CollectionQueue", "nightly_pages")
+    assert len(api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]) == 2

@@ -22,8 +22,8 @@ from pydantic import BaseModel
 from postal.catalog import with_next_step
 from postal.collection.model import LetterSender, Publisher, failure_reason
 from postal.collection.page_cache import page_stores
-from postal.collection.steps import current_steps, execute_step, reindex, step_due
-from postal.models import CollectionStep, InvoiceRecord, Job, JobFailure, JobStatus
+from postal.collection.steps import current_steps, execute_step, reindex, step_due, step_task
+from postal.models import CollectionStep, InvoiceRecord, Job, JobFailure, JobStatus, StepAction
 from postal.models.jobs import RUN_SCOPE, JobKind
 from postal.ports import Sender, Stores
 
@@ -181,15 +181,14 @@ def _run_one(
     advanced = with_next_step(
         invoice.model_copy(update={"steps_run": [*invoice.steps_run, step_id], "updated_at": now}), steps
     )
-    run = {
-        "org_id": org_id,
-        "invoice_id": invoice.invoice_id,
-        "step_id": step_id,
-        "step": step.model_dump(mode="json", exclude_none=True),
-        "status": "claimed",
-        "claimed_at": now,
-        "run_key": message.run_key,
-    }
+    run = _run_record(message, invoice, step, now)
+    if step.action in (StepAction.MANUAL_INTERVENTION, StepAction.LETTER_TASK):
+        task = step_task(org_id, invoice, step, now)
+        done = {**run, "status": "done", "outcome": {"task_id": task.task_id}}
+        claimed = stores.collection.claim_task_step(org_id, invoice, advanced, done, task, run_key=message.run_key)
+        if claimed is not None:  # one transaction: the claim, the run done and the task
+            return ["ran", "tasks"] if claimed else ["skipped", "skipped_claimed"]
+        # The task exists already (opened by hand, say): the step is claimed and done as any other.
     if not stores.collection.claim_step(org_id, invoice, advanced, run, run_key=message.run_key):
         # The step already ran, or this run already claimed a step of this invoice (its next_due moved inside
         # the run), or the invoice closed meanwhile.
@@ -205,6 +204,19 @@ def _run_one(
         return ["failed"]
     stores.collection.finish_step_run(org_id, invoice.invoice_id, step_id, outcome)
     return ["ran", *_did(outcome)]
+
+
+def _run_record(message: CollectionPage, invoice: InvoiceRecord, step: CollectionStep, now: str) -> dict[str, Any]:
+    """The step run a claim writes (keyed by the step's id), with the run that claimed it."""
+    return {
+        "org_id": message.org_id,
+        "invoice_id": invoice.invoice_id,
+        "step_id": str(step.step_id),
+        "step": step.model_dump(mode="json", exclude_none=True),
+        "status": "claimed",
+        "claimed_at": now,
+        "run_key": message.run_key,
+    }
 
 
 def _did(outcome: dict[str, Any]) -> list[str]:

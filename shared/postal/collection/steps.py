@@ -153,14 +153,26 @@ def execute_step(
     return outcome
 
 
+def step_task(org_id: str, invoice: InvoiceRecord, step: CollectionStep, now: str) -> Task:
+    """The task a manual-intervention or letter-task step opens (its id names the invoice and the step)."""
+    step_id = str(step.step_id)
+    return Task(
+        task_id=f"task_{invoice.invoice_id}_{step_id}",
+        org_id=org_id,
+        kind=TaskKind.MANUAL_INTERVENTION if step.action == StepAction.MANUAL_INTERVENTION else TaskKind.LETTER_TASK,
+        customer_id=invoice.customer_id,
+        invoice_id=invoice.invoice_id,
+        template_id=step.template_id,
+        note=f"collection step {step_id} (day {step.day_offset}) of invoice {invoice.number}",
+        created_at=now,
+    )
+
+
 def _open_task(stores: Stores, org_id: str, invoice: InvoiceRecord, step: CollectionStep, now: str) -> str:
     """A manual-intervention or letter-task step: the task a person does (once per run); its id."""
-    step_id = str(step.step_id)
-    kind = TaskKind.MANUAL_INTERVENTION if step.action == StepAction.MANUAL_INTERVENTION else TaskKind.LETTER_TASK
-    task_id = f"task_{invoice.invoice_id}_{step_id}"
-    note = f"collection step {step_id} (day {step.day_offset}) of invoice {invoice.number}"
-    _put_task(stores, task_id, kind, org_id, invoice, step, note, now)
-    return task_id
+    task = step_task(org_id, invoice, step, now)
+    put_task_once(stores, task)
+    return task.task_id
 
 
 def _put_task(

@@ -14,6 +14,7 @@ from postal.models import (
     CollectionStep,
     InvoiceRecord,
     StepAction,
+    Task,
 )
 from postal.store import keys
 from postal.store.dynamo import (
@@ -24,6 +25,7 @@ from postal.store.dynamo import (
 )
 from postal.store.invoices import due_index_update, update_expression
 from postal.store.table import Table, dump
+from postal.store.tasks import task_item
 
 
 class CollectionRepository(Table):
@@ -139,6 +141,36 @@ class CollectionRepository(Table):
                 self._advance(org_id, advanced, step_id, run_key),
             ]
         )
+
+    def claim_task_step(
+        self,
+        org_id: str,
+        invoice: InvoiceRecord,
+        advanced: InvoiceRecord,
+        run: dict[str, Any],
+        task: Task,
+        *,
+        run_key: str | None = None,
+    ) -> bool | None:
+        """A task step claimed and done in one transaction: the run record (already `done`, with the task as its
+        outcome), the invoice moved past the step (as `claim_step`) and the task opened. True when it committed;
+        False when the step was claimed already (nothing written); None when only the task exists already
+        (nothing written: claim the step without it)."""
+        run_item = {"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice.invoice_id, str(run["step_id"])), **run}
+        put_once = "attribute_not_exists(PK)"
+        items = [
+            {"Put": {"TableName": self.table, "Item": serialize(run_item), "ConditionExpression": put_once}},
+            self._advance(org_id, advanced, str(run["step_id"]), run_key),
+            {"Put": {"TableName": self.table, "Item": serialize(task_item(task)), "ConditionExpression": put_once}},
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise translate(exc) from exc
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            return None if codes[:2] == ["None", "None"] and codes[2:] == ["ConditionalCheckFailed"] else False
+        return True
 
     def _advance(self, org_id: str, advanced: InvoiceRecord, step_id: str, run_key: str | None) -> dict[str, Any]:
         """The claim's invoice update: the step joins its history, the due index moves, `run_key` is recorded

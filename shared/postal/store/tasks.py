@@ -24,16 +24,21 @@ from postal.store.dynamo import (
 from postal.store.table import Table, dump
 
 
+def task_item(task: Task) -> Item:
+    """A task as stored, in the GSI2 partition of its status."""
+    item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **dump(task)}
+    item["GSI2PK"] = keys.tasks_gsi2(task.org_id, task.status)
+    item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
+    return item
+
+
 class TaskRepository(Table):
     """Tasks for a person (letter tasks, address fixes), by status."""
 
     def open_task(self, task: Task) -> bool:
         """Open a task once (its id names what it is for: a step run, a failed letter, ...): True when this call
         opened it; False when it exists already, open or done (a person's completion is never undone)."""
-        item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **dump(task)}
-        item["GSI2PK"] = keys.tasks_gsi2(task.org_id, task.status)
-        item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
-        return self._put_once(item)
+        return self._put_once(task_item(task))
 
     def complete_task(self, org_id: str, task_id: str, at: str) -> Task:
         """open -> done, once (the task moves to the `done` partition); completing a done task changes nothing."""
