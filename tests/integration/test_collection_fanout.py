@@ -222,3 +222,25 @@ def test_a_task_step_is_claimed_done_and_its_task_opened_in_one_transaction(aws:
     fire()  # firing again opens no task twice
     aws.drain("CollectionQueue", "nightly_pages")
     assert len(api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]) == 2
+
+
+def test_a_page_that_fails_on_something_else_than_data_is_delivered_again(
+    aws: Aws, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postal.store.invoices import InvoiceRepository
+
+    org = new_org(api, POST_THEN_TASK, {"p1": "2026-11-01", "p2": "2026-11-01"})
+    real = InvoiceRepository.get_invoices
+    failures = iter([RuntimeError("throttled")])
+
+    def flaky(self: InvoiceRepository, *args: Any, **kwargs: Any) -> Any:
+        for exc in failures:
+            raise exc
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(InvoiceRepository, "get_invoices", flaky)
+    fire()
+    rounds = aws.drain("CollectionQueue", "nightly_pages")
+    assert rounds == 2  # the failed delivery, then the page
+    night = job(api, org)
+    assert (night["status"], night["counts"]["letters"], night.get("failures", [])) == ("completed", 2, [])

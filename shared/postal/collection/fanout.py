@@ -17,12 +17,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from postal.catalog import with_next_step
 from postal.collection.model import LetterSender, Publisher, failure_reason
 from postal.collection.page_cache import page_stores
 from postal.collection.steps import current_steps, execute_step, reindex, step_due, step_task
+from postal.errors import DomainError
 from postal.models import CollectionStep, InvoiceRecord, Job, JobFailure, JobStatus, StepAction
 from postal.models.jobs import RUN_SCOPE, JobKind
 from postal.ports import Sender, Stores
@@ -104,7 +105,9 @@ def run_page(
         counts["due"] = len(ids)
         if ids:
             _run_invoices(stores, events, letters_on, message, job_id, ids, steps, counts, now)
-    except Exception as exc:  # one org's failure is recorded on its job; the other orgs' messages run on
+    except (DomainError, ValidationError) as exc:  # the org's data: recorded on its job, the other orgs run on
+        # Anything else (throttling, a timeout) is raised: SQS delivers the page again (its claims are once per
+        # step and per run), and parks it on the DLQ after maxReceiveCount.
         reason = failure_reason(exc)
         stores.jobs.add_job_failure(org_id, job_id, JobFailure(reason=reason, at=now))
         stores.jobs.finish_firing(org_id, job_id, now, failed=True)
