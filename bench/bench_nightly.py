@@ -3,9 +3,9 @@ peak memory, and where the time goes.
 
     PYTHONPATH=shared:functions:. .venv/bin/python -m bench.bench_nightly [--pairs N] [--orgs M] [--page-size P]
 
-`--pairs` due (invoice, step) pairs spread over `--orgs` orgs (defaults: 1,000 over 50, about 2 minutes on 2
-shared cores; 2,000 took 80 s of CPU and 205 s of wall time there; issue 15's size is `--pairs 10000`, which
-moto's whole-table queries make ~20 minutes). Each org is connected to the sandbox provider through the real
+`--pairs` due (invoice, step) pairs spread over `--orgs` orgs (defaults: 2,000 over 50: 80 s on an idle 2-core
+machine, 11 s of it loading; about 3 minutes when the cores are shared; issue 15's size is `--pairs 10000`, which
+moto's whole-table queries make several times longer). Each org is connected to the sandbox provider through the real
 API handlers, with four steps (email on day 0, post on day 10, a letter task on day 20, a manual intervention on
 day 30) and one customer per invoice; invoice i has run the first i % 4 steps, so tonight's due steps are a
 quarter of each kind. Customers and invoices are loaded with `batch_write_item` (the items the repositories
@@ -375,7 +375,7 @@ def _page_row(meter: Meter, pairs: int) -> list[Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=1000, help="due (invoice, step) pairs (issue 15: 10000)")
+    parser.add_argument("--pairs", type=int, default=2000, help="due (invoice, step) pairs (issue 15: 10000)")
     parser.add_argument("--orgs", type=int, default=50)
     parser.add_argument("--page-size", type=int, default=100)
     args = parser.parse_args(argv)
