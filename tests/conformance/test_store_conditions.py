@@ -1,0 +1,231 @@
+"""The fakes honour the repositories' conditions: each scenario runs on moto and in memory (`stores` fixture)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from postal.errors import BadRequest, Conflict, NotConnected
+from postal.letters import LetterError, LetterEvent
+from postal.letters.status import Guard, Move, StatusChange, cancel_on_disconnect, submit
+from postal.models import Channel, IntegrationStatus, LetterStatus, Org, Template, TemplateKind
+from postal.ports import ClaimOutcome, Stores
+from tests.conformance.conftest import AT, connect, customer, invoice, job, letter, new_org
+
+LATER = "2026-12-02T10:05:00.000Z"
+STALE_BEFORE = "2026-12-02T10:02:00.000Z"
+
+
+def event(status: LetterStatus, at: str = LATER) -> LetterEvent:
+    return LetterEvent(status=status.value, occurred_at=at, source="test")
+
+
+def template(template_id: str = "tpl_1", channel: Channel = Channel.POST) -> Template:
+    return Template(template_id=template_id, kind=TemplateKind.INVOICE, default_channel=channel, updated_at=AT)
+
+
+def test_an_org_is_created_once(stores: Stores) -> None:
+    # (A retry with the same request token succeeds on DynamoDB and in memory, but moto ignores the token.)
+    org = Org(org_id="org_once", name="Once", created_at=AT)
+    stores.orgs.create_org(org, "hash-a")
+    with pytest.raises(Conflict) as refused:
+        stores.orgs.create_org(org, "hash-b")
+    assert refused.value.code == "org_exists"
+    assert stores.orgs.org_for_key("hash-a") == "org_once"
+    assert stores.orgs.org_for_key("hash-b") is None
+    assert list(stores.orgs.iter_org_ids()) == ["org_once"]
+
+
+def test_connect_from_a_stale_generation_conflicts_and_disconnect_moves_the_generation_on(stores: Stores) -> None:
+    org_id = new_org(stores)
+    connected = connect(stores, org_id)
+    with pytest.raises(Conflict) as stale:
+        stores.integrations.connect(connected, expected_generation=0)
+    assert stale.value.code == "integration_changed"
+    cascade = job(stores, org_id).model_copy(update={"job_id": "job_disconnect"})
+    after = stores.integrations.disconnect(org_id, cascade, AT)
+    stored = stores.integrations.get_integration(org_id, consistent=True)
+    assert (after.generation, stored.generation, stored.status) == (2, 2, IntegrationStatus.DISCONNECTED)
+    assert stored.last_job_id == "job_disconnect"
+    assert stores.jobs.get_job(org_id, "job_disconnect").status == "running"
+    assert stores.integrations.secret_refs(org_id) == ["ref-1"]
+    with pytest.raises(Conflict):
+        stores.integrations.disconnect(org_id, cascade, AT)
+
+
+def test_a_write_requiring_the_connection_fails_while_disconnected_and_writes_nothing(stores: Stores) -> None:
+    org_id = new_org(stores)
+    with pytest.raises(NotConnected):
+        stores.templates.put_template(org_id, template(), requires_connected=True)
+    with pytest.raises(NotConnected):
+        stores.collection.put_steps(org_id, [], AT, requires_connected=True)
+    assert stores.templates.find_template(org_id, "tpl_1") is None
+    assert stores.collection.get_steps(org_id) == ([], None)
+    connect(stores, org_id)
+    stores.templates.put_template(org_id, template(), requires_connected=True)
+    assert stores.templates.get_template(org_id, "tpl_1").default_channel is Channel.POST
+
+
+def test_a_template_post_is_reverted_once_and_counted_once(stores: Stores) -> None:
+    org_id = new_org(stores)
+    stores.templates.put_template(org_id, template(), requires_connected=False)
+    job(stores, org_id)
+    assert stores.templates.revert_template_post(org_id, "tpl_1", LATER, "job_c")
+    assert not stores.templates.revert_template_post(org_id, "tpl_1", LATER, "job_c")
+    counted = stores.jobs.get_job(org_id, "job_c", consistent=True)
+    assert (counted.done, counted.counts) == (1, {"templates": 1})
+    assert stores.templates.get_template(org_id, "tpl_1").default_channel is Channel.EMAIL
+
+
+def test_a_step_is_claimed_once_per_invoice_and_moves_the_invoice_in_the_due_index(stores: Stores) -> None:
+    org_id = new_org(stores)
+    first = invoice(stores, org_id, "inv_1", next_step_id="s1", next_due=date(2026, 11, 20))
+    invoice(stores, org_id, "inv_2", next_step_id="s1", next_due=date(2026, 12, 20))
+    assert stores.invoices.due_invoice_ids(org_id, "2026-12-02", 10, None) == (["inv_1"], None)
+    advanced = first.model_copy(update={"next_step_id": None, "next_due": None, "updated_at": LATER})
+    run = {"step_id": "s1", "invoice_id": "inv_1", "claimed_at": LATER, "status": "pending"}
+    assert stores.collection.claim_step(org_id, first, advanced, run)
+    assert not stores.collection.claim_step(org_id, first, advanced, run)
+    stored = stores.invoices.get_invoice(org_id, "inv_1", consistent=True)
+    assert (stored.steps_run, stored.next_due, stored.updated_at) == (["s1"], None, LATER)
+    assert stores.invoices.due_invoice_ids(org_id, "2026-12-31", 10, None)[0] == ["inv_2"]
+    assert [r["step_id"] for r in stores.collection.pending_step_runs(org_id, 10)] == ["s1"]
+    stores.collection.finish_step_run(org_id, "inv_1", "s1", {"letters": 1})
+    assert stores.collection.pending_step_runs(org_id, 10) == []
+
+
+def test_next_step_is_set_only_on_the_invoice_as_it_was_read(stores: Stores) -> None:
+    org_id = new_org(stores)
+    read = invoice(stores, org_id, "inv_1", next_step_id="s1", next_due=date(2026, 11, 20))
+    moved = read.model_copy(update={"next_step_id": "s2", "next_due": date(2026, 11, 30)})
+    stale = read.model_copy(update={"updated_at": "2026-12-01T00:00:00.000Z"})
+    assert not stores.invoices.set_next_step(org_id, stale, moved)
+    assert stores.invoices.set_next_step(org_id, read, moved)
+    assert stores.invoices.get_invoice(org_id, "inv_1").next_step_id == "s2"
+
+
+def test_open_invoices_page_through_every_invoice_and_refuse_another_orgs_cursor(stores: Stores) -> None:
+    org_id = new_org(stores)
+    new_org(stores, "org_other")
+    for n in range(5):
+        invoice(stores, org_id, f"inv_{n}")
+    invoice(stores, org_id, "inv_paid", status="paid")
+    seen, cursor = [], None
+    while True:
+        page, unreadable, cursor = stores.invoices.open_invoices(org_id, 2, cursor)
+        assert unreadable == []
+        seen += [i.invoice_id for i in page]
+        if cursor is None:
+            break
+        with pytest.raises(BadRequest):
+            stores.invoices.open_invoices("org_other", 2, cursor)
+    assert seen == [f"inv_{n}" for n in range(5)]
+
+
+def test_letters_apply_respects_the_sources_and_the_claim_guard(stores: Stores) -> None:
+    org_id = new_org(stores)
+    connect(stores, org_id)
+    letter(stores, org_id, "let_1")
+    handed = submit(LetterStatus.SUBMITTED, event(LetterStatus.SUBMITTED), at=LATER, message_id="m-1",
+                    provider="sandbox", provider_letter_id="p-1")  # fmt: skip
+    assert not stores.letters.apply(org_id, "let_1", handed)  # nobody claimed it
+    outcome = stores.letters.claim(org_id, "let_1", generation=1, message_id="m-1", at=AT, stale_before=AT)
+    assert outcome is ClaimOutcome.CLAIMED
+    assert stores.letters.apply(org_id, "let_1", handed)
+    assert not stores.letters.apply(org_id, "let_1", handed)  # not queued any more
+    stored = stores.letters.get_raw(org_id, "let_1")
+    assert stored is not None
+    assert (stored["status"], stored["provider_letter_id"], "claim_message" in stored) == ("submitted", "p-1", False)
+    assert stores.letters.find_by_provider_id(org_id, "sandbox", "p-1") == "let_1"
+    assert [e.status for e in stores.letters.history(org_id, "let_1")] == ["queued", "submitted"]
+    assert [lt.letter_id for lt in stores.letters.unsubmitted(org_id, "queued", 10)] == []
+    assert stores.letters.count_letters(org_id, "submitted") == 1
+
+
+def test_a_claim_is_fenced_by_the_connection_and_held_until_it_is_stale(stores: Stores) -> None:
+    org_id = new_org(stores)
+    connect(stores, org_id)
+    letter(stores, org_id, "let_1")
+
+    def claim(message_id: str, generation: int = 1, stale_before: str = AT) -> ClaimOutcome:
+        return stores.letters.claim(
+            org_id, "let_1", generation=generation, message_id=message_id, at=LATER, stale_before=stale_before
+        )
+
+    assert claim("m-1", generation=0) is ClaimOutcome.INTEGRATION_CHANGED
+    assert claim("m-1") is ClaimOutcome.CLAIMED
+    assert claim("m-1") is ClaimOutcome.CLAIMED  # its own redelivery
+    assert claim("m-2") is ClaimOutcome.UNAVAILABLE
+    assert claim("m-2", stale_before="2026-12-02T11:00:00.000Z") is ClaimOutcome.CLAIMED
+    stores.letters.release_claim(org_id, "let_1", "m-1", LetterError(code="x", message="not ours"))
+    raw = stores.letters.get_raw(org_id, "let_1")
+    assert raw is not None
+    assert (raw["claim_message"], raw["dispatch_attempts"], "last_error" in raw) == ("m-2", 3, False)
+
+
+def test_a_redrive_needs_an_unreached_failure_and_a_user_cancel_a_stale_claim(stores: Stores) -> None:
+    org_id = new_org(stores)
+    letter(stores, org_id, "let_1", LetterStatus.FAILED)
+    redrive = StatusChange(Move.REDRIVE, LetterStatus.QUEUED, event(LetterStatus.QUEUED), LATER, guard=Guard.UNREACHED)
+    assert not stores.letters.apply(org_id, "let_1", redrive)  # failed for another reason
+    letter(stores, org_id, "let_2")
+    cancel = StatusChange(Move.CANCEL_BY_USER, LetterStatus.CANCELLED, event(LetterStatus.CANCELLED), LATER,
+                          guard=Guard.CLAIM_STALE, guard_value=STALE_BEFORE)  # fmt: skip
+    assert stores.letters.apply(org_id, "let_2", cancel)
+    assert not stores.letters.apply(org_id, "let_2", cancel)
+
+
+def test_apply_counted_counts_each_committed_change_once(stores: Stores) -> None:
+    org_id = new_org(stores)
+    connect(stores, org_id)
+    job(stores, org_id)
+    for n in range(3):
+        letter(stores, org_id, f"let_{n}")
+    stores.letters.claim(org_id, "let_2", generation=1, message_id="m-1", at=AT, stale_before=AT)
+    change = cancel_on_disconnect(event(LetterStatus.CANCELLED), LATER, "integration_disconnected", unclaimed=True)
+    batch = [(f"let_{n}", change) for n in (0, 1, 2, 0)]
+    assert sorted(stores.letters.apply_counted(org_id, batch, "job_c", "letters")) == ["let_0", "let_1"]
+    assert stores.letters.apply_counted(org_id, batch, "job_c", "letters") == []
+    counted = stores.jobs.get_job(org_id, "job_c", consistent=True)
+    assert (counted.done, counted.counts) == (2, {"letters": 2})
+    assert [lt.letter_id for lt in stores.letters.unsubmitted(org_id, "queued", 10)] == ["let_2"]
+
+
+def test_customers_are_reset_once_and_leave_the_sparse_index(stores: Stores) -> None:
+    org_id = new_org(stores)
+    job(stores, org_id)
+    customer(stores, org_id, "c_post", preference="post")
+    customer(stores, org_id, "c_paper", preference="email", paper_invoice=True)
+    customer(stores, org_id, "c_email", preference="email")
+    assert sorted(stores.customers.postal_customers(org_id, 10)) == [("c_paper", False), ("c_post", True)]
+    assert stores.customers.count_postal_preferences(org_id) == (1, 1)
+    assert stores.customers.clear_customers_post(org_id, ["c_post", "c_paper", "c_post"], LATER, "job_c") == 1
+    assert stores.customers.clear_customers_paper(org_id, ["c_paper", "c_post"], LATER, "job_c") == 1
+    assert stores.customers.clear_customers_post(org_id, ["c_post"], LATER, "job_c") == 0
+    assert stores.customers.postal_customers(org_id, 10) == []
+    assert stores.jobs.get_job(org_id, "job_c", consistent=True).counts == {"customers": 2}
+    assert stores.customers.get_customer(org_id, "c_paper").preference is Channel.EMAIL
+    assert not stores.customers.mark_address_returned(org_id, "c_missing", LATER)
+
+
+def test_a_webhook_event_is_marked_once_until_forgotten(stores: Stores) -> None:
+    org_id = new_org(stores)
+    assert stores.dedupe.mark_webhook_event(org_id, "sandbox", "evt_1", expires_at=2_000_000_000)
+    assert not stores.dedupe.mark_webhook_event(org_id, "sandbox", "evt_1", expires_at=2_000_000_000)
+    stores.dedupe.forget_webhook_event(org_id, "sandbox", "evt_1")
+    assert stores.dedupe.mark_webhook_event(org_id, "sandbox", "evt_1", expires_at=2_000_000_000)
+
+
+def test_a_job_is_created_once_and_finished_once(stores: Stores) -> None:
+    org_id = new_org(stores)
+    first = job(stores, org_id)
+    again = stores.jobs.ensure_job(first.model_copy(update={"kind": "other"}))
+    assert again.kind == "disconnect_cascade"
+    stores.jobs.set_job_total(org_id, "job_c", 4, {"letters": 0})
+    stores.jobs.set_job_total(org_id, "job_c", 9, {"letters": 0})
+    assert stores.jobs.finish_job(org_id, "job_c", LATER)
+    assert not stores.jobs.finish_job(org_id, "job_c", LATER)
+    done = stores.jobs.get_job(org_id, "job_c", consistent=True)
+    assert (done.status, done.total, done.phase, done.finished_at) == ("completed", 4, "done", LATER)
+    assert stores.jobs.running_job(org_id, "job_c") is None
