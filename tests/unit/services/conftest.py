@@ -14,7 +14,13 @@ from postal.providers.connections import ProviderFactory
 from tests.fakes.memory import MemoryWorld
 
 ORG = "org_acme"
-ADDRESS = {"name": "Bob Example", "lines": ["Hauptstrasse 1"], "postal_code": "10115", "city": "Berlin", "country": "DE"}
+ADDRESS = {
+    "name": "Bob Example",
+    "lines": ["Hauptstrasse 1"],
+    "postal_code": "10115",
+    "city": "Berlin",
+    "country": "DE",
+}
 
 
 @pytest.fixture

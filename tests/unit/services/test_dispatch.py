@@ -66,7 +66,11 @@ def test_a_retryable_provider_error_releases_the_claim_for_the_next_delivery(wor
         dispatcher(world).dispatch(MESSAGE, message_id="m-1", receive_count=1)
     raw = world.letters.get_raw(ORG, "let_1")
     assert raw is not None
-    assert (raw["status"], "claim_message" in raw, raw["last_error"]["code"]) == ("queued", False, "provider_unavailable")
+    assert (raw["status"], "claim_message" in raw, raw["last_error"]["code"]) == (
+        "queued",
+        False,
+        "provider_unavailable",
+    )
     assert world.events.details == []
     # Another message may take it at once (the claim is gone), and the hand-over happens once.
     assert dispatcher(world).dispatch(MESSAGE, message_id="m-2", receive_count=1) is Outcome.SUBMITTED
