@@ -9,7 +9,24 @@ import pytest
 from postal.errors import BadRequest, Conflict, NotConnected
 from postal.letters import LetterError, LetterEvent
 from postal.letters.status import Guard, Move, StatusChange, cancel_on_disconnect, submit
-from postal.models import Channel, IntegrationStatus, LetterStatus, Org, Template, TemplateKind
+from postal.models import (
+    Channel,
+    Customer,
+    CustomPdf,
+    IntegrationStatus,
+    Job,
+    JobFailure,
+    JobStatus,
+    LetterStatus,
+    Org,
+    Task,
+    TaskKind,
+    TaskQuery,
+    TaskStatus,
+    Template,
+    TemplateCheck,
+    TemplateKind,
+)
 from postal.ports import ClaimOutcome, Stores
 from tests.conformance.conftest import AT, connect, customer, invoice, job, letter, new_org
 
@@ -229,3 +246,71 @@ def test_a_job_is_created_once_and_finished_once(stores: Stores) -> None:
     done = stores.jobs.get_job(org_id, "job_c", consistent=True)
     assert (done.status, done.total, done.phase, done.finished_at) == ("completed", 4, "done", LATER)
     assert stores.jobs.running_job(org_id, "job_c") is None
+
+
+def test_a_letter_is_created_once(stores: Stores) -> None:
+    org_id = new_org(stores)
+    created = letter(stores, org_id, "let_1")
+    assert not stores.letters.create(created, [event(LetterStatus.QUEUED)])
+    assert len(stores.letters.history(org_id, "let_1")) == 1
+    assert stores.letters.set_provider_ref(org_id, "let_1", "sandbox", "p-1")
+    assert not stores.letters.set_provider_ref(org_id, "let_1", "sandbox", "p-2")
+    assert stores.letters.find_by_provider_id(org_id, "sandbox", "p-2") is None
+    assert stores.letters.find_by_provider_id("org_other", "sandbox", "p-1") is None
+
+
+def test_a_task_is_opened_once_and_completed_once(stores: Stores) -> None:
+    org_id = new_org(stores)
+    task = Task(task_id="task_1", org_id=org_id, kind=TaskKind.FIX_ADDRESS, customer_id="c1", created_at=AT)
+    assert stores.tasks.open_task(task)
+    assert not stores.tasks.open_task(task.model_copy(update={"note": "again"}))
+    done = stores.tasks.complete_task(org_id, "task_1", LATER)
+    assert (done.status, done.completed_at) == (TaskStatus.DONE, LATER)
+    assert stores.tasks.complete_task(org_id, "task_1", "2026-12-03T00:00:00.000Z").completed_at == LATER
+    assert not stores.tasks.open_task(task)  # a person's completion is never undone
+    open_page, _ = stores.tasks.list_tasks(org_id, TaskQuery(status=TaskStatus.OPEN), 10, None)
+    done_page, _ = stores.tasks.list_tasks(org_id, TaskQuery(status=TaskStatus.DONE), 10, None)
+    assert (open_page, [t.task_id for t in done_page]) == ([], ["task_1"])
+
+
+def test_a_check_is_recorded_only_for_the_pdf_that_was_checked(stores: Stores) -> None:
+    org_id = new_org(stores)
+    stores.templates.put_template(org_id, template(channel=Channel.EMAIL), requires_connected=False)
+    pdf = CustomPdf(s3_key="templates/t.pdf", sha256="a" * 64, size=10, uploaded_at=AT)
+    stores.templates.set_template_pdf(org_id, "tpl_1", pdf, AT, keep_check=False)
+    check = TemplateCheck(ok=True, checked_at=LATER, zone_id="din_5008_b", pdf_sha256="b" * 64)
+    with pytest.raises(Conflict):
+        stores.templates.set_template_check(org_id, "tpl_1", check)
+    checked = stores.templates.set_template_check(org_id, "tpl_1", check.model_copy(update={"pdf_sha256": "a" * 64}))
+    assert checked.check is not None and checked.check.ok
+    dropped = stores.templates.set_template_pdf(org_id, "tpl_1", pdf, LATER, keep_check=False)
+    assert dropped.check is None
+
+
+def test_the_firings_of_a_dated_job_are_counted_and_the_last_completes_it(stores: Stores) -> None:
+    org_id = new_org(stores)
+    nightly = Job(job_id="nightly-x", org_id=org_id, kind="nightly", status=JobStatus.RUNNING, started_at=AT,
+                  counts={"ran": 0})  # fmt: skip
+    stores.jobs.start_firing(nightly, AT)
+    stores.jobs.start_firing(nightly, AT)
+    stores.jobs.add_job_total(org_id, "nightly-x", 3, AT)
+    stores.jobs.tick_job(org_id, "nightly-x", "ran", LATER)
+    for n in range(3):
+        stores.jobs.add_job_failure(org_id, "nightly-x", JobFailure(reason=f"r{n}", at=LATER), cap=2)
+    stores.jobs.finish_firing(org_id, "nightly-x", LATER)
+    assert stores.jobs.get_job(org_id, "nightly-x", consistent=True).status is JobStatus.RUNNING
+    stores.jobs.finish_firing(org_id, "nightly-x", LATER)
+    done = stores.jobs.get_job(org_id, "nightly-x", consistent=True)
+    assert (done.status, done.firings, done.total, done.done, done.counts) == (JobStatus.COMPLETED, 2, 3, 1, {"ran": 1})
+    assert [f.reason for f in done.failures] == ["r0", "r1"]
+
+
+def test_a_customer_with_post_needs_the_connection(stores: Stores) -> None:
+    org_id = new_org(stores)
+    post = Customer(customer_id="c1", name="Bob", updated_at=AT, preference=Channel.POST)
+    with pytest.raises(NotConnected):
+        stores.customers.put_customer(org_id, post, requires_connected="post")
+    assert stores.customers.count_post_customers(org_id) == 0
+    connect(stores, org_id)
+    stores.customers.put_customer(org_id, post, requires_connected="post")
+    assert stores.customers.count_post_customers(org_id) == 1
