@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import date
 from typing import Any, cast
 
@@ -24,10 +26,28 @@ ADDRESS = {
 
 
 @pytest.fixture
-def world() -> MemoryWorld:
+def world() -> Iterator[MemoryWorld]:
     world = MemoryWorld()
     world.new_org(ORG)
-    return world
+    yield world
+    every_status_change_was_published(world)
+
+
+def every_status_change_was_published(world: MemoryWorld) -> None:
+    """After each test: every status change a letter's history says was applied after its creation went out as
+    exactly one event naming it, and no event names a change the history does not hold (as the moto tests check)."""
+    items = list(world.table.items.values())
+    created = {(i["org_id"], i["letter_id"]): i["created_at"] for i in items if i.get("item_type") == "letter"}
+    history: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for entry in (i for i in items if i.get("item_type") == "letter_event" and i.get("applied") is not False):
+        key = (str(entry["PK"]).removeprefix("ORG#"), str(entry["letter_id"]))
+        if entry["occurred_at"] != created.get(key):  # the entries written with the letter itself
+            history[key][str(entry["status"])] += 1
+    published: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for detail in world.published():
+        if detail.get("previous_status") is not None:
+            published[(str(detail["org_id"]), str(detail["letter_id"]))][str(detail["status"])] += 1
+    assert history == published
 
 
 def factory(world: MemoryWorld) -> ProviderFactory:
