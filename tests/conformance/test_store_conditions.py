@@ -314,3 +314,38 @@ def test_a_customer_with_post_needs_the_connection(stores: Stores) -> None:
     connect(stores, org_id)
     stores.customers.put_customer(org_id, post, requires_connected="post")
     assert stores.customers.count_post_customers(org_id) == 1
+
+
+def test_letters_page_newest_first_by_status_by_customer_and_by_id(stores: Stores) -> None:
+    org_id = new_org(stores)
+    for n in range(5):
+        stored = letter(stores, org_id, f"let_{n}").model_copy(
+            update={"letter_id": f"let_c{n}", "customer_id": "c1" if n % 2 else "c2"}
+        )
+        assert stores.letters.create(stored, [event(LetterStatus.QUEUED, f"2026-12-02T10:0{n}:00.000Z")])
+
+    def every(**query: str | None) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            page, cursor = stores.letters.list(
+                org_id,
+                status=query.get("status"),
+                customer_id=query.get("customer_id"),
+                created_from=None,
+                created_to=None,
+                limit=2,
+                cursor=cursor,
+            )
+            seen += [lt.letter_id for lt in page]
+            if cursor is None:
+                return seen
+
+    everything = every()
+    assert sorted(everything) == sorted([f"let_{n}" for n in range(5)] + [f"let_c{n}" for n in range(5)])
+    assert everything == sorted(everything, reverse=True)
+    assert sorted(every(status="queued")) == sorted(everything)
+    assert every(customer_id="c1") == ["let_c3", "let_c1"]
+    with pytest.raises(BadRequest):
+        stores.letters.list("org_x", status=None, customer_id=None, created_from=None, created_to=None, limit=2,
+                            cursor=stores.letters.list(org_id, status=None, customer_id=None, created_from=None,
+                                                       created_to=None, limit=2, cursor=None)[1])  # fmt: skip
