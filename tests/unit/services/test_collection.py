@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from postal.collection import run_org
+from postal.collection import reconcile_org, run_org
 from postal.collection.model import OrgRun
 from postal.models import JobStatus, LetterStatus
 from tests.fakes.memory import MemoryWorld
@@ -100,3 +100,52 @@ def test_a_paid_invoice_runs_no_step(world: MemoryWorld, desk: LetterDesk) -> No
     invoice(world, "inv_1", "cust_1", DUE, status="paid")
     assert run(world, desk, date(2026, 11, 20)).due == 0
     assert list(world.published("CommunicationDue")) == []
+
+
+class BrokenDesk(LetterDesk):
+    """A letter sender that fails `failures` times, then sends."""
+
+    def __init__(self, world: MemoryWorld, failures: int):
+        super().__init__(world)
+        self.failures = failures
+
+    def __call__(self, org_id: str, template_id: str, customer_id: str, invoice_id: str, key: str) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("rendering failed")
+        return super().__call__(org_id, template_id, customer_id, invoice_id, key)
+
+
+def reconcile(world: MemoryWorld, desk: LetterDesk, day: date) -> OrgRun:
+    return reconcile_org(world.stores, world.events, desk, ORG, day, world.now())
+
+
+def test_a_failed_step_is_recorded_and_done_again_by_reconciliation(world: MemoryWorld, desk: LetterDesk) -> None:
+    broken = BrokenDesk(world, failures=1)
+    run(world, broken, date(2026, 11, 10))
+    failed = run(world, broken, date(2026, 11, 20))
+    assert (failed.due, failed.failed) == (1, 1)
+    job = world.stores.jobs.get_job(ORG, "nightly-2026-11-20")
+    assert [(f.invoice_id, f.step_id, f.reason) for f in job.failures] == [
+        ("inv_1", "final", "unexpected_error: RuntimeError")
+    ]
+    assert [r["step_id"] for r in world.stores.collection.pending_step_runs(ORG, 10)] == ["final"]
+    retried = reconcile(world, broken, date(2026, 11, 21))
+    assert (retried.due, retried.ran) == (1, 1)
+    assert list(broken.keys.values()) == ["let_1"]
+    assert world.stores.collection.pending_step_runs(ORG, 10) == []
+    assert reconcile(world, broken, date(2026, 11, 22)).due == 0
+
+
+def test_a_step_that_keeps_failing_is_handed_to_a_person(world: MemoryWorld, desk: LetterDesk) -> None:
+    broken = BrokenDesk(world, failures=10)
+    run(world, broken, date(2026, 11, 10))
+    run(world, broken, date(2026, 11, 20))
+    reconcile(world, broken, date(2026, 11, 21))
+    gave_up = reconcile(world, broken, date(2026, 11, 22))
+    assert gave_up.gave_up == ["inv_1#final"]
+    assert world.stores.tasks.get_task(ORG, "task_inv_1_final_failed").kind == "step_failed"
+    stored = world.stores.collection.get_step_run(ORG, "inv_1", "final")
+    assert stored is not None and (stored["status"], stored["attempts"]) == ("gave_up", 3)
+    assert reconcile(world, broken, date(2026, 11, 23)).due == 0
+    assert broken.keys == {}
