@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from postal.errors import BadRequest, Conflict, NotConnected
+from postal.errors import BadRequest, Conflict, NotConnected, PreconditionFailed
 from postal.letters import LetterError, LetterEvent
 from postal.letters.status import Guard, Move, StatusChange, cancel_on_disconnect, submit
 from postal.models import (
@@ -349,3 +349,48 @@ def test_letters_page_newest_first_by_status_by_customer_and_by_id(stores: Store
         stores.letters.list("org_x", status=None, customer_id=None, created_from=None, created_to=None, limit=2,
                             cursor=stores.letters.list(org_id, status=None, customer_id=None, created_from=None,
                                                        created_to=None, limit=2, cursor=None)[1])  # fmt: skip
+
+
+def test_a_disconnect_whose_job_exists_already_changes_nothing(stores: Stores) -> None:
+    org_id = new_org(stores)
+    connect(stores, org_id)
+    existing = job(stores, org_id)
+    with pytest.raises(Conflict):
+        stores.integrations.disconnect(org_id, existing, LATER)  # all or nothing: the integration stays connected
+    stored = stores.integrations.get_integration(org_id, consistent=True)
+    assert (stored.status, stored.generation, stored.last_job_id) == (IntegrationStatus.CONNECTED, 1, None)
+
+
+def test_an_org_is_updated_only_as_it_was_read(stores: Stores) -> None:
+    org_id = new_org(stores)
+    read = stores.orgs.get_org(org_id, consistent=True)
+    renamed = read.model_copy(update={"name": "Renamed", "updated_at": LATER})
+    stores.orgs.update_org(renamed, read.updated_at)
+    with pytest.raises(PreconditionFailed):
+        stores.orgs.update_org(read.model_copy(update={"name": "Lost", "updated_at": LATER}), read.updated_at)
+    stores.orgs.update_org(renamed.model_copy(update={"name": "Again"}), LATER)
+    assert stores.orgs.get_org(org_id, consistent=True).name == "Again"
+    assert list(stores.orgs.iter_org_ids()) == [org_id]
+
+
+def test_an_api_key_rotation_revokes_the_old_key(stores: Stores) -> None:
+    org_id = new_org(stores)
+    stores.orgs.rotate_api_key(org_id, "hash-new", LATER)
+    assert (stores.orgs.org_for_key("hash-new"), stores.orgs.org_for_key(f"hash-{org_id}")) == (org_id, None)
+    new_org(stores, "org_other")
+    with pytest.raises(PreconditionFailed):
+        stores.orgs.rotate_api_key(org_id, "hash-org_other", LATER)  # another org's key: nothing changes
+    assert (stores.orgs.org_for_key("hash-new"), stores.orgs.org_for_key("hash-org_other")) == (org_id, "org_other")
+
+
+def test_the_due_index_is_marked_for_the_steps_it_follows(stores: Stores) -> None:
+    org_id = new_org(stores)
+    assert stores.collection.steps_indexed(org_id, None)
+    stores.collection.put_steps(org_id, [], AT, requires_connected=False)
+    assert not stores.collection.steps_indexed(org_id, AT)
+    stores.collection.mark_steps_indexed(org_id, "2026-12-01T00:00:00.000Z")  # other steps: no mark
+    assert not stores.collection.steps_indexed(org_id, AT)
+    stores.collection.mark_steps_indexed(org_id, AT)
+    assert stores.collection.steps_indexed(org_id, AT)
+    stores.collection.put_steps(org_id, [], LATER, requires_connected=False)
+    assert not stores.collection.steps_indexed(org_id, LATER)
