@@ -8,12 +8,7 @@ import pytest
 from postal.errors import BadRequest
 from postal.letters import LetterError, LetterEvent
 from postal.letters.status import Guard, Move, StatusChange, cancel_on_disconnect, submit
-from postal.models import (
-    Channel,
-    LetterStatus,
-    Template,
-    TemplateKind,
-)
+from postal.models import LetterStatus
 from postal.ports import ClaimOutcome, Stores
 from tests.conformance.conftest import AT, connect, job, letter, new_org
 
@@ -23,10 +18,6 @@ STALE_BEFORE = "2026-12-02T10:02:00.000Z"
 
 def event(status: LetterStatus, at: str = LATER) -> LetterEvent:
     return LetterEvent(status=status.value, occurred_at=at, source="test")
-
-
-def template(template_id: str = "tpl_1", channel: Channel = Channel.POST) -> Template:
-    return Template(template_id=template_id, kind=TemplateKind.INVOICE, default_channel=channel, updated_at=AT)
 
 
 def test_letters_apply_respects_the_sources_and_the_claim_guard(stores: Stores) -> None:
