@@ -43,10 +43,10 @@ import pytest
 from local.cfn import Template
 from local.sandbox_server import SandboxServer, webhook_body
 from postal import bootstrap
+from postal.config import get_config
 from postal.models import Postage
 from postal.providers.base import PriceRequest, ProviderError
 from postal.providers.prices import price_table
-from postal.settings import get_settings
 from tests.apigw import FakeLambdaContext, call, handler
 from tests.aws import provisioned
 from tests.conftest import Api, Aws, Org
@@ -374,7 +374,7 @@ def main() -> None:
             assert boto3.DEFAULT_SESSION is not None
             # Registered on the session before any client exists: every client the handlers create inherits it.
             boto3.DEFAULT_SESSION.events.register("provide-client-params", meter.before_call)
-            get_settings.cache_clear()
+            get_config.cache_clear()
             bootstrap.reset()
             aws, api = Aws(resources), Api(Aws(resources))
 
