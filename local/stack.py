@@ -24,9 +24,11 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from local.cfn import REGION, Template
-from local.gateway import Gateway, LambdaRuntime, SqsPoller
+from local.gateway import Gateway
+from local.lambda_runtime import LambdaRuntime
 from local.moto_patches import SerializedDynamoDB, forget_moto_instances, item_level_rollback
 from local.provision import DEFAULT_ADMIN_KEY, Resources, provision
+from local.sqs_poller import SqsPoller
 
 log = logging.getLogger("local")
 
