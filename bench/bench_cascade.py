@@ -4,7 +4,7 @@
 
 Each size (N/10, then N) runs in its own child process, so the RSS figures of one size are not inflated by the
 other. A child provisions moto from template.yaml (as tests/conftest.py does), creates an org, connects it, loads
-the customers with `batch_write_item` (items built by `Records.put_customer` itself), adds templates and steps with
+the customers with `batch_write_item` (items built by `put_customer` itself), adds templates and steps with
 post, disconnects, and drives the real `disconnect_cascade` handler from the real CascadeQueue until the queue is
 empty, then verifies the outcome. Only the cascade is timed and traced.
 
@@ -53,7 +53,7 @@ from local.cfn import Template as CfnTemplate
 from local.cfn import load_template
 from local.moto_patches import forget_moto_instances, item_level_rollback
 from local.provision import Resources, provision
-from postal import deps, integration
+from postal import bootstrap, integration
 from postal.clock import now_iso
 from postal.models import (
     Channel,
@@ -69,8 +69,11 @@ from postal.models import (
     TemplateKind,
 )
 from postal.orgs import create_org
+from postal.ports import Stores
+from postal.store.customers import CustomerRepository
 from postal.store.dynamo import Item, serialize
-from postal.store.records import Records
+from postal.store.table import Table
+from postal.store.templates import TemplateRepository
 from tests.apigw import FakeLambdaContext, sqs_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,19 +103,19 @@ def moto_stack(page_size: int) -> Iterator[Resources]:
         os.environ["CASCADE_PAGE_SIZE"] = str(page_size)
         os.environ["CASCADE_SETTLE_SECONDS"] = "0"  # moto's GSIs are consistent
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # one "cascade page" line per page otherwise
-        deps.reset()
+        bootstrap.reset()
         try:
             yield resources
         finally:
-            deps.reset()
+            bootstrap.reset()
 
 
 # ---------------------------------------------------------------------------------------------- data
-class _ItemCollector(Records):
-    """Records whose single-item puts are kept instead of sent: exactly the items `put_customer` writes."""
+class _ItemCollector(CustomerRepository):
+    """Customer puts kept instead of sent: exactly the items `put_customer` writes."""
 
     def __init__(self, table_name: str):
-        super().__init__(client=None, table_name=table_name)
+        super().__init__(None, table_name)
         self.items: list[Item] = []
 
     def _put(self, item: Item, condition: str | None = None, names: dict[str, str] | None = None) -> None:
@@ -121,7 +124,7 @@ class _ItemCollector(Records):
 
 
 def customer_items(table_name: str, org_id: str, customers: Iterable[Customer]) -> Iterator[Item]:
-    """The DynamoDB items `Records.put_customer` would write for `customers` (sparse GSI1 keys included)."""
+    """The DynamoDB items `CustomerRepository.put_customer` would write for `customers` (sparse GSI1 keys included)."""
     collector = _ItemCollector(table_name)
     for customer in customers:
         collector.put_customer(org_id, customer, requires_connected=False)
@@ -168,10 +171,10 @@ def bulk_put(client: Any, table_name: str, items: Iterable[Item]) -> int:
     return written
 
 
-def seed_org(records: Records, *, post: int, other: int, now: str) -> str:
+def seed_org(stores: Stores, *, post: int, other: int, now: str) -> str:
     """A connected org with `post` post customers, `other` email customers, and templates and steps with post."""
-    org_id = create_org(records, OrgIn(name="Large GmbH"), now).org.org_id
-    records.connect(
+    org_id = create_org(stores, OrgIn(name="Large GmbH"), now).org.org_id
+    stores.integrations.connect(
         PostalIntegration(
             org_id=org_id,
             status=IntegrationStatus.CONNECTED,
@@ -188,16 +191,16 @@ def seed_org(records: Records, *, post: int, other: int, now: str) -> str:
         (TemplateKind.FINAL_NOTICE, Channel.POST),
     ]:
         template = Template(template_id=kind.value, kind=kind, default_channel=channel, updated_at=now)
-        records.put_template(org_id, template, requires_connected=True)
+        stores.templates.put_template(org_id, template, requires_connected=True)
     steps = [
         CollectionStep(day_offset=0, template_id="invoice", action=StepAction.EMAIL),
         CollectionStep(day_offset=7, template_id="reminder", action=StepAction.POST),
         CollectionStep(day_offset=14, template_id="reminder", action=StepAction.LETTER_TASK),
         CollectionStep(day_offset=21, template_id="final_notice", action=StepAction.POST),
     ]
-    records.put_steps(org_id, steps, now, requires_connected=True)
+    stores.collection.put_steps(org_id, steps, now, requires_connected=True)
     customers = chain(make_customers("c", post, Channel.POST, now), make_customers("e", other, Channel.EMAIL, now))
-    bulk_put(records.client, records.table, customer_items(records.table, org_id, customers))
+    bulk_put(stores.orgs.client, stores.orgs.table, customer_items(stores.orgs.table, org_id, customers))
     return org_id
 
 
@@ -345,10 +348,10 @@ def sampled_pages(expected_pages: int, samples: int) -> set[int]:
 
 def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, profile: bool) -> Row:
     with moto_stack(page_size) as resources:
-        records = deps.records()
+        stores = bootstrap.stores()
         now = now_iso()
         start = time.perf_counter()
-        org_id = seed_org(records, post=customers, other=other, now=now)
+        org_id = seed_org(stores, post=customers, other=other, now=now)
         load_s = time.perf_counter() - start
         log(f"[{customers}] loaded {customers} post + {other} email customers in {load_s:.1f} s")
         forget_moto_instances()
@@ -356,8 +359,8 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         query_peaks: list[float] = []
         if trace_samples:  # the two O(table) moto queries every page makes, alone, for comparison with a page's peak
             with traced_peak(query_peaks):
-                records.postal_customers(org_id, limit=page_size)
-                records.list_templates(org_id)
+                stores.customers.postal_customers(org_id, limit=page_size)
+                stores.templates.list_templates(org_id)
 
         # + the page that finds nothing left, and the settle page that looks again and finishes
         expected_pages = math.ceil(customers / page_size) + 2
@@ -382,7 +385,7 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         def on_page(pages: int) -> None:  # progress, from the job's own counter (one GetItem per page)
             nonlocal next_mark
             forget_moto_instances()
-            done = records.get_job(org_id, job_id, consistent=True).done
+            done = stores.jobs.get_job(org_id, job_id, consistent=True).done
             crossed = None
             while next_mark is not None and done >= customers * next_mark / 10:
                 crossed, next_mark = next_mark, next(marks, None)
@@ -397,11 +400,15 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         maxrss_before, rss_before = _maxrss_mb(), _proc_status_mb("VmRSS") or 0.0
         hwm_reset = _reset_rss_high_water_mark()
         profiler = cProfile.Profile() if profile else None
-        with timers.wrap(Records, ["postal_customers", "list_templates", "count", "clear_customers_post"]):
+        with (
+            timers.wrap(CustomerRepository, ["postal_customers", "clear_customers_post"]),
+            timers.wrap(TemplateRepository, ["list_templates"]),
+            timers.wrap(Table, ["count"]),
+        ):
             if profiler:
                 profiler.enable()
             cascade_start = time.perf_counter()
-            job_id = integration.disconnect(records, deps.cascade_queue(), org_id, now_iso()).job_id
+            job_id = integration.disconnect(stores, bootstrap.cascade_queue(), org_id, now_iso()).job_id
             pages = drive_cascade(
                 resources, around_page=around_page, on_page=on_page, max_pages=10 * expected_pages + 100
             )
@@ -417,7 +424,7 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         if page_peaks:
             log(f"[{customers}] traced peak MB per page: " + ", ".join(f"{p}: {m:.1f}" for p, m in page_peaks.items()))
 
-        verify(records, org_id, job_id, customers, other)
+        verify(stores, org_id, job_id, customers, other)
         log(f"[{customers}] verified: job completed, done == total, no post customer left, email customers intact")
         later = [m for p, m in page_peaks.items() if p != 1]
         return Row(
@@ -442,8 +449,8 @@ def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, 
         )
 
 
-def verify(records: Records, org_id: str, job_id: str, customers: int, other: int) -> None:
-    job = records.get_job(org_id, job_id, consistent=True)
+def verify(stores: Stores, org_id: str, job_id: str, customers: int, other: int) -> None:
+    job = stores.jobs.get_job(org_id, job_id, consistent=True)
     expected = customers + TEMPLATES_WITH_POST + STEPS_WITH_POST
     problems = []
     if job.status != JobStatus.COMPLETED:
@@ -452,13 +459,13 @@ def verify(records: Records, org_id: str, job_id: str, customers: int, other: in
         problems.append(f"done {job.done}, total {job.total}, expected {expected}")
     if job.counts.get("customers") != customers:
         problems.append(f"counts {job.counts}")
-    if (left := records.count_post_customers(org_id)) != 0:
+    if (left := stores.customers.count_post_customers(org_id)) != 0:
         problems.append(f"{left} post customers left")
     for i in sorted({0, customers // 2, customers - 1}):
-        if customers and records.get_customer(org_id, f"c{i:07d}").preference is not None:
+        if customers and stores.customers.get_customer(org_id, f"c{i:07d}").preference is not None:
             problems.append(f"c{i:07d} still has a preference")
     for i in sorted({0, other // 2, other - 1}) if other else []:
-        if records.get_customer(org_id, f"e{i:07d}").preference != Channel.EMAIL:
+        if stores.customers.get_customer(org_id, f"e{i:07d}").preference != Channel.EMAIL:
             problems.append(f"e{i:07d} lost its email preference")
     if problems:
         raise RuntimeError("cascade outcome is wrong: " + "; ".join(problems))

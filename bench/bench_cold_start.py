@@ -119,8 +119,8 @@ def paths_for(mode: str, logical_id: str, deps_layer: Path) -> tuple[list[str], 
         paths = [str(ROOT / "functions"), str(ROOT / "shared"), str(site_packages())]
         return paths, paths
     base = BUILD if mode == "build" else OUT / "nobytecode"
-    deps = deps_layer if mode == "build" else OUT / "nobytecode" / "DepsLayer"
-    handler = [str(base / logical_id), str(base / "DomainLayer" / "python"), str(deps), str(RUNTIME)]
+    bootstrap = deps_layer if mode == "build" else OUT / "nobytecode" / "DepsLayer"
+    handler = [str(base / logical_id), str(base / "DomainLayer" / "python"), str(bootstrap), str(RUNTIME)]
     return handler, [str(RUNTIME)]
 
 
@@ -190,8 +190,8 @@ def print_sizes() -> None:
     print("-" * 38)
     for path in sorted(p for p in BUILD.iterdir() if p.is_dir()):
         print(f"{path.name:28} {tree_mb(path):9.3f}")
-    deps = tree_mb(BUILD / "DepsLayer")
-    verdict = "met" if deps <= DEPS_LAYER_GOAL_MB else f"missed by {deps - DEPS_LAYER_GOAL_MB:.1f} MB"
+    bootstrap = tree_mb(BUILD / "DepsLayer")
+    verdict = "met" if bootstrap <= DEPS_LAYER_GOAL_MB else f"missed by {bootstrap - DEPS_LAYER_GOAL_MB:.1f} MB"
     print(f"deps layer goal <= {DEPS_LAYER_GOAL_MB} MB: {verdict}")
 
 

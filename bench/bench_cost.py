@@ -42,7 +42,7 @@ import pytest
 
 from local.cfn import Template
 from local.sandbox_server import SandboxServer, webhook_body
-from postal import deps
+from postal import bootstrap
 from postal.models import Postage
 from postal.providers.base import PriceRequest, ProviderError
 from postal.providers.prices import price_table
@@ -206,7 +206,7 @@ def callbacks(sandbox: SandboxServer, orgs: list[Org], meter: Meter) -> None:
     """Every status in WEBHOOKS for every letter of `orgs`, signed as the sandbox signs them."""
     for org in orgs:
         with paused(meter):
-            secret = deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))
+            secret = bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(org.org_id)))
             ours = set(letters_of(org))
         for letter in [x for x in sandbox.letters.values() if x.letter_id in ours]:
             for status in WEBHOOKS:
@@ -378,7 +378,7 @@ def main() -> None:
             # Registered on the session before any client exists: every client the handlers create inherits it.
             boto3.DEFAULT_SESSION.events.register("provide-client-params", meter.before_call)
             get_settings.cache_clear()
-            deps.reset()
+            bootstrap.reset()
             aws, api = Aws(resources), Api(Aws(resources))
 
             print(f"AWS prices: {prices['region']}, {prices['date']} (bench/aws_prices.json); arm64 Lambda")

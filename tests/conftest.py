@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from local.provision import Resources
-from postal import deps
+from postal import bootstrap
 from tests.apigw import FakeLambdaContext, Reply, call, handler, sqs_event
 from tests.aws import provisioned
 
@@ -62,9 +62,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     with provisioned(monkeypatch) as resources:
         monkeypatch.setenv("CASCADE_PAGE_SIZE", os.environ.get("CASCADE_PAGE_SIZE", "50"))
         monkeypatch.setenv("CASCADE_SETTLE_SECONDS", "0")  # moto's GSIs are consistent; drain() sees no delay
-        deps.reset()
+        bootstrap.reset()
         yield Aws(resources)
-        deps.reset()
+        bootstrap.reset()
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps
+from postal import bootstrap
 from postal.auth import bearer_token, hash_key, same_secret
 
 logger = Logger()
@@ -33,9 +33,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     method_arn = str(event.get("methodArn", "arn:aws:execute-api:local:0:api/stage/GET/"))
     if token is None:
         raise Exception("Unauthorized")  # the exact message API Gateway turns into a 401
-    if same_secret(token, deps.admin_key().current()):
+    if same_secret(token, bootstrap.admin_key().current()):
         return _policy("admin", method_arn, {"org_id": "", "is_admin": "true"})
-    org_id = deps.api_keys().org_for_key(hash_key(token))
+    org_id = bootstrap.api_keys().org_for_key(hash_key(token))
     if org_id is None:
         logger.info("unknown API key")
         raise Exception("Unauthorized")

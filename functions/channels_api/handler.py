@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps
+from postal import bootstrap
 from postal.api.app import build_app, require_org
-from postal.channels import Resolution, resolve_channel
+from postal.channels import Resolution, channel_for
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -21,13 +21,7 @@ app = build_app()
 
 @app.get("/v1/orgs/<org_id>/customers/<customer_id>/channel")
 def resolve(org_id: str, customer_id: str, template_id: Annotated[str, Query(min_length=1)]) -> Resolution:
-    records = deps.records()
-    require_org(app, org_id)
-    return resolve_channel(
-        records.get_customer(org_id, customer_id),
-        records.get_template(org_id, template_id),
-        records.get_integration(org_id),
-    )
+    return channel_for(bootstrap.stores(), require_org(app, org_id), customer_id, template_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -9,9 +9,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import collection, deps, letters_service
+from postal import bootstrap, collection
 from postal.clock import now_iso
-from postal.letters import DocumentRef, LetterIn
+from postal.letters import DocumentRef, LetterIn, create
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -24,13 +24,13 @@ def send_letter(org_id: str, template_id: str, customer_id: str, invoice_id: str
     body = LetterIn(
         document=DocumentRef(template_id=template_id, customer_id=customer_id, invoice_ids=[invoice_id]), send=True
     )
-    letter = letters_service.create_letter(
-        deps.records(),
-        deps.letters(),
-        deps.documents(),
-        deps.idempotency_keys(),
-        deps.dispatch_queue(),
-        deps.events(),
+    letter = create.create_letter(
+        bootstrap.stores(),
+        bootstrap.letters(),
+        bootstrap.documents(),
+        bootstrap.idempotency_keys(),
+        bootstrap.dispatch_queue(),
+        bootstrap.events(),
         org_id,
         body,
         idempotency_key,
@@ -45,7 +45,7 @@ def send_letter(org_id: str, template_id: str, customer_id: str, invoice_id: str
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     request = collection.NightlyInput.model_validate(event)
     summary = collection.run_nightly(
-        deps.records(), deps.events(), send_letter, request, datetime.now(UTC).date(), now_iso()
+        bootstrap.stores(), bootstrap.events(), send_letter, request, datetime.now(UTC).date(), now_iso()
     )
     for org in summary.orgs:
         logger.info("nightly org done", extra=org.model_dump())

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import cascade, deps
+from postal import bootstrap, cascade
 from postal.clock import now_iso
 from postal.integration import CascadeMessage
 from postal.settings import get_settings
@@ -25,7 +25,8 @@ def record_handler(record: SQSRecord) -> None:
     message = CascadeMessage.model_validate_json(record.body)
     settings = get_settings()
     result = cascade.run_page(
-        deps.records(),
+        bootstrap.stores(),
+        bootstrap.events(),
         message,
         settings.cascade_page_size,
         now_iso(),
@@ -36,9 +37,11 @@ def record_handler(record: SQSRecord) -> None:
         extra={"org_id": message.org_id, "job_id": message.job_id, **result.model_dump(exclude={"next"})},
     )
     if result.next:
-        deps.cascade_queue().send(result.next, delay_seconds=result.delay_seconds)
+        bootstrap.cascade_queue().send(result.next, delay_seconds=result.delay_seconds)
     elif result.phase == "done":
-        deps.events().publish("PostalIntegrationDisconnected", {"org_id": message.org_id, "job_id": message.job_id})
+        bootstrap.events().publish(
+            "PostalIntegrationDisconnected", {"org_id": message.org_id, "job_id": message.job_id}
+        )
 
 
 @logger.inject_lambda_context

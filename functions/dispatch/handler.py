@@ -9,10 +9,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps
+from postal import bootstrap
 from postal.clock import now_iso
 from postal.dispatch import Dispatcher
-from postal.letters_service import DispatchMessage
+from postal.letters import DispatchMessage
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -23,7 +23,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> None:
     message = DispatchMessage.model_validate_json(record.body)
     dispatcher = Dispatcher(
-        deps.records(), deps.letters(), deps.providers(), deps.documents(), deps.events(), clock=now_iso
+        bootstrap.stores(),
+        bootstrap.letters(),
+        bootstrap.providers(),
+        bootstrap.documents(),
+        bootstrap.events(),
+        clock=now_iso,
     )
     outcome = dispatcher.dispatch(
         message,

@@ -9,10 +9,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps
+from postal import bootstrap
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
-from postal.documents import service
+from postal.documents import rendering
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -29,11 +29,11 @@ app = build_app()
     "download URL valid for `expires_in` seconds. The org's paper invoice fee is added to invoices for customers "
     "with paper_invoice. With an `Idempotency-Key`, a retry of the same request returns the same document.",
 )
-def render_document(org_id: str, body: service.DocumentIn) -> Response[service.StoredDocument]:
-    document = service.create_document(
-        deps.records(),
-        deps.documents(),
-        deps.idempotency_keys(),
+def render_document(org_id: str, body: rendering.DocumentIn) -> Response[rendering.StoredDocument]:
+    document = rendering.create_document(
+        bootstrap.stores(),
+        bootstrap.documents(),
+        bootstrap.idempotency_keys(),
         require_org(app, org_id),
         body,
         now_iso(),

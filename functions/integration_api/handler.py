@@ -9,11 +9,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps, integration
+from postal import bootstrap, integration
 from postal.api.app import build_app, require_org
 from postal.clock import now_iso
-from postal.connections import webhook_url
 from postal.models import Job
+from postal.providers.connections import webhook_url
 from postal.settings import get_settings
 from postal.tracing import get_tracer
 
@@ -24,7 +24,7 @@ app = build_app()
 
 @app.get("/v1/orgs/<org_id>/integrations/postal")
 def get_integration(org_id: str) -> integration.IntegrationView:
-    return integration.view(deps.records(), require_org(app, org_id))
+    return integration.view(bootstrap.stores(), require_org(app, org_id))
 
 
 @app.post("/v1/orgs/<org_id>/integrations/postal/connect")
@@ -35,8 +35,8 @@ def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPrev
     settings = get_settings()
     org_id = require_org(app, org_id)
     return integration.connect(
-        deps.records(),
-        deps.secret_store(),
+        bootstrap.stores(),
+        bootstrap.secret_store(),
         validate_credentials,
         org_id,
         body,
@@ -48,19 +48,19 @@ def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPrev
 
 @app.get("/v1/orgs/<org_id>/integrations/postal/disconnect-impact")
 def disconnect_impact(org_id: str) -> integration.Impact:
-    return integration.impact(deps.records(), require_org(app, org_id))
+    return integration.impact(bootstrap.stores(), require_org(app, org_id))
 
 
 @app.post("/v1/orgs/<org_id>/integrations/postal/disconnect")
 def disconnect(org_id: str) -> Response[Job]:
-    job = integration.disconnect(deps.records(), deps.cascade_queue(), require_org(app, org_id), now_iso())
+    job = integration.disconnect(bootstrap.stores(), bootstrap.cascade_queue(), require_org(app, org_id), now_iso())
     logger.info("postal integration disconnected", extra={"org_id": org_id, "job_id": job.job_id})
     return Response(202, content_types.APPLICATION_JSON, job)
 
 
 @app.get("/v1/orgs/<org_id>/jobs/<job_id>")
 def get_job(org_id: str, job_id: str) -> Job:
-    return deps.records().get_job(require_org(app, org_id), job_id)
+    return integration.get_job(bootstrap.stores(), require_org(app, org_id), job_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps, reconcile
+from postal import bootstrap, reconcile
 from postal.clock import now_iso
 from postal.settings import get_settings
 from postal.tracing import get_tracer
@@ -25,10 +25,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = reconcile.ReconcileInput.model_validate(event)
     settings = get_settings()
     orgs = reconcile.run(
-        deps.records(),
-        deps.letters(),
-        deps.providers(),
-        deps.events(),
+        bootstrap.stores(),
+        bootstrap.letters(),
+        bootstrap.providers(),
+        bootstrap.events(),
         request,
         now_iso(),
         hours=reconcile.after_hours(settings.reconcile_after_hours),

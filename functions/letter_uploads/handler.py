@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps, letters_service
+from postal import bootstrap
 from postal.clock import now_iso
+from postal.letters import uploads
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -29,8 +30,14 @@ def record_handler(record: SQSRecord) -> None:
             continue
         key = unquote_plus(entry["s3"]["object"]["key"])  # S3 URL-encodes keys in events
         size = int(entry["s3"]["object"].get("size", 0))
-        status = letters_service.letter_uploaded(
-            deps.letters(), deps.documents(), deps.dispatch_queue(), deps.events(), key, size, now_iso()
+        status = uploads.letter_uploaded(
+            bootstrap.letters(),
+            bootstrap.documents(),
+            bootstrap.dispatch_queue(),
+            bootstrap.events(),
+            key,
+            size,
+            now_iso(),
         )
         logger.info("upload", extra={"status": status.value if status else "ignored"})
 

@@ -12,11 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps, letters_service
+from postal import bootstrap
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
 from postal.collection import RunQuote
-from postal.letters import CancelOut, LetterIn, LetterPage, LetterView
+from postal.letters import CancelOut, LetterIn, LetterPage, LetterView, cancel, create, pricing, views
 from postal.models import LetterStatus, Postage, ProviderName
 from postal.tracing import get_tracer
 
@@ -29,13 +29,13 @@ DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"
 
 @app.post("/v1/orgs/<org_id>/letters")
 def create_letter(org_id: str, body: LetterIn) -> Response[LetterView]:
-    letter = letters_service.create_letter(
-        deps.records(),
-        deps.letters(),
-        deps.documents(),
-        deps.idempotency_keys(),
-        deps.dispatch_queue(),
-        deps.events(),
+    letter = create.create_letter(
+        bootstrap.stores(),
+        bootstrap.letters(),
+        bootstrap.documents(),
+        bootstrap.idempotency_keys(),
+        bootstrap.dispatch_queue(),
+        bootstrap.events(),
         require_org(app, org_id),
         body,
         header(app, "Idempotency-Key"),
@@ -54,8 +54,8 @@ def list_letters(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> LetterPage:
-    return letters_service.list_letters(
-        deps.letters(),
+    return views.list_letters(
+        bootstrap.letters(),
         require_org(app, org_id),
         status=status,
         customer_id=customer_id,
@@ -68,15 +68,15 @@ def list_letters(
 
 @app.get("/v1/orgs/<org_id>/letters/<letter_id>")
 def get_letter(org_id: str, letter_id: str) -> LetterView:
-    return letters_service.get_letter(deps.letters(), deps.documents(), require_org(app, org_id), letter_id)
+    return views.get_letter(bootstrap.letters(), bootstrap.documents(), require_org(app, org_id), letter_id)
 
 
 @app.post("/v1/orgs/<org_id>/letters/<letter_id>/cancel")
 def cancel_letter(org_id: str, letter_id: str) -> Response[CancelOut]:
     """Cancels the letter: 200 with the outcome; a letter being handed to the provider is waited for a few seconds,
     and if the hand-over takes longer the cancel is queued (202, `cancel_queued: true`)."""
-    outcome = letters_service.cancel_letter(
-        deps.letters(), deps.providers(), deps.events(), require_org(app, org_id), letter_id, now_iso()
+    outcome = cancel.cancel_letter(
+        bootstrap.letters(), bootstrap.providers(), bootstrap.events(), require_org(app, org_id), letter_id, now_iso()
     )
     return Response(202 if outcome.cancel_queued else 200, content_types.APPLICATION_JSON, outcome)
 
@@ -94,13 +94,13 @@ def prices(
         ProviderName | None,
         Query(description="Price this provider from its public price table (required before connecting)"),
     ] = None,
-) -> letters_service.PriceOut:
+) -> pricing.PriceOut:
     """A price per letter before sending: exact from the connected provider (`estimate: false` when it has a price
     endpoint), or an estimate from a provider's public price table (`estimate: true`) before connecting or to
     compare providers."""
-    return letters_service.quote(
-        deps.records(),
-        deps.providers(),
+    return pricing.quote(
+        bootstrap.stores(),
+        bootstrap.providers(),
         require_org(app, org_id),
         country=country,
         pages=pages,
@@ -121,8 +121,12 @@ def nightly_run_price(
     to post is rendered as the run renders it to count its pages, and the letters are priced by the connected
     provider, grouped by destination and page count at the group's volume. Due steps that would not become a
     letter (no usable address, a custom layout, ...) are listed with the reason. Up to 500 due invoices."""
-    return letters_service.quote_run(
-        deps.records(), deps.providers(), require_org(app, org_id), run_date or datetime.now(UTC).date(), now_iso()
+    return pricing.quote_run(
+        bootstrap.stores(),
+        bootstrap.providers(),
+        require_org(app, org_id),
+        run_date or datetime.now(UTC).date(),
+        now_iso(),
     )
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps, orgs
+from postal import bootstrap, orgs
 from postal.api.app import build_app, header, require_admin, require_current_key, require_org
 from postal.clock import now_iso
 from postal.models import Org, OrgIn, OrgPatch
@@ -21,7 +21,7 @@ app = build_app()
 
 
 def _fresh_admin_key() -> str:
-    return deps.admin_key().current(fresh=True)
+    return bootstrap.admin_key().current(fresh=True)
 
 
 @app.get("/v1/health")
@@ -35,12 +35,12 @@ def create_org(body: OrgIn) -> Response[orgs.CreatedOrg]:
     an `Idempotency-Key`, a retry never creates a second org: it answers 409 `org_already_created` with the org id
     (rotate the key if the first response was lost); the same key with another body is a 422."""
     require_admin(app)
-    require_current_key(app, deps.records(), _fresh_admin_key)
+    require_current_key(app, bootstrap.api_keys(), _fresh_admin_key)
     created = orgs.create_org(
-        deps.records(),
+        bootstrap.stores(),
         body,
         now_iso(),
-        keys=deps.idempotency_keys(),
+        keys=bootstrap.idempotency_keys(),
         idempotency_key=header(app, "Idempotency-Key"),
     )
     return Response(201, content_types.APPLICATION_JSON, created)
@@ -50,7 +50,7 @@ def create_org(body: OrgIn) -> Response[orgs.CreatedOrg]:
 def update_org(org_id: str, body: OrgPatch) -> Org:
     """Changes the org's settings (name, branding, paper invoice fee, window standard, returned-mail fallback):
     the fields given replace the stored ones, `null` removes an optional one, the others stay."""
-    return orgs.update_org(deps.records(), require_org(app, org_id), body, now_iso())
+    return orgs.update_org(bootstrap.stores(), require_org(app, org_id), body, now_iso())
 
 
 @app.post("/v1/orgs/<org_id>/api-key")
@@ -59,13 +59,13 @@ def rotate_api_key(org_id: str) -> orgs.RotatedKey:
     old key is revoked at once: this route and org creation check the presented key against the store on every
     call; every other route refuses it once the gateway's authorizer cache (30 s) expires."""
     org_id = require_org(app, org_id)
-    require_current_key(app, deps.records(), _fresh_admin_key)
-    return orgs.rotate_api_key(deps.records(), org_id, now_iso())
+    require_current_key(app, bootstrap.api_keys(), _fresh_admin_key)
+    return orgs.rotate_api_key(bootstrap.stores(), org_id, now_iso())
 
 
 @app.get("/v1/orgs/<org_id>")
 def get_org(org_id: str) -> Org:
-    return deps.records().get_org(require_org(app, org_id))
+    return orgs.get_org(bootstrap.stores(), require_org(app, org_id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

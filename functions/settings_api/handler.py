@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import catalog, deps
+from postal import bootstrap, catalog
 from postal.api.app import build_app, require_org
 from postal.clock import now_iso
 from postal.models import (
@@ -37,47 +37,47 @@ app = build_app()
 
 @app.get("/v1/orgs/<org_id>/templates")
 def list_templates(org_id: str) -> list[Template]:
-    return deps.records().list_templates(require_org(app, org_id))
+    return catalog.list_templates(bootstrap.stores(), require_org(app, org_id))
 
 
 @app.put("/v1/orgs/<org_id>/templates/<template_id>")
 def put_template(org_id: str, template_id: Identifier, body: TemplateIn) -> Template:
-    return catalog.put_template(deps.records(), require_org(app, org_id), template_id, body, now_iso())
+    return catalog.put_template(bootstrap.stores(), require_org(app, org_id), template_id, body, now_iso())
 
 
 @app.get("/v1/orgs/<org_id>/templates/<template_id>")
 def get_template(org_id: str, template_id: str) -> Template:
-    return deps.records().get_template(require_org(app, org_id), template_id)
+    return catalog.get_template(bootstrap.stores(), require_org(app, org_id), template_id)
 
 
 @app.put("/v1/orgs/<org_id>/customers/<customer_id>")
 def put_customer(org_id: str, customer_id: Identifier, body: CustomerIn) -> Customer:
-    return catalog.put_customer(deps.records(), require_org(app, org_id), customer_id, body, now_iso())
+    return catalog.put_customer(bootstrap.stores(), require_org(app, org_id), customer_id, body, now_iso())
 
 
 @app.get("/v1/orgs/<org_id>/customers/<customer_id>")
 def get_customer(org_id: str, customer_id: str) -> Customer:
-    return deps.records().get_customer(require_org(app, org_id), customer_id)
+    return catalog.get_customer(bootstrap.stores(), require_org(app, org_id), customer_id)
 
 
 @app.put("/v1/orgs/<org_id>/collection-steps")
 def put_steps(org_id: str, body: CollectionStepsIn) -> catalog.StepsView:
-    return catalog.put_steps(deps.records(), require_org(app, org_id), body, now_iso())
+    return catalog.put_steps(bootstrap.stores(), require_org(app, org_id), body, now_iso())
 
 
 @app.get("/v1/orgs/<org_id>/collection-steps")
 def get_steps(org_id: str) -> catalog.StepsView:
-    return catalog.get_steps(deps.records(), require_org(app, org_id))
+    return catalog.get_steps(bootstrap.stores(), require_org(app, org_id))
 
 
 @app.put("/v1/orgs/<org_id>/invoices/<invoice_id>")
 def put_invoice(org_id: str, invoice_id: Identifier, body: InvoiceIn) -> InvoiceRecord:
-    return catalog.put_invoice(deps.records(), require_org(app, org_id), invoice_id, body, now_iso())
+    return catalog.put_invoice(bootstrap.stores(), require_org(app, org_id), invoice_id, body, now_iso())
 
 
 @app.get("/v1/orgs/<org_id>/invoices/<invoice_id>")
 def get_invoice(org_id: str, invoice_id: str) -> InvoiceRecord:
-    return catalog.get_invoice(deps.records(), require_org(app, org_id), invoice_id)
+    return catalog.get_invoice(bootstrap.stores(), require_org(app, org_id), invoice_id)
 
 
 @app.get("/v1/orgs/<org_id>/tasks")
@@ -96,17 +96,17 @@ def list_tasks(
     query = TaskQuery(
         status=status, kind=kind, customer_id=customer_id, created_from=created_from, created_to=created_to
     )
-    return catalog.list_tasks(deps.records(), require_org(app, org_id), query, limit, cursor)
+    return catalog.list_tasks(bootstrap.stores(), require_org(app, org_id), query, limit, cursor)
 
 
 @app.get("/v1/orgs/<org_id>/tasks/<task_id>")
 def get_task(org_id: str, task_id: str) -> Task:
-    return deps.records().get_task(require_org(app, org_id), task_id)
+    return catalog.get_task(bootstrap.stores(), require_org(app, org_id), task_id)
 
 
 @app.post("/v1/orgs/<org_id>/tasks/<task_id>/complete")
 def complete_task(org_id: str, task_id: str) -> Task:
-    return catalog.complete_task(deps.records(), require_org(app, org_id), task_id, now_iso())
+    return catalog.complete_task(bootstrap.stores(), require_org(app, org_id), task_id, now_iso())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

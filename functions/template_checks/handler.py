@@ -8,10 +8,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps
+from postal import bootstrap
 from postal.api.app import build_app, header, require_org
 from postal.clock import now_iso
-from postal.documents import service
+from postal.documents import template_pdf
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -26,12 +26,12 @@ app = build_app()
     '`{"upload": true}` for a presigned PUT URL, then `{"s3_key": "<key>"}` to register the uploaded file. '
     "A check made for other bytes stops counting. Errors: 413 too large, 415 not a PDF, 422 unreadable/encrypted.",
 )
-def upload_pdf(org_id: str, template_id: str) -> service.UploadTicket | service.TemplatePdfView:
+def upload_pdf(org_id: str, template_id: str) -> template_pdf.UploadTicket | template_pdf.TemplatePdfView:
     # The body is read raw (a PDF, or JSON): the content type decides what it is, not a pydantic model.
     event = app.current_event
-    return service.handle_pdf_post(
-        deps.records(),
-        deps.documents(),
+    return template_pdf.handle_pdf_post(
+        bootstrap.stores(),
+        bootstrap.documents(),
         require_org(app, org_id),
         template_id,
         content_type=header(app, "Content-Type"),
@@ -48,15 +48,15 @@ def upload_pdf(org_id: str, template_id: str) -> service.UploadTicket | service.
     "provider, else the connected one, else the org's window standard, else DIN 5008 B; stores the result (it is "
     "what connect gating reads) and returns problems with fixes, the detected address box and a PNG preview URL.",
 )
-def check(org_id: str, template_id: str) -> service.CheckView:
+def check(org_id: str, template_id: str) -> template_pdf.CheckView:
     # The body is optional (defaults for everything), which a required pydantic body parameter cannot express.
     event = app.current_event
-    return service.check_template(
-        deps.records(),
-        deps.documents(),
+    return template_pdf.check_template(
+        bootstrap.stores(),
+        bootstrap.documents(),
         require_org(app, org_id),
         template_id,
-        service.check_body(event.body, bool(event.is_base64_encoded)),
+        template_pdf.check_body(event.body, bool(event.is_base64_encoded)),
         now_iso(),
     )
 

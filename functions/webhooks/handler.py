@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from postal import deps, webhooks
+from postal import bootstrap, webhooks
 from postal.api.app import build_app
 from postal.clock import now_iso
 from postal.tracing import get_tracer
@@ -29,10 +29,10 @@ def _raw_body() -> bytes:
 @app.post("/v1/webhooks/<provider>/<org_id>")
 def provider_callback(provider: str, org_id: str) -> webhooks.WebhookResult:
     return webhooks.handle(
-        deps.records(),
-        deps.letters(),
-        deps.providers(),
-        deps.events(),
+        bootstrap.stores(),
+        bootstrap.letters(),
+        bootstrap.providers(),
+        bootstrap.events(),
         provider,
         org_id,
         dict(app.current_event.headers or {}),

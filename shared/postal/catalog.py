@@ -24,11 +24,10 @@ from postal.models import (
     InvoiceRecord,
     Task,
     TaskQuery,
-    TaskStatus,
     Template,
     TemplateIn,
 )
-from postal.store.records import Records
+from postal.ports import Stores
 
 
 class StepsView(BaseModel):
@@ -41,14 +40,14 @@ class TaskPage(BaseModel):
     next_cursor: str | None
 
 
-def put_template(records: Records, org_id: str, template_id: str, body: TemplateIn, now: str) -> Template:
+def put_template(stores: Stores, org_id: str, template_id: str, body: TemplateIn, now: str) -> Template:
     if body.address_position == AddressPosition.CUSTOM and body.custom_address_box is None:
         raise Conflict(
             "address_position 'custom' needs custom_address_box",
             code="custom_address_box_required",
             fix="give custom_address_box (mm from the top-left of page 1) or use 'left'/'right'",
         )
-    existing = records.find_template(org_id, template_id)
+    existing = stores.templates.find_template(org_id, template_id)
     template = Template(
         **body.model_dump(),
         template_id=template_id,
@@ -56,11 +55,11 @@ def put_template(records: Records, org_id: str, template_id: str, body: Template
         custom_pdf=existing.custom_pdf if existing else None,
         check=existing.check if existing else None,
     )
-    records.put_template(org_id, template, requires_connected=body.default_channel == Channel.POST)
+    stores.templates.put_template(org_id, template, requires_connected=body.default_channel == Channel.POST)
     return template
 
 
-def put_customer(records: Records, org_id: str, customer_id: str, body: CustomerIn, now: str) -> Customer:
+def put_customer(stores: Stores, org_id: str, customer_id: str, body: CustomerIn, now: str) -> Customer:
     """Store a customer. Post and paper invoices are postal preferences: they need the integration connected (the
     write is conditioned on it) and a usable billing address. For a customer who only gets email or SMS the
     address is stored as given, and channel resolution reports its problems if post is chosen later."""
@@ -69,13 +68,13 @@ def put_customer(records: Records, org_id: str, customer_id: str, body: Customer
         require_valid(body.billing_address, where="billing_address")
     state = AddressState.OK
     try:
-        existing = records.get_customer(org_id, customer_id)
+        existing = stores.customers.get_customer(org_id, customer_id)
         if existing.billing_address == body.billing_address:
             state = existing.address_state  # a returned address stays flagged until it is changed
     except NotFound:
         pass  # a new customer
     customer = Customer(**body.model_dump(), customer_id=customer_id, updated_at=now, address_state=state)
-    records.put_customer(org_id, customer, requires_connected=postal)
+    stores.customers.put_customer(org_id, customer, requires_connected=postal)
     return customer
 
 
@@ -101,11 +100,11 @@ def with_step_ids(steps: list[CollectionStep]) -> list[CollectionStep]:
     return named
 
 
-def put_steps(records: Records, org_id: str, body: CollectionStepsIn, now: str) -> StepsView:
+def put_steps(stores: Stores, org_id: str, body: CollectionStepsIn, now: str) -> StepsView:
     """Replace the sequence. Open invoices follow it from the next nightly run on (it re-indexes their due dates
     first); `GET .../invoices/{id}` shows the next step by the new sequence at once."""
     for i, step in enumerate(body.steps):
-        if records.find_template(org_id, step.template_id) is None:
+        if stores.templates.find_template(org_id, step.template_id) is None:
             raise Conflict(
                 f"step {i} uses template '{step.template_id}', which does not exist",
                 code="unknown_template",
@@ -117,12 +116,12 @@ def put_steps(records: Records, org_id: str, body: CollectionStepsIn, now: str) 
         raise Conflict("collection steps must be ordered by day_offset", code="steps_out_of_order")
     steps = with_step_ids(body.steps)
     requires_connected = any(s.action == "post" for s in steps)
-    records.put_steps(org_id, steps, now, requires_connected=requires_connected)
+    stores.collection.put_steps(org_id, steps, now, requires_connected=requires_connected)
     return StepsView(steps=steps, updated_at=now)
 
 
-def get_steps(records: Records, org_id: str) -> StepsView:
-    steps, updated_at = records.get_steps(org_id)
+def get_steps(stores: Stores, org_id: str) -> StepsView:
+    steps, updated_at = stores.collection.get_steps(org_id)
     return StepsView(steps=with_step_ids(steps), updated_at=updated_at)
 
 
@@ -151,41 +150,52 @@ def with_next_step(invoice: InvoiceRecord, steps: list[CollectionStep]) -> Invoi
     return invoice.model_copy(update={"next_step_id": step.step_id if step else None, "next_due": due})
 
 
-def put_invoice(records: Records, org_id: str, invoice_id: str, body: InvoiceIn, now: str) -> InvoiceRecord:
-    records.get_customer(org_id, body.customer_id)  # 404 for an unknown customer
+def put_invoice(stores: Stores, org_id: str, invoice_id: str, body: InvoiceIn, now: str) -> InvoiceRecord:
+    stores.customers.get_customer(org_id, body.customer_id)  # 404 for an unknown customer
     try:
-        steps_run = records.get_invoice(org_id, invoice_id).steps_run
+        steps_run = stores.invoices.get_invoice(org_id, invoice_id).steps_run
     except NotFound:
         steps_run = []  # a new invoice has run no step yet
-    steps, _ = records.get_steps(org_id)
+    steps, _ = stores.collection.get_steps(org_id)
     steps = with_step_ids(steps)
     record = InvoiceRecord(**body.model_dump(), invoice_id=invoice_id, updated_at=now, steps_run=steps_run)
     record = with_next_step(record, steps)
-    records.put_invoice(org_id, record)
+    stores.invoices.put_invoice(org_id, record)
     return record
 
 
-def get_invoice(records: Records, org_id: str, invoice_id: str) -> InvoiceRecord:
+def get_invoice(stores: Stores, org_id: str, invoice_id: str) -> InvoiceRecord:
     """The invoice with its next step by the sequence as it is now (the stored index may lag an edit)."""
-    steps, _ = records.get_steps(org_id)
-    return with_next_step(records.get_invoice(org_id, invoice_id), with_step_ids(steps))
+    steps, _ = stores.collection.get_steps(org_id)
+    return with_next_step(stores.invoices.get_invoice(org_id, invoice_id), with_step_ids(steps))
 
 
-def list_tasks(records: Records, org_id: str, query: TaskQuery, limit: int, cursor: str | None) -> TaskPage:
+def list_tasks(stores: Stores, org_id: str, query: TaskQuery, limit: int, cursor: str | None) -> TaskPage:
     if query.created_from and query.created_to and query.created_from > query.created_to:
         raise ValidationFailed(
             "created_from is after created_to",
             code="invalid_date_range",
             details=[{"field": "created_from", "problem": "after created_to"}],
         )
-    items, next_cursor = records.list_tasks(org_id, query, limit, cursor)
+    items, next_cursor = stores.tasks.list_tasks(org_id, query, limit, cursor)
     return TaskPage(items=items, next_cursor=next_cursor)
 
 
-def complete_task(records: Records, org_id: str, task_id: str, now: str) -> Task:
-    task = records.get_task(org_id, task_id)
-    if task.status is TaskStatus.DONE:
-        return task
-    done = task.model_copy(update={"status": TaskStatus.DONE, "completed_at": now})
-    records.put_task(done)
-    return done
+def complete_task(stores: Stores, org_id: str, task_id: str, now: str) -> Task:
+    return stores.tasks.complete_task(org_id, task_id, now)
+
+
+def list_templates(stores: Stores, org_id: str) -> list[Template]:
+    return stores.templates.list_templates(org_id)
+
+
+def get_template(stores: Stores, org_id: str, template_id: str) -> Template:
+    return stores.templates.get_template(org_id, template_id)
+
+
+def get_customer(stores: Stores, org_id: str, customer_id: str) -> Customer:
+    return stores.customers.get_customer(org_id, customer_id)
+
+
+def get_task(stores: Stores, org_id: str, task_id: str) -> Task:
+    return stores.tasks.get_task(org_id, task_id)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from postal.addresses import AddressProblem, address_problems
 from postal.codes import Code
 from postal.models import AddressState, Channel, Customer, IntegrationStatus, PostalIntegration, Template
+from postal.ports import Stores
 
 
 class Reason(StrEnum):
@@ -60,3 +61,12 @@ def resolve_channel(customer: Customer, template: Template, integration: PostalI
             update={"deliverable": False, "problem": "invalid_address", "address_problems": problems}
         )
     return resolution
+
+
+def channel_for(stores: Stores, org_id: str, customer_id: str, template_id: str) -> Resolution:
+    """The channel a document of `template_id` goes to `customer_id` by, today."""
+    return resolve_channel(
+        stores.customers.get_customer(org_id, customer_id),
+        stores.templates.get_template(org_id, template_id),
+        stores.integrations.get_integration(org_id),
+    )

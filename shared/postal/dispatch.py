@@ -23,21 +23,20 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
-from postal.connections import ProviderFactory
-from postal.letters import Letter, LetterError, LetterEvent, can_move, error_from_code
-from postal.letters_service import DispatchMessage, Publisher, publish_change
+from postal.letters import DispatchMessage, Letter, LetterError, LetterEvent, can_move, error_from_code
+from postal.letters import changes as letter_changes
+from postal.letters.status import CLAIM_TTL_S, Guard, Move, StatusChange, cancel_on_disconnect, submit
 from postal.models import IntegrationStatus, LetterStatus, Task, TaskKind
+from postal.ports import ClaimOutcome, Documents, Letters, Publisher, Stores
 from postal.providers.base import LetterSubmission, PostalProvider, ProviderError, ProviderErrorCode, SubmitResult
-from postal.store.documents import DocumentStore
-from postal.store.letters import ClaimOutcome, LetterStore
-from postal.store.records import Records
+from postal.providers.connections import ProviderFactory
 
 logger = Logger(child=True)
 
 SOURCE = "postal-comms"
-# template.yaml DispatchQueue: RedrivePolicy.maxReceiveCount and VisibilityTimeout.
+# template.yaml DispatchQueue: RedrivePolicy.maxReceiveCount.
 MAX_RECEIVES = 5
-CLAIM_TTL_S = 180
+CLAIM_ATTRS = ("claim_message", "claimed_at")
 # A staged upload is reused only while its URL stays valid this much longer (the create must still read it).
 STAGE_MARGIN_S = 120
 LATE_SUBMISSION_REASON = "submitted_after_disconnect"
@@ -83,14 +82,14 @@ class Dispatcher:
 
     def __init__(
         self,
-        records: Records,
-        letters: LetterStore,
+        stores: Stores,
+        letters: Letters,
         providers: ProviderFactory,
-        documents: DocumentStore,
+        documents: Documents,
         events: Publisher,
         clock: Callable[[], str],
     ):
-        self.records = records
+        self.stores = stores
         self.letters = letters
         self.providers = providers
         self.documents = documents
@@ -100,20 +99,23 @@ class Dispatcher:
     def _now(self) -> str:
         return self.clock()
 
-    def _change(self, org_id: str, letter_id: str, previous: LetterStatus | None) -> None:
-        letter = self.letters.get(org_id, letter_id)
-        if letter is not None:
-            publish_change(self.events, letter, previous)
+    def _change(self, org_id: str, letter_id: str, change: StatusChange, before: Letter | None = None) -> bool:
+        """Apply one status change (and publish it); False when its conditions did not hold."""
+        letter = before or self.letters.get(org_id, letter_id)
+        if letter is None:
+            return False
+        return letter_changes.change(self.letters, self.events, letter, change) is not None
 
-    def _cancel_disconnected(self, org_id: str, letter_id: str) -> Outcome:
+    def _cancel_disconnected(self, letter: Letter) -> Outcome:
+        org_id, letter_id = letter.org_id, letter.letter_id
         now = self._now()
         event = LetterEvent(
             status=LetterStatus.CANCELLED.value, occurred_at=now, source=SOURCE, reason="integration_disconnected"
         )
-        if self.letters.transition(
-            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason="integration_disconnected"
-        ):
-            self._change(org_id, letter_id, LetterStatus.QUEUED)
+        # This dispatch read the letter queued and holds it itself, so no claim guard.
+        self._change(
+            org_id, letter_id, cancel_on_disconnect(event, now, "integration_disconnected", unclaimed=False), letter
+        )
         logger.info("letter cancelled: integration disconnected", extra={"org_id": org_id, "letter_id": letter_id})
         return Outcome.CANCELLED
 
@@ -122,18 +124,10 @@ class Dispatcher:
         event = LetterEvent(
             status=LetterStatus.FAILED.value, occurred_at=now, source=SOURCE, reason=error.code, error_code=error.code
         )
-        before = self.letters.get(org_id, letter_id)
-        if self.letters.transition(
-            org_id,
-            letter_id,
-            LetterStatus.FAILED,
-            event,
-            at=now,
-            reason=error.code,
-            error=error,
-            remove_fields=("claim_message", "claimed_at"),
-        ):
-            self._change(org_id, letter_id, before.status if before else None)
+        change = StatusChange(
+            Move.FAIL, LetterStatus.FAILED, event, now, reason=error.code, error=error, remove=CLAIM_ATTRS
+        )
+        self._change(org_id, letter_id, change)
 
     def dispatch(self, message: DispatchMessage, *, message_id: str, receive_count: int) -> Outcome:
         """Process one message; raises `RetryLater` (or any error) to have SQS deliver it again."""
@@ -168,7 +162,7 @@ class Dispatcher:
             # that mails it twice. It stays queued for the DLQ redrive, which looks it up before anything else,
             # and a person is told.
             self.letters.release_claim(org_id, letter_id, message_id, error)
-            self.records.put_task(
+            self.stores.tasks.open_task(
                 Task(
                     task_id=f"task_unconfirmed_{letter_id}",
                     org_id=org_id,
@@ -201,17 +195,13 @@ class Dispatcher:
         if letter is None:
             return Outcome.MISSING
         if letter.status is LetterStatus.FAILED and not letter.provider_letter_id:
-            now = self._now()
-            event = LetterEvent(status=LetterStatus.QUEUED.value, occurred_at=now, source=SOURCE, reason="redriven")
-            if self.letters.requeue_unreachable(org_id, letter_id, event, at=now):
-                self._change(org_id, letter_id, LetterStatus.FAILED)
-                letter = self.letters.get(org_id, letter_id) or letter
+            letter = self._redrive(letter)
         if letter.status is not LetterStatus.QUEUED:
             return Outcome.DUPLICATE
 
-        integration = self.records.get_integration(org_id, consistent=True)
+        integration = self.stores.integrations.get_integration(org_id, consistent=True)
         if integration.status != IntegrationStatus.CONNECTED:
-            return self._cancel_disconnected(org_id, letter_id)
+            return self._cancel_disconnected(letter)
         now = self._now()
         claim = self.letters.claim(
             org_id,
@@ -222,41 +212,61 @@ class Dispatcher:
             stale_before=_minus(now, CLAIM_TTL_S),
         )
         if claim is ClaimOutcome.INTEGRATION_CHANGED:
-            current = self.records.get_integration(org_id, consistent=True)
+            current = self.stores.integrations.get_integration(org_id, consistent=True)
             if current.status != IntegrationStatus.CONNECTED:
-                return self._cancel_disconnected(org_id, letter_id)
+                return self._cancel_disconnected(letter)
             raise RetryLater("integration reconnected meanwhile")
         if claim is ClaimOutcome.UNAVAILABLE:
             # Another message holds the claim (it is redelivered until it finishes) or the letter moved on.
             return Outcome.HELD_ELSEWHERE
 
-        secret_ref = self.records.secret_ref(org_id)
+        secret_ref = self.stores.integrations.secret_ref(org_id)
         provider = self.providers.for_ref(org_id, secret_ref)
         result: SubmitResult | None = None
         if letter.dispatch_attempts > 0:
             # An earlier attempt may have reached the provider before it died: never mail twice.
             result = provider.find_by_reference(letter_id)
         if result is None:
-            branding = self.records.get_org(org_id).branding
-            submission = LetterSubmission(
-                letter_id=letter_id,
-                org_id=org_id,
-                pdf=self.documents.get(letter.pdf_key),
-                pdf_url=self.documents.download_url(letter.pdf_key),
-                file_name=f"{letter_id}.pdf",
-                recipient=letter.recipient,
-                sender=branding.sender_address if branding else None,
-                postage=letter.postage,
-                color=letter.color,
-                duplex=letter.duplex,
-                address_position=letter.address_position,
-                page_count=letter.page_count,
-            )
+            submission = self._submission(org_id, letter_id, letter)
             submission.staged = self._staged(letter, provider, submission)
             result = provider.submit(submission)
         if self._record(org_id, letter_id, message_id, provider, result, secret_ref):
             self._fence_after_the_fact(org_id, letter_id, integration.generation, provider, result)
         return Outcome.SUBMITTED
+
+    def _redrive(self, letter: Letter) -> Letter:
+        """A letter that failed only because no provider could be reached (a DLQ redrive) goes back to `queued`;
+        the letter as it now is."""
+        now = self._now()
+        event = LetterEvent(status=LetterStatus.QUEUED.value, occurred_at=now, source=SOURCE, reason="redriven")
+        change = StatusChange(
+            Move.REDRIVE,
+            LetterStatus.QUEUED,
+            event,
+            now,
+            reason="redriven",
+            remove=("error", *CLAIM_ATTRS),
+            guard=Guard.UNREACHED,
+        )
+        return letter_changes.change(self.letters, self.events, letter, change) or letter
+
+    def _submission(self, org_id: str, letter_id: str, letter: Letter) -> LetterSubmission:
+        """What the provider is handed: the stored PDF (and a URL to it), the recipient and the org's sender."""
+        branding = self.stores.orgs.get_org(org_id).branding
+        return LetterSubmission(
+            letter_id=letter_id,
+            org_id=org_id,
+            pdf=self.documents.get(letter.pdf_key),
+            pdf_url=self.documents.download_url(letter.pdf_key),
+            file_name=f"{letter_id}.pdf",
+            recipient=letter.recipient,
+            sender=branding.sender_address if branding else None,
+            postage=letter.postage,
+            color=letter.color,
+            duplex=letter.duplex,
+            address_position=letter.address_position,
+            page_count=letter.page_count,
+        )
 
     def _fence_after_the_fact(
         self, org_id: str, letter_id: str, generation: int, adapter: PostalProvider, result: SubmitResult
@@ -264,7 +274,7 @@ class Dispatcher:
         """The claim was fenced by the connection, but a disconnect may commit while the provider call is in flight
         (PRODUCT §2.3: nothing is submitted after the disconnect). If it did, cancel the letter at the provider;
         where it no longer allows that, list the letter on the disconnect job (`submitted_after_disconnect`)."""
-        current = self.records.get_integration(org_id, consistent=True)
+        current = self.stores.integrations.get_integration(org_id, consistent=True)
         if current.generation == generation:
             return
         now = self._now()
@@ -276,16 +286,15 @@ class Dispatcher:
                 extra={"org_id": org_id, "letter_id": letter_id, "code": exc.code},
             )
             if current.last_job_id:
-                self.records.add_submitted_after_disconnect(org_id, current.last_job_id, letter_id)
+                self.stores.jobs.add_submitted_after_disconnect(org_id, current.last_job_id, letter_id)
             return
         event = LetterEvent(
             status=LetterStatus.CANCELLED.value, occurred_at=now, source=SOURCE, reason=LATE_SUBMISSION_REASON
         )
-        before = self.letters.get(org_id, letter_id)
-        if self.letters.transition(
-            org_id, letter_id, LetterStatus.CANCELLED, event, at=now, reason=LATE_SUBMISSION_REASON
-        ):
-            self._change(org_id, letter_id, before.status if before else None)
+        withdrawn = StatusChange(
+            Move.WITHDRAW_AFTER_DISCONNECT, LetterStatus.CANCELLED, event, now, reason=LATE_SUBMISSION_REASON
+        )
+        self._change(org_id, letter_id, withdrawn)
         logger.warning("letter submitted after the disconnect: cancelled at the provider", extra={"org_id": org_id})
 
     def _staged(self, letter: Letter, provider: PostalProvider, submission: LetterSubmission) -> dict[str, str] | None:
@@ -316,20 +325,18 @@ class Dispatcher:
         now = self._now()
         target = result.status if can_move(LetterStatus.QUEUED, result.status) else LetterStatus.SUBMITTED
         event = LetterEvent(status=target.value, occurred_at=now, source=provider, raw_status=result.raw_status)
-        if self.letters.record_submitted(
-            org_id,
-            letter_id,
+        change = submit(
             target,
             event,
+            at=now,
             message_id=message_id,
             provider=provider,
             provider_letter_id=result.provider_letter_id,
-            at=now,
             price=result.price,
             currency=result.currency,
             secret_ref=secret_ref,
-        ):
-            self._change(org_id, letter_id, LetterStatus.QUEUED)
+        )
+        if self._change(org_id, letter_id, change):
             logger.info("letter submitted", extra={"org_id": org_id, "letter_id": letter_id, "provider": provider})
             return True
         # Not ours any more: a provider webhook got there first, or the letter was cancelled meanwhile. Keep the

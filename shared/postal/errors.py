@@ -74,6 +74,12 @@ class PreconditionFailed(Conflict):
     code = Code.CONCURRENT_MODIFICATION.value
 
 
+class NotConnected(Conflict):
+    """What was asked needs the org's postal integration to be connected."""
+
+    code = Code.INTEGRATION_NOT_CONNECTED.value
+
+
 class InvalidTransition(Conflict):
     """A state machine was asked to move backwards or out of a final state."""
 

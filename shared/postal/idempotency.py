@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from postal.errors import BadRequest, DomainError, ServiceUnavailable, ValidationFailed
-from postal.store.idempotency import IdempotencyHit
+from postal.ports import IdempotencyHit
 
 MAX_KEY = 255
 TTL_S = 24 * 3600

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from postal.clock import new_id
 from postal.documents.zones import zone_for
 from postal.errors import Conflict, ValidationFailed
+from postal.letters import UNSUBMITTED
 from postal.models import (
     AddressPosition,
     Channel,
@@ -18,13 +19,12 @@ from postal.models import (
     Job,
     JobStatus,
     Layout,
+    PostalIntegration,
     ProviderName,
     Strict,
     Template,
 )
-from postal.store.records import Records
-
-UNSUBMITTED_STATUSES = ("created", "rendered", "queued")
+from postal.ports import Stores
 
 
 class BannerEntry(BaseModel):
@@ -109,67 +109,73 @@ def _fmt(mm: float) -> str:
 def template_problems(template: Template, provider: ProviderName) -> list[BannerEntry]:
     """Why this template blocks the postal integration for `provider` (empty when it does not)."""
     entries: list[BannerEntry] = []
-    tid = template.template_id
     if template.address_position == AddressPosition.CUSTOM:
-        window = zone_for(provider.value, "left").address
-        box = template.custom_address_box
-        where = (
-            f"the address block starts at {_fmt(box.y_mm)} mm from the top and {_fmt(box.x_mm)} mm from the left"
-            if box
-            else "the address block has custom coordinates"
-        )
-        entries.append(
-            BannerEntry(
-                template_id=tid,
-                code="custom_address_position",
-                message=f"{where}; the window needs {_fmt(window.y0)}-{_fmt(window.y1)} mm from the top and "
-                f"{_fmt(window.x0)}-{_fmt(window.x1)} mm from the left",
-                fix="set the template's address position to 'left' or 'right' (the standard window)",
-            )
-        )
+        entries.append(_custom_position_problem(template, provider))
     if template.layout == Layout.CUSTOM:
-        position = "right" if template.address_position == AddressPosition.RIGHT else "left"
-        zone = zone_for(provider.value, position)
-        pdf, check = template.custom_pdf, template.check
-        if pdf is None:
-            entries.append(
-                BannerEntry(
-                    template_id=tid,
-                    code="custom_template_missing_pdf",
-                    message="the template uses a custom layout but no PDF was uploaded",
-                    fix="upload the template PDF (POST .../pdf), run the check, or switch the layout to 'standard'",
-                )
-            )
-        elif check is None or check.pdf_sha256 != pdf.sha256 or check.zone_id != zone.id:
-            entries.append(
-                BannerEntry(
-                    template_id=tid,
-                    code="custom_template_unchecked",
-                    message=f"the custom PDF has not passed the compatibility check for the {zone.id} window",
-                    fix="run the compatibility check for this provider "
-                    f'(POST .../check with {{"provider": "{provider.value}"}}) and fix what it reports',
-                )
-            )
-        elif not check.ok:
-            first = check.problems[0] if check.problems else {}
-            entries.append(
-                BannerEntry(
-                    template_id=tid,
-                    code="custom_template_incompatible",
-                    message=str(first.get("message") or "the custom PDF failed the compatibility check"),
-                    fix=str(first.get("fix") or "fix the problems the check reports, upload again and re-check"),
-                    problems=check.problems,
-                )
-            )
+        problem = _custom_layout_problem(template, provider)
+        if problem is not None:
+            entries.append(problem)
     return entries
+
+
+def _custom_position_problem(template: Template, provider: ProviderName) -> BannerEntry:
+    """An address block at custom coordinates, which no provider's window reads."""
+    window = zone_for(provider.value, "left").address
+    box = template.custom_address_box
+    where = (
+        f"the address block starts at {_fmt(box.y_mm)} mm from the top and {_fmt(box.x_mm)} mm from the left"
+        if box
+        else "the address block has custom coordinates"
+    )
+    return BannerEntry(
+        template_id=template.template_id,
+        code="custom_address_position",
+        message=f"{where}; the window needs {_fmt(window.y0)}-{_fmt(window.y1)} mm from the top and "
+        f"{_fmt(window.x0)}-{_fmt(window.x1)} mm from the left",
+        fix="set the template's address position to 'left' or 'right' (the standard window)",
+    )
+
+
+def _custom_layout_problem(template: Template, provider: ProviderName) -> BannerEntry | None:
+    """A custom-layout template's PDF: missing, not checked (for these bytes and this provider's window), or
+    failed its check; None when it passed."""
+    tid = template.template_id
+    position = "right" if template.address_position == AddressPosition.RIGHT else "left"
+    zone = zone_for(provider.value, position)
+    pdf, check = template.custom_pdf, template.check
+    if pdf is None:
+        return BannerEntry(
+            template_id=tid,
+            code="custom_template_missing_pdf",
+            message="the template uses a custom layout but no PDF was uploaded",
+            fix="upload the template PDF (POST .../pdf), run the check, or switch the layout to 'standard'",
+        )
+    if check is None or check.pdf_sha256 != pdf.sha256 or check.zone_id != zone.id:
+        return BannerEntry(
+            template_id=tid,
+            code="custom_template_unchecked",
+            message=f"the custom PDF has not passed the compatibility check for the {zone.id} window",
+            fix="run the compatibility check for this provider "
+            f'(POST .../check with {{"provider": "{provider.value}"}}) and fix what it reports',
+        )
+    if not check.ok:
+        first = check.problems[0] if check.problems else {}
+        return BannerEntry(
+            template_id=tid,
+            code="custom_template_incompatible",
+            message=str(first.get("message") or "the custom PDF failed the compatibility check"),
+            fix=str(first.get("fix") or "fix the problems the check reports, upload again and re-check"),
+            problems=check.problems,
+        )
+    return None
 
 
 def banner(templates: list[Template], provider: ProviderName) -> list[BannerEntry]:
     return [entry for t in templates for entry in template_problems(t, provider)]
 
 
-def view(records: Records, org_id: str) -> IntegrationView:
-    integration = records.get_integration(org_id)
+def view(stores: Stores, org_id: str) -> IntegrationView:
+    integration = stores.integrations.get_integration(org_id)
     provider = integration.provider or ProviderName.PINGEN
     return IntegrationView(
         org_id=org_id,
@@ -178,7 +184,7 @@ def view(records: Records, org_id: str) -> IntegrationView:
         connected_at=integration.connected_at,
         disconnected_at=integration.disconnected_at,
         last_job_id=integration.last_job_id,
-        banner=banner(records.list_templates(org_id), provider),
+        banner=banner(stores.templates.list_templates(org_id), provider),
     )
 
 
@@ -206,7 +212,7 @@ def webhook_setup(provider: ProviderName, url: str | None, signing_key: str) -> 
 
 
 def connect(
-    records: Records,
+    stores: Stores,
     secret_store: SecretWriter,
     validate_credentials: Callable[[str, dict[str, Any]], dict[str, Any]],
     org_id: str,
@@ -218,30 +224,9 @@ def connect(
 ) -> ConnectPreview | ConnectedView:
     """`confirm=false`: a preview that changes nothing. `confirm=true`: activate, or 409 with the banner; the answer
     says what to configure at the provider for its callbacks (`webhook`)."""
-    if stage == "prod" and body.provider is ProviderName.SANDBOX:
-        raise ValidationFailed(
-            "the sandbox provider prints nothing and cannot be connected in production",
-            code="provider_not_allowed",
-            details={"field": "provider", "allowed": list(REAL_PROVIDERS)},
-            fix=f"connect one of the real providers: {', '.join(REAL_PROVIDERS)}",
-        )
-    integration = records.get_integration(org_id, consistent=True)
-    if integration.status == IntegrationStatus.CONNECTED:
-        raise Conflict(
-            f"the postal integration is already connected to {integration.provider}",
-            code="already_connected",
-            fix="disconnect first to change provider",
-        )
-    running = records.running_job(org_id, integration.last_job_id)
-    if running:
-        raise Conflict(
-            "the previous disconnect is still being applied",
-            code="disconnect_in_progress",
-            details={"job_id": running.job_id, "done": running.done, "total": running.total},
-            fix="wait until the disconnect job completes, then connect",
-        )
+    integration = _connectable(stores, org_id, body.provider, stage)
     credentials = validate_credentials(body.provider.value, body.credentials)
-    blocking = banner(records.list_templates(org_id), body.provider)
+    blocking = banner(stores.templates.list_templates(org_id), body.provider)
     if not body.confirm:
         return ConnectPreview(
             org_id=org_id,
@@ -262,11 +247,57 @@ def connect(
             details={"banner": [b.model_dump() for b in blocking]},
             fix="adjust each template as the banner says, then connect again",
         )
+    signing_key = _activate(stores, secret_store, org_id, integration, body.provider, credentials, now)
+    return ConnectedView(
+        **view(stores, org_id).model_dump(),
+        webhook=webhook_setup(body.provider, webhook_url(body.provider.value), signing_key),
+    )
+
+
+def _connectable(stores: Stores, org_id: str, provider: ProviderName, stage: str) -> PostalIntegration:
+    """The integration, when `provider` may be connected now: not the sandbox in production, not while connected,
+    not while the previous disconnect is still being applied (409/422 otherwise)."""
+    if stage == "prod" and provider is ProviderName.SANDBOX:
+        raise ValidationFailed(
+            "the sandbox provider prints nothing and cannot be connected in production",
+            code="provider_not_allowed",
+            details={"field": "provider", "allowed": list(REAL_PROVIDERS)},
+            fix=f"connect one of the real providers: {', '.join(REAL_PROVIDERS)}",
+        )
+    integration = stores.integrations.get_integration(org_id, consistent=True)
+    if integration.status == IntegrationStatus.CONNECTED:
+        raise Conflict(
+            f"the postal integration is already connected to {integration.provider}",
+            code="already_connected",
+            fix="disconnect first to change provider",
+        )
+    running = stores.jobs.running_job(org_id, integration.last_job_id)
+    if running:
+        raise Conflict(
+            "the previous disconnect is still being applied",
+            code="disconnect_in_progress",
+            details={"job_id": running.job_id, "done": running.done, "total": running.total},
+            fix="wait until the disconnect job completes, then connect",
+        )
+    return integration
+
+
+def _activate(
+    stores: Stores,
+    secret_store: SecretWriter,
+    org_id: str,
+    integration: PostalIntegration,
+    provider: ProviderName,
+    credentials: dict[str, Any],
+    now: str,
+) -> str:
+    """Store the connection's secret (a new generation) and flip the integration to connected; the webhook
+    signing key."""
     signing_key = secrets.token_hex(16)
     secret_ref = secret_store.put_integration_secret(
         org_id,
         {
-            "provider": body.provider.value,
+            "provider": provider.value,
             "credentials": credentials,
             # Providers sign their callbacks with this key (Pingen caps it at 32 characters); MySendingBox, which
             # signs nothing, gets it as the password of the webhook URL.
@@ -278,38 +309,40 @@ def connect(
     connected = integration.model_copy(
         update={
             "status": IntegrationStatus.CONNECTED,
-            "provider": body.provider,
+            "provider": provider,
             "connected_at": now,
             "secret_ref": secret_ref,
             "past_secret_refs": [r for r in past + integration.past_secret_refs if r != secret_ref][:20],
             "generation": integration.generation + 1,
         }
     )
-    records.connect(connected, expected_generation=integration.generation)
-    return ConnectedView(
-        **view(records, org_id).model_dump(),
-        webhook=webhook_setup(body.provider, webhook_url(body.provider.value), signing_key),
-    )
+    stores.integrations.connect(connected, expected_generation=integration.generation)
+    return signing_key
 
 
-def impact(records: Records, org_id: str) -> Impact:
-    steps, _ = records.get_steps(org_id)
-    post, paper = records.count_postal_preferences(org_id)
+def impact(stores: Stores, org_id: str) -> Impact:
+    steps, _ = stores.collection.get_steps(org_id)
+    post, paper = stores.customers.count_postal_preferences(org_id)
     return Impact(
         customers_with_post=post,
         customers_with_paper_invoice=paper,
-        customers_to_reset=records.count_post_customers(org_id),
+        customers_to_reset=stores.customers.count_post_customers(org_id),
         templates_with_post=[
-            t.template_id for t in records.list_templates(org_id) if t.default_channel == Channel.POST
+            t.template_id for t in stores.templates.list_templates(org_id) if t.default_channel == Channel.POST
         ],
         steps_with_post=[i for i, s in enumerate(steps) if s.action == "post"],
-        letters_in_flight=sum(records.count_letters(org_id, s) for s in UNSUBMITTED_STATUSES),
+        letters_in_flight=sum(stores.letters.count_letters(org_id, s.value) for s in UNSUBMITTED),
     )
 
 
-def disconnect(records: Records, queue: Sender, org_id: str, now: str) -> Job:
+def disconnect(stores: Stores, queue: Sender, org_id: str, now: str) -> Job:
     """Flip to disconnected atomically (nothing new goes out from this moment), then cascade through SQS."""
     job = Job(job_id=new_id("job"), org_id=org_id, kind="disconnect_cascade", status=JobStatus.RUNNING, started_at=now)
-    records.disconnect(org_id, job, at=now)
+    stores.integrations.disconnect(org_id, job, at=now)
     queue.send(CascadeMessage(org_id=org_id, job_id=job.job_id))
     return job
+
+
+def get_job(stores: Stores, org_id: str, job_id: str) -> Job:
+    """A job of the org (a disconnect cascade, a nightly run), with its progress."""
+    return stores.jobs.get_job(org_id, job_id)

@@ -11,7 +11,7 @@ from postal.clock import new_id
 from postal.documents.zones import get_zone
 from postal.errors import Conflict, ValidationFailed
 from postal.models import Org, OrgIn, OrgPatch, ReturnedMailFallback
-from postal.store.records import Records
+from postal.ports import Stores
 
 # Idempotency records are scoped by org; org creation is an admin call, outside any org.
 ADMIN_SCOPE = "admin"
@@ -29,7 +29,7 @@ class RotatedKey(BaseModel):
 
 
 def create_org(
-    records: Records,
+    stores: Stores,
     body: OrgIn,
     now: str,
     *,
@@ -46,13 +46,13 @@ def create_org(
     if key is not None and keys is not None:
         is_new, org_id = idempotency.claim(keys, "orgs", ADMIN_SCOPE, key, body, org_id)
         replay = not is_new
-        if replay and records.find_org(org_id, consistent=True) is not None:
+        if replay and stores.orgs.find_org(org_id, consistent=True) is not None:
             raise _already_created(org_id)
     org = Org(org_id=org_id, created_at=now, **body.model_dump())
     api_key = new_api_key()
     token = idempotency.request_token("orgs", ADMIN_SCOPE, key, body) if key is not None else None
     try:
-        records.create_org(org, hash_key(api_key), request_token=token)
+        stores.orgs.create_org(org, hash_key(api_key), request_token=token)
     except Conflict as exc:
         if replay:  # a concurrent replay finished it first
             raise _already_created(org_id) from exc
@@ -70,24 +70,28 @@ def _already_created(org_id: str) -> Conflict:
     )
 
 
-def update_org(records: Records, org_id: str, patch: OrgPatch, now: str) -> Org:
+def update_org(stores: Stores, org_id: str, patch: OrgPatch, now: str) -> Org:
     """Apply the fields the patch gives (`null` clears an optional one; `name` cannot be cleared)."""
     given = patch.model_fields_set
     if "name" in given and patch.name is None:
         raise ValidationFailed("name cannot be removed", details=[{"field": "name", "problem": "required"}])
     if patch.window_standard:
         get_zone(patch.window_standard)  # 404 listing the known standards
-    org = records.get_org(org_id, consistent=True)  # the updated_at the write is conditioned on
+    org = stores.orgs.get_org(org_id, consistent=True)  # the updated_at the write is conditioned on
     changes = {field: getattr(patch, field) for field in given}
     if changes.get("returned_mail_fallback", org.returned_mail_fallback) is None:
         changes["returned_mail_fallback"] = ReturnedMailFallback.NONE
     updated = Org.model_validate({**org.model_dump(), **changes, "updated_at": now})
-    records.update_org(updated, org.updated_at)
+    stores.orgs.update_org(updated, org.updated_at)
     return updated
 
 
-def rotate_api_key(records: Records, org_id: str, now: str) -> RotatedKey:
+def rotate_api_key(stores: Stores, org_id: str, now: str) -> RotatedKey:
     """A new API key for the org; the old one stops working (once the gateway's authorizer cache expires)."""
     api_key = new_api_key()
-    records.rotate_api_key(org_id, hash_key(api_key), now)
+    stores.orgs.rotate_api_key(org_id, hash_key(api_key), now)
     return RotatedKey(org_id=org_id, api_key=api_key, rotated_at=now)
+
+
+def get_org(stores: Stores, org_id: str) -> Org:
+    return stores.orgs.get_org(org_id)

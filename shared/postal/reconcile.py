@@ -16,13 +16,11 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from postal.connections import ProviderFactory
-from postal.letters import Letter
-from postal.letters_service import Publisher
+from postal.letters import Letter, Publisher
 from postal.models import Job, JobStatus, LetterStatus
+from postal.ports import Letters, Stores
 from postal.providers.base import PostalProvider, ProviderError, WebhookEvent
-from postal.store.letters import LetterStore
-from postal.store.records import Records
+from postal.providers.connections import ProviderFactory
 from postal.webhooks import apply_event
 
 logger = Logger(child=True)
@@ -67,8 +65,8 @@ def _parse(now: str) -> datetime:
 
 
 def run(
-    records: Records,
-    letters: LetterStore,
+    stores: Stores,
+    letters: Letters,
     providers: ProviderFactory,
     events: Publisher,
     request: ReconcileInput,
@@ -78,19 +76,19 @@ def run(
     batch: int,
 ) -> list[OrgReconciled]:
     """Every org (or the one asked for); one org's failure is logged and does not stop the others."""
-    org_ids = [request.org_id] if request.org_id else list(records.iter_org_ids())
+    org_ids = [request.org_id] if request.org_id else list(stores.orgs.iter_org_ids())
     done = []
     for org_id in org_ids:
         try:
-            done.append(reconcile_org(records, letters, providers, events, org_id, now, hours=hours, batch=batch))
+            done.append(reconcile_org(stores, letters, providers, events, org_id, now, hours=hours, batch=batch))
         except Exception:
             logger.exception("letter reconciliation failed for an org", extra={"org_id": org_id})
     return done
 
 
 def reconcile_org(
-    records: Records,
-    letters: LetterStore,
+    stores: Stores,
+    letters: Letters,
     providers: ProviderFactory,
     events: Publisher,
     org_id: str,
@@ -101,7 +99,7 @@ def reconcile_org(
 ) -> OrgReconciled:
     moment = _parse(now)
     # One job per org and hour: a second firing within the hour continues the same job.
-    job = records.ensure_job(
+    job = stores.jobs.ensure_job(
         Job(
             job_id=f"job_reconcile_{moment.strftime('%Y%m%dT%H')}",
             org_id=org_id,
@@ -110,40 +108,45 @@ def reconcile_org(
             started_at=now,
         )
     )
-    earliest = _iso(moment - timedelta(hours=min(hours.values())))
-    stuck: list[Letter] = []
-    for status in IN_FLIGHT:
-        stuck += letters.stuck_in(org_id, status.value, since_before=earliest, limit=batch)
-    due = [
-        letter
-        for letter in stuck[:batch]
-        if letter.provider_letter_id
-        and letter.updated_at < _iso(moment - timedelta(hours=hours.get(letter.provider, max(hours.values()))))
-    ]
-    records.set_job_total(org_id, job.job_id, len(due), {"checked": 0, "changed": 0, "failed": 0})
+    due = _due_letters(letters, org_id, moment, hours, batch)
+    stores.jobs.set_job_total(org_id, job.job_id, len(due), {"checked": 0, "changed": 0, "failed": 0})
     adapters: dict[str | None, PostalProvider] = {}
     changed = failed = 0
     for letter in due:
         try:
             if letter.secret_ref not in adapters:
                 adapters[letter.secret_ref] = providers.for_ref(org_id, letter.secret_ref)
-            moved = _reconcile_letter(records, letters, events, adapters[letter.secret_ref], letter, now)
+            moved = _reconcile_letter(stores, letters, events, adapters[letter.secret_ref], letter, now)
         except ProviderError as exc:
             failed += 1
             logger.warning(
                 "reconciliation could not read a letter",
                 extra={"org_id": org_id, "letter_id": letter.letter_id, "code": exc.code},
             )
-            records.add_job_done(org_id, job.job_id, "failed")
+            stores.jobs.add_job_done(org_id, job.job_id, "failed")
             continue
         changed += moved
-        records.add_job_done(org_id, job.job_id, "changed" if moved else "checked")
-    records.finish_job(org_id, job.job_id, now)
+        stores.jobs.add_job_done(org_id, job.job_id, "changed" if moved else "checked")
+    stores.jobs.finish_job(org_id, job.job_id, now)
     return OrgReconciled(org_id=org_id, job_id=job.job_id, checked=len(due), changed=changed, failed=failed)
 
 
+def _due_letters(letters: Letters, org_id: str, moment: datetime, hours: dict[str, int], batch: int) -> list[Letter]:
+    """Up to `batch` letters at a provider whose status has not moved for longer than that provider's `hours`."""
+    earliest = _iso(moment - timedelta(hours=min(hours.values())))
+    stuck: list[Letter] = []
+    for status in IN_FLIGHT:
+        stuck += letters.stuck_in(org_id, status.value, since_before=earliest, limit=batch)
+    return [
+        letter
+        for letter in stuck[:batch]
+        if letter.provider_letter_id
+        and letter.updated_at < _iso(moment - timedelta(hours=hours.get(letter.provider, max(hours.values()))))
+    ]
+
+
 def _reconcile_letter(
-    records: Records, letters: LetterStore, events: Publisher, adapter: PostalProvider, letter: Letter, now: str
+    stores: Stores, letters: Letters, events: Publisher, adapter: PostalProvider, letter: Letter, now: str
 ) -> int:
     assert letter.provider_letter_id is not None
     current = adapter.get(letter.provider_letter_id)
@@ -160,4 +163,4 @@ def _reconcile_letter(
         reason=f"read back from {adapter.name} by the letter reconciliation",
         details={"source": SOURCE},
     )
-    return apply_event(records, letters, events, letter.org_id, event, now)
+    return apply_event(stores, letters, events, letter.org_id, event, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from tests.conftest import Api, Aws
 from tests.contract.conftest import LoseResponses, StartFake
 from tests.contract.test_webhooks_contract import US_ADDRESS, US_SENDER, _connect, _customer, _point, _sent_letters
@@ -22,7 +22,7 @@ def test_pingen_answers_lost_on_every_attempt_of_a_receive_mail_once_with_one_up
     _customer(api, org, ADDRESS)
     # The first receive loses every answer of its create attempts (3); the next receive gets through.
     lossy = LoseResponses("POST", "/organisations/org-1/deliveries/letters", "lost", times=3)
-    monkeypatch.setattr(deps, "provider_http", lambda: httpx.Client(transport=lossy))
+    monkeypatch.setattr(bootstrap, "provider_http", lambda: httpx.Client(transport=lossy))
     [(letter_id, pid)] = _sent_letters(api, aws, org, 1)
     state = fake.state()
     assert state["letters"] == 1 and state["letter_list"][0]["id"] == pid

@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from postal.settings import get_settings
 from tests.apigw import Reply
 from tests.conftest import Api, Aws, Org
@@ -224,7 +224,9 @@ def test_postgrid_webhook_in_the_jwt_payload_format_through_the_handler(
     org, fake = _postgrid(api, strict, monkeypatch, "ms")
     [(letter_id, pid)] = _sent_letters(api, aws, org, 1)
     letter = fake.advance(pid, {"status": "printing"})
-    secret = deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))["webhook_signing_key"]
+    secret = bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(org.org_id)))[
+        "webhook_signing_key"
+    ]
     event = {"id": "event_jwt_1", "object": "event", "type": "letter.updated", "data": letter}
     token = jwt.encode({**event, "iat": int(time.time())}, secret, algorithm="HS256").encode()
     reply = _hook(api, "postgrid", org, {"Content-Type": "text/plain"}, token)

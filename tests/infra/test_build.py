@@ -30,7 +30,7 @@ PDF_LIBRARIES = ("fpdf", "pypdf", "pypdfium2", "babel", "segno")
 # Imported by no handler at cold start: the X-Ray SDK (tracing is off by default), the provider adapters and httpx.
 NEVER_AT_IMPORT = ("aws_xray_sdk", "httpx", "postal.providers.registry", "postal.providers.pingen")
 # The authorizer reads a key's org and the admin key: no domain models, so no pydantic (settings are a dataclass).
-AUTHORIZER_NEVER = ("pydantic", "pydantic_core", "postal.models", "postal.store.records")
+AUTHORIZER_NEVER = ("pydantic", "pydantic_core", "postal.models", "postal.store.repositories", "postal.ports")
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 
 from local.sandbox_server import SandboxServer
 from postal.settings import get_settings
+from postal.store.dynamo import serialize
 from tests.apigw import FakeLambdaContext, Reply, handler
 from tests.conftest import Api, Aws, Org
 from tests.unit.documents import pdf_corpus
@@ -141,3 +142,29 @@ def queue_depth(aws: Aws, logical_queue_id: str) -> int:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def stored_letter(org_id: str, letter_id: str, status: str, **extra: Any) -> None:
+    """A whole letter in `status`, written as the letters pipeline writes it (its GSI keys included), with extra
+    attributes (e.g. a dispatch claim)."""
+    from postal import bootstrap
+    from postal.letters import Letter
+
+    letter = Letter.model_validate(
+        {
+            "letter_id": letter_id,
+            "org_id": org_id,
+            "status": status,
+            "recipient": {"name": "A", "lines": ["B 1"], "postal_code": "8001", "city": "Z", "country": "CH"},
+            "postage": "economy",
+            "pdf_key": f"letters/{org_id}/{letter_id}.pdf",
+            "page_count": 1,
+            "sha256": "0" * 64,
+            "provider": "sandbox",
+            "created_at": "2026-11-23T00:00:00Z",
+            "updated_at": "2026-11-23T00:00:00Z",
+        }
+    )
+    letters = bootstrap.stores().letters
+    item = {**letters.letter_item(letter), **extra}
+    boto3.client("dynamodb").put_item(TableName=get_settings().table_name, Item=serialize(item))

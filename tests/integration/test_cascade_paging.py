@@ -1,6 +1,6 @@
 """How the cascade pages, under plain moto: batched writes with exact counts, and the settle pass.
 
-`Records.clear_customers_post` and `Records.cancel_unsubmitted_letters` commit up to a transaction-full of
+`CustomerRepository.clear_customers_post` and `postal.letters.changes.change_many` commit up to a transaction-full of
 conditional changes with one ADD on the job; a change whose condition fails (already cleared, never post, held by
 a dispatch, gone) cancels the transaction, is dropped by its cancellation reason, and the rest commit.
 
@@ -16,79 +16,77 @@ import boto3
 import pytest
 
 from bench.bench_cascade import seed_org
-from postal import deps, integration
+from postal import bootstrap, integration
 from postal.clock import now_iso
+from postal.letters import LetterEvent
+from postal.letters.changes import change_many
+from postal.letters.status import cancel_on_disconnect
 from postal.models import Channel, Job, JobStatus
+from postal.ports import Stores
 from postal.store import keys
+from postal.store.customers import CustomerRepository
 from postal.store.dynamo import deserialize, serialize
-from postal.store.records import TRANSACTION_LIMIT, Records
+from postal.store.table import TRANSACTION_LIMIT
 from tests.conftest import Aws
+from tests.integration.conftest import TeePublisher
+from tests.integration.letters_support import stored_letter
 
 POST, OTHER = 250, 30
 
 
-def _disconnected_org(records: Records, *, post: int, other: int) -> tuple[str, Job]:
+def _disconnected_org(stores: Stores, *, post: int, other: int) -> tuple[str, Job]:
     now = now_iso()
-    org_id = seed_org(records, post=post, other=other, now=now)
+    org_id = seed_org(stores, post=post, other=other, now=now)
     job = Job(job_id="job-1", org_id=org_id, kind="disconnect_cascade", status=JobStatus.RUNNING, started_at=now)
-    records.disconnect(org_id, job, at=now)
+    stores.integrations.disconnect(org_id, job, at=now)
     return org_id, job
 
 
-def _count_transactions(records: Records, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def _count_transactions(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Sizes of every TransactWriteItems the records client sends."""
     sizes: list[int] = []
-    real = records.client.transact_write_items
+    real = stores.orgs.client.transact_write_items
 
     def counting(**kwargs: Any) -> Any:
         sizes.append(len(kwargs["TransactItems"]))
         return real(**kwargs)
 
-    monkeypatch.setattr(records.client, "transact_write_items", counting)
+    monkeypatch.setattr(stores.orgs.client, "transact_write_items", counting)
     return sizes
 
 
 def test_clearing_customers_in_batches_counts_exactly_the_ones_that_changed(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records = deps.records()
-    org_id, job = _disconnected_org(records, post=POST, other=OTHER)
+    stores = bootstrap.stores()
+    org_id, job = _disconnected_org(stores, post=POST, other=OTHER)
     post_ids = [f"c{i:07d}" for i in range(POST)]
     # Stale and foreign ids in between: email customers, customers that do not exist, and a repeated id.
     ids = [post_ids[0], *post_ids[:100], *(f"e{i:07d}" for i in range(OTHER)), "nobody", *post_ids[100:]]
-    sizes = _count_transactions(records, monkeypatch)
+    sizes = _count_transactions(stores, monkeypatch)
 
-    assert records.clear_customers_post(org_id, ids, now_iso(), job.job_id) == POST
+    assert stores.customers.clear_customers_post(org_id, ids, now_iso(), job.job_id) == POST
 
     assert all(size <= TRANSACTION_LIMIT for size in sizes)
     assert len(sizes) <= 2 * -(-len(ids) // (TRANSACTION_LIMIT - 1))  # a failed round at most once per chunk
-    assert records.get_job(org_id, job.job_id, consistent=True).counts == {"customers": POST}
-    assert records.count_post_customers(org_id) == 0
-    assert all(records.get_customer(org_id, cid).preference is None for cid in post_ids[::17])
-    assert all(records.get_customer(org_id, f"e{i:07d}").preference == Channel.EMAIL for i in range(OTHER))
+    assert stores.jobs.get_job(org_id, job.job_id, consistent=True).counts == {"customers": POST}
+    assert stores.customers.count_post_customers(org_id) == 0
+    assert all(stores.customers.get_customer(org_id, cid).preference is None for cid in post_ids[::17])
+    assert all(stores.customers.get_customer(org_id, f"e{i:07d}").preference == Channel.EMAIL for i in range(OTHER))
 
     # Run again (a duplicated page): nothing changes, nothing is counted.
-    assert records.clear_customers_post(org_id, ids, now_iso(), job.job_id) == 0
-    job_after = records.get_job(org_id, job.job_id, consistent=True)
+    assert stores.customers.clear_customers_post(org_id, ids, now_iso(), job.job_id) == 0
+    job_after = stores.jobs.get_job(org_id, job.job_id, consistent=True)
     assert (job_after.done, job_after.counts) == (POST, {"customers": POST})
 
 
-def _put_letter(records: Records, org_id: str, letter_id: str, status: str, **extra: str) -> None:
-    item = {
-        "PK": keys.org_pk(org_id),
-        "SK": keys.letter_sk(letter_id),
-        "letter_id": letter_id,
-        "status": status,
-        "GSI2PK": keys.letters_by_status_gsi2(org_id, status),
-        "GSI2SK": f"2026-11-23T00:00:00Z#{letter_id}",
-        **extra,
-    }
-    boto3.client("dynamodb").put_item(TableName=records.table, Item=serialize(item))
+def _put_letter(stores: Stores, org_id: str, letter_id: str, status: str, **extra: str) -> None:
+    stored_letter(org_id, letter_id, status, **extra)
 
 
-def _history(records: Records, org_id: str, letter_id: str) -> list[dict[str, Any]]:
+def _history(stores: Stores, org_id: str, letter_id: str) -> list[dict[str, Any]]:
     resp = boto3.client("dynamodb").query(
-        TableName=records.table,
+        TableName=stores.orgs.table,
         KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
         ExpressionAttributeValues=serialize({":pk": keys.org_pk(org_id), ":sk": keys.letter_sk(letter_id) + "#EVENT#"}),
     )
@@ -98,68 +96,83 @@ def _history(records: Records, org_id: str, letter_id: str) -> list[dict[str, An
 def test_cancelling_letters_in_batches_leaves_claimed_and_submitted_ones_alone(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records = deps.records()
-    org_id, job = _disconnected_org(records, post=0, other=1)
+    stores = bootstrap.stores()
+    org_id, job = _disconnected_org(stores, post=0, other=1)
     free = [f"q{i:03d}" for i in range(120)]  # more than one transaction's worth (49 letters each)
     for lid in free:
-        _put_letter(records, org_id, lid, "queued")
-    _put_letter(records, org_id, "held", "queued", claim_message="m-1")  # a dispatch owns it
-    _put_letter(records, org_id, "gone", "submitted")  # the provider has it
-    sizes = _count_transactions(records, monkeypatch)
+        _put_letter(stores, org_id, lid, "queued")
+    _put_letter(stores, org_id, "held", "queued", claim_message="m-1")  # a dispatch owns it
+    _put_letter(stores, org_id, "gone", "submitted")  # the provider has it
+    sizes = _count_transactions(stores, monkeypatch)
 
     at = now_iso()
     ids = ["held", *free, "gone", free[0]]
-    cancelled = records.cancel_unsubmitted_letters(org_id, ids, "integration_disconnected", at, job.job_id)
+    letters = {lid: stores.letters.get(org_id, lid) for lid in ids}
+    event = LetterEvent(status="cancelled", occurred_at=at, source="postal-comms", reason="integration_disconnected")
+    change = cancel_on_disconnect(event, at, "integration_disconnected", unclaimed=True)
+    published: list[dict[str, Any]] = []
+    cancelled = change_many(
+        stores.letters,
+        TeePublisher(bootstrap.events(), published),
+        [(letter, change) for letter in letters.values() if letter is not None] + [(letters[free[0]], change)],
+        job_id=job.job_id,
+        counter="letters",
+    )
 
     assert cancelled == len(free)
     assert all(size <= TRANSACTION_LIMIT for size in sizes)
-    assert records.get_job(org_id, job.job_id, consistent=True).counts == {"letters": len(free)}
-    assert records.count_letters(org_id, "queued") == 1  # "held"
-    assert records.count_letters(org_id, "cancelled") == len(free)
-    history = _history(records, org_id, free[60])
-    assert [(h["status"], h["reason"]) for h in history] == [("cancelled", "integration_disconnected")]
-    assert _history(records, org_id, "held") == [] == _history(records, org_id, "gone")
+    assert stores.jobs.get_job(org_id, job.job_id, consistent=True).counts == {"letters": len(free)}
+    assert stores.letters.count_letters(org_id, "queued") == 1  # "held"
+    assert stores.letters.count_letters(org_id, "cancelled") == len(free)
+    history = _history(stores, org_id, free[60])
+    assert [(h["status"], h["reason"], h["item_type"]) for h in history] == [
+        ("cancelled", "integration_disconnected", "letter_event")
+    ]
+    # Each cancelled letter's event went out once, and only theirs.
+    assert sorted(d["letter_id"] for d in published) == sorted(free)
+    assert {(d["status"], d["previous_status"]) for d in published} == {("cancelled", "queued")}
+    assert _history(stores, org_id, "held") == [] == _history(stores, org_id, "gone")
 
 
-def _job(records: Records, org_id: str, job_id: str) -> Job:
-    return records.get_job(org_id, job_id, consistent=True)
+def _job(stores: Stores, org_id: str, job_id: str) -> Job:
+    return stores.jobs.get_job(org_id, job_id, consistent=True)
 
 
 def test_a_post_customer_the_gsi_showed_late_is_cleared_by_the_settle_pass(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records = deps.records()
-    org_id = seed_org(records, post=3, other=1, now=now_iso())
+    stores = bootstrap.stores()
+    org_id = seed_org(stores, post=3, other=1, now=now_iso())
     # GSI1 lags on "c0000002": the pages before the settle pass do not see it.
-    real = Records.postal_customers
+    real = CustomerRepository.postal_customers
     settle_pass = {"on": False}
 
-    def lagging(self: Records, org_id: str, limit: int) -> list[tuple[str, bool]]:
+    def lagging(self: CustomerRepository, org_id: str, limit: int) -> list[tuple[str, bool]]:
         return [(cid, post) for cid, post in real(self, org_id, limit) if settle_pass["on"] or cid != "c0000002"]
 
-    monkeypatch.setattr(Records, "postal_customers", lagging)
-    job = integration.disconnect(records, deps.cascade_queue(), org_id, now_iso())
+    monkeypatch.setattr(CustomerRepository, "postal_customers", lagging)
+    job = integration.disconnect(stores, bootstrap.cascade_queue(), org_id, now_iso())
 
     assert aws.drain("CascadeQueue", "disconnect_cascade", stop_after=2) == 2  # two customers, then none seen
-    running = _job(records, org_id, job.job_id)
+    running = _job(stores, org_id, job.job_id)
     assert (running.status, running.phase, running.counts["customers"]) == (JobStatus.RUNNING, "customers", 2)
 
     settle_pass["on"] = True
     assert aws.drain("CascadeQueue", "disconnect_cascade") == 2  # the settle page finds c0000002, then finishes
-    done = _job(records, org_id, job.job_id)
+    done = _job(stores, org_id, job.job_id)
     assert (done.status, done.counts["customers"], done.done) == (JobStatus.COMPLETED, 3, done.total)
-    assert records.get_customer(org_id, "c0000002").preference is None
+    assert stores.customers.get_customer(org_id, "c0000002").preference is None
 
 
 def test_the_settle_pass_is_delayed_by_cascade_settle_seconds(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASCADE_SETTLE_SECONDS", "30")
-    deps.reset()
-    records = deps.records()
-    org_id = seed_org(records, post=2, other=1, now=now_iso())
-    job = integration.disconnect(records, deps.cascade_queue(), org_id, now_iso())
+    bootstrap.reset()
+    stores = bootstrap.stores()
+    org_id = seed_org(stores, post=2, other=1, now=now_iso())
+    job = integration.disconnect(stores, bootstrap.cascade_queue(), org_id, now_iso())
 
     assert aws.drain("CascadeQueue", "disconnect_cascade") == 2  # the customers, then the page that finds none
-    waiting = _job(records, org_id, job.job_id)
+    waiting = _job(stores, org_id, job.job_id)
     assert (waiting.status, waiting.done, waiting.phase) == (JobStatus.RUNNING, waiting.total, "customers")
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=aws.resources.queue_url("CascadeQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]

@@ -20,12 +20,12 @@ from botocore.exceptions import ClientError
 
 from bench.bench_cascade import STEPS_WITH_POST, TEMPLATES_WITH_POST, seed_org
 from local.moto_patches import forget_moto_instances, item_level_rollback
-from postal import deps, integration
+from postal import bootstrap, integration
 from postal.clock import now_iso
 from postal.models import Channel, Job, JobStatus
 from postal.store import keys
+from postal.store.customers import CustomerRepository
 from postal.store.dynamo import serialize
-from postal.store.records import Records
 from tests.conftest import Aws
 
 POST, OTHER, PAGE = 2000, 200, 200
@@ -41,71 +41,71 @@ def fast_transactions(aws: Aws) -> Iterator[None]:
 
 
 def test_item_level_rollback_undoes_a_cancelled_transaction_like_moto(aws: Aws, fast_transactions: None) -> None:
-    records = deps.records()
+    stores = bootstrap.stores()
     now = now_iso()
-    org_id = seed_org(records, post=2, other=1, now=now)
+    org_id = seed_org(stores, post=2, other=1, now=now)
     job = Job(job_id="job-1", org_id=org_id, kind="disconnect_cascade", status=JobStatus.RUNNING, started_at=now)
-    records.disconnect(org_id, job, at=now)
+    stores.integrations.disconnect(org_id, job, at=now)
 
     # A change whose condition fails counts nothing: the job tick after it is rolled back.
-    assert records.clear_customers_post(org_id, ["e0000000"], now, job.job_id) == 0
-    assert records.get_job(org_id, job.job_id, consistent=True).done == 0
+    assert stores.customers.clear_customers_post(org_id, ["e0000000"], now, job.job_id) == 0
+    assert stores.jobs.get_job(org_id, job.job_id, consistent=True).done == 0
 
     # An update that succeeded is rolled back when a later item of the same transaction fails.
-    update = records._job_tick(org_id, job.job_id, "customers")
+    update = stores.jobs._job_tick(org_id, job.job_id, "customers")
     update["Update"]["Key"] = serialize({"PK": keys.org_pk(org_id), "SK": keys.customer_sk("c0000000")})
     update["Update"]["UpdateExpression"] = "REMOVE preference, GSI1PK, GSI1SK"
     del update["Update"]["ExpressionAttributeNames"], update["Update"]["ExpressionAttributeValues"]
     with pytest.raises(ClientError) as raised:
         boto3.client("dynamodb").transact_write_items(
-            TransactItems=[update, records._integration_condition(org_id)]  # disconnected: the check fails
+            TransactItems=[update, stores.jobs._integration_condition(org_id)]  # disconnected: the check fails
         )
     assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
-    assert records.get_customer(org_id, "c0000000").preference == Channel.POST
-    assert records.count_post_customers(org_id) == 2
+    assert stores.customers.get_customer(org_id, "c0000000").preference == Channel.POST
+    assert stores.customers.count_post_customers(org_id) == 2
 
     # And a transaction that succeeds keeps both of its changes.
-    assert records.clear_customers_post(org_id, ["c0000001"], now, job.job_id) == 1
-    assert records.get_customer(org_id, "c0000001").preference is None
-    assert records.get_job(org_id, job.job_id, consistent=True).counts == {"customers": 1}
+    assert stores.customers.clear_customers_post(org_id, ["c0000001"], now, job.job_id) == 1
+    assert stores.customers.get_customer(org_id, "c0000001").preference is None
+    assert stores.jobs.get_job(org_id, job.job_id, consistent=True).counts == {"customers": 1}
 
 
 def test_cascade_pages_through_thousands_of_post_customers(
     aws: Aws, fast_transactions: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CASCADE_PAGE_SIZE", str(PAGE))
-    deps.reset()
-    records = deps.records()
+    bootstrap.reset()
+    stores = bootstrap.stores()
     seeded_at = now_iso()
-    org_id = seed_org(records, post=POST, other=OTHER, now=seeded_at)
-    assert records.count_post_customers(org_id) == POST
+    org_id = seed_org(stores, post=POST, other=OTHER, now=seeded_at)
+    assert stores.customers.count_post_customers(org_id) == POST
 
     page_reads: list[int] = []
-    real = Records.postal_customers
+    real = CustomerRepository.postal_customers
 
-    def recording(self: Records, org_id: str, limit: int) -> list[tuple[str, bool]]:
+    def recording(self: CustomerRepository, org_id: str, limit: int) -> list[tuple[str, bool]]:
         customers = real(self, org_id, limit)
         page_reads.append(len(customers))
         return customers
 
-    monkeypatch.setattr(Records, "postal_customers", recording)
-    job = integration.disconnect(records, deps.cascade_queue(), org_id, now_iso())
+    monkeypatch.setattr(CustomerRepository, "postal_customers", recording)
+    job = integration.disconnect(stores, bootstrap.cascade_queue(), org_id, now_iso())
     pages = aws.drain("CascadeQueue", "disconnect_cascade")  # one message in flight at a time: rounds == pages
 
     full_pages = math.ceil(POST / PAGE)
     assert pages == full_pages + 2  # a page finds no one left; the settle page looks again and finishes the job
     assert page_reads == [PAGE] * full_pages + [0, 0]
 
-    done = records.get_job(org_id, job.job_id, consistent=True)
+    done = stores.jobs.get_job(org_id, job.job_id, consistent=True)
     assert done.status == JobStatus.COMPLETED
     assert done.total == POST + TEMPLATES_WITH_POST + STEPS_WITH_POST
     assert done.done == done.total
     assert done.counts == {"templates": TEMPLATES_WITH_POST, "steps": STEPS_WITH_POST, "customers": POST, "letters": 0}
-    assert records.count_post_customers(org_id) == 0
+    assert stores.customers.count_post_customers(org_id) == 0
     for i in range(0, POST, 37):
-        assert records.get_customer(org_id, f"c{i:07d}").preference is None
+        assert stores.customers.get_customer(org_id, f"c{i:07d}").preference is None
     for i in range(OTHER):
-        other = records.get_customer(org_id, f"e{i:07d}")
+        other = stores.customers.get_customer(org_id, f"e{i:07d}")
         assert (other.preference, other.updated_at) == (Channel.EMAIL, seeded_at)
-    assert all(t.default_channel != Channel.POST for t in records.list_templates(org_id))
-    assert "post" not in [s.action for s in records.get_steps(org_id)[0]]
+    assert all(t.default_channel != Channel.POST for t in stores.templates.list_templates(org_id))
+    assert "post" not in [s.action for s in stores.collection.get_steps(org_id)[0]]

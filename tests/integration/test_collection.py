@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from tests.apigw import FakeLambdaContext, handler
 from tests.conftest import Api, Org
 
@@ -79,8 +79,8 @@ def test_each_due_step_runs_once_in_order(api: Api, org: Org) -> None:
     assert again["ran"] == 1
     invoice = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/invoices/inv-1", key=org.key).json
     assert (invoice["steps_run"], invoice["next_step_id"]) == (["invoice", "reminder"], "reminder-2")
-    run0 = deps.records().get_step_run(org.org_id, "inv-1", "invoice")
-    run1 = deps.records().get_step_run(org.org_id, "inv-1", "reminder")
+    run0 = bootstrap.stores().collection.get_step_run(org.org_id, "inv-1", "invoice")
+    run1 = bootstrap.stores().collection.get_step_run(org.org_id, "inv-1", "reminder")
     assert run0 is not None and run0["status"] == "done" and run0["outcome"]["channels"] == ["email"]
     assert run1 is not None and run1["status"] == "done" and run1["outcome"]["channels"] == ["post"]
     letter_id = run1["outcome"]["letter_id"]
@@ -123,7 +123,7 @@ def test_post_customer_without_address_gets_a_fix_address_task_not_an_email(api:
     nightly(org=org)
     tasks = api("settings_api", "GET", f"/v1/orgs/{org.org_id}/tasks", key=org.key).json["items"]
     assert [t["kind"] for t in tasks] == ["fix_address"]
-    run = deps.records().get_step_run(org.org_id, "inv-1", "invoice")
+    run = bootstrap.stores().collection.get_step_run(org.org_id, "inv-1", "invoice")
     assert run is not None and run["outcome"]["blocked"] == "missing_address_fields"
 
 
@@ -146,13 +146,13 @@ def test_a_failed_step_stays_pending_and_reconciliation_finishes_it(api: Api, or
     original = module.send_letter
     monkeypatch.setattr(module, "send_letter", broken)
     assert result_for(nightly(org=org), org)["failed"] == 1
-    run = deps.records().get_step_run(org.org_id, "inv-1", "reminder")
+    run = bootstrap.stores().collection.get_step_run(org.org_id, "inv-1", "reminder")
     assert run is not None and run["status"] == "claimed" and run["last_error"].startswith("render_failed")
     assert result_for(nightly(org=org), org)["ran"] == 0  # the step is claimed: it never runs twice
     monkeypatch.setattr(module, "send_letter", original)
     fixed = result_for(nightly("nightly-reconciliation", org=org), org)
     assert (fixed["due"], fixed["ran"]) == (1, 1)
-    run = deps.records().get_step_run(org.org_id, "inv-1", "reminder")
+    run = bootstrap.stores().collection.get_step_run(org.org_id, "inv-1", "reminder")
     assert run is not None and run["status"] == "done"
 
 

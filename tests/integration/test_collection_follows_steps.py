@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from tests.conftest import Api, Org
 from tests.integration.test_collection import ADDRESS, nightly, put, result_for
 
@@ -128,7 +128,7 @@ def test_inserting_a_step_before_one_that_ran_is_not_gone_back_to(api: Api, org:
     )
     assert get_invoice(api, org)["next_step_id"] == "final_notice"
     assert ran(org, "2026-11-20") == 0
-    runs = deps.records().get_step_run(org.org_id, "inv-1", "invoice")
+    runs = bootstrap.stores().collection.get_step_run(org.org_id, "inv-1", "invoice")
     assert runs is None
 
 
@@ -215,8 +215,8 @@ def _stored_invoice(org: Org, invoice_id: str, **raw: Any) -> None:
     from postal.models import InvoiceRecord
     from postal.store.dynamo import serialize
 
-    records = deps.records()
-    steps, _ = records.get_steps(org.org_id)
+    stores = bootstrap.stores()
+    steps, _ = stores.collection.get_steps(org.org_id)
     record = InvoiceRecord(
         customer_id="c1",
         number=invoice_id,
@@ -226,8 +226,8 @@ def _stored_invoice(org: Org, invoice_id: str, **raw: Any) -> None:
         updated_at="2026-10-01T00:00:00Z",
         open_amount="120.00",
     )
-    item = records._invoice_item(org.org_id, catalog.with_next_step(record, catalog.with_step_ids(steps)))
-    records.client.put_item(TableName=records.table, Item=serialize({**item, **raw}))
+    item = stores.invoices._invoice_item(org.org_id, catalog.with_next_step(record, catalog.with_step_ids(steps)))
+    stores.orgs.client.put_item(TableName=stores.orgs.table, Item=serialize({**item, **raw}))
 
 
 @pytest.fixture
@@ -242,16 +242,16 @@ def render_breaks_for_bad_invoices(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rendering raises for any invoice numbered `inv-bad...`, as it did for amounts the models did not bound."""
     from decimal import InvalidOperation
 
-    from postal.documents import service
+    from postal.documents import rendering
 
-    real = service.render_document
+    real = rendering.render_document
 
     def render(request: Any) -> Any:
         if any(i.number.startswith("inv-bad") for i in request.invoices):
             raise InvalidOperation
         return real(request)
 
-    monkeypatch.setattr(service, "render_document", render)
+    monkeypatch.setattr(rendering, "render_document", render)
 
 
 def test_an_invoice_that_breaks_rendering_is_recorded_and_the_others_are_sent(
@@ -306,7 +306,7 @@ def test_reconciliation_gives_up_on_what_keeps_failing_and_hands_it_to_a_person(
     assert [(t["kind"], t["invoice_id"]) for t in tasks] == [("step_failed", "inv-bad")]
     later = result_for(nightly("nightly-reconciliation", day="2026-11-30", org=org), org)
     assert (later["due"], later["failed"]) == (0, 0)  # no longer retried
-    run = deps.records().get_step_run(org.org_id, "inv-bad", "reminder")
+    run = bootstrap.stores().collection.get_step_run(org.org_id, "inv-bad", "reminder")
     assert run is not None and (run["status"], run["attempts"]) == ("gave_up", MAX_ATTEMPTS)
 
 
@@ -315,10 +315,10 @@ def test_one_orgs_broken_data_never_stops_another_orgs_run(api: Api, post_org: O
     from postal.store.dynamo import serialize
 
     broken = api.new_org()
-    records = deps.records()
+    stores = bootstrap.stores()
     # A steps item no model accepts (written before today's validation): reading it raises for this org only.
-    records.client.put_item(
-        TableName=records.table,
+    stores.orgs.client.put_item(
+        TableName=stores.orgs.table,
         Item=serialize({"PK": keys.org_pk(broken.org_id), "SK": keys.STEPS_SK, "steps": [{"day_offset": "soon"}]}),
     )
     invoice(api, post_org, "inv-good")

@@ -9,11 +9,12 @@ from typing import Any
 import boto3
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from postal.settings import get_settings
 from postal.store import keys
 from postal.store.dynamo import serialize
 from tests.conftest import Api, Aws, Org
+from tests.integration.letters_support import stored_letter
 
 ADDRESS = {
     "name": "Jana Müller",
@@ -60,25 +61,13 @@ def disconnect_and_drain(api: Api, aws: Aws, org: Org) -> dict[str, Any]:
 
 def insert_letter(org: Org, letter_id: str, status: str) -> None:
     """A letter row as the letters pipeline writes it (status partition in GSI2)."""
-    table = deps.records().table
-    boto3.client("dynamodb").put_item(
-        TableName=table,
-        Item=serialize(
-            {
-                "PK": keys.org_pk(org.org_id),
-                "SK": keys.letter_sk(letter_id),
-                "letter_id": letter_id,
-                "status": status,
-                "GSI2PK": keys.letters_by_status_gsi2(org.org_id, status),
-                "GSI2SK": f"2026-11-23T00:00:00Z#{letter_id}",
-            }
-        ),
-    )
+    stored_letter(org.org_id, letter_id, status)
 
 
 def letter_row(org: Org, letter_id: str) -> dict[str, Any]:
     raw = boto3.client("dynamodb").get_item(
-        TableName=deps.records().table, Key=serialize({"PK": keys.org_pk(org.org_id), "SK": keys.letter_sk(letter_id)})
+        TableName=bootstrap.stores().orgs.table,
+        Key=serialize({"PK": keys.org_pk(org.org_id), "SK": keys.letter_sk(letter_id)}),
     )["Item"]
     return {k: next(iter(v.values())) for k, v in raw.items()}
 
@@ -200,12 +189,12 @@ def test_credentials_go_to_secrets_manager_never_to_dynamodb_or_a_get(api: Api) 
     got = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/integrations/postal", key=org.key)
     assert "supersecret" not in got.body.decode()
     items = boto3.client("dynamodb").query(
-        TableName=deps.records().table,
+        TableName=bootstrap.stores().orgs.table,
         KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": keys.org_pk(org.org_id)}},
     )["Items"]
     assert "supersecret" not in json.dumps(items)
-    secret_ref = deps.records().secret_ref(org.org_id)
+    secret_ref = bootstrap.stores().integrations.secret_ref(org.org_id)
     assert secret_ref is not None
     secret_id = secret_ref.partition("#")[0]  # the reference is "<ARN>#<VersionId>" (postal.store.secrets)
     stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
@@ -328,35 +317,35 @@ def test_reconnect_is_refused_while_the_cascade_runs(api: Api, aws: Aws) -> None
 
 def test_cascade_interrupted_half_way_and_retried_gives_the_same_result(api: Api, aws: Aws, monkeypatch) -> None:
     monkeypatch.setenv("CASCADE_PAGE_SIZE", "200")  # one page of 130 customers: two transactions (99 + 31)
-    deps.reset()
+    bootstrap.reset()
     org = api.new_org()
     _configure_post_everywhere(api, org, customers=130)
     insert_letter(org, "l1", "queued")
     api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
 
     # Crash the worker after the page's first transaction committed: the message is not deleted and comes back.
-    from postal.store.records import Records
+    from postal.store.table import Table
 
-    real = Records._commit_counted
+    real = Table._commit_counted
     calls: list[int] = []
 
-    def crashing(self: Records, org_id: str, job_id: str, counter: str, changes: list) -> int:
+    def crashing(self: Table, org_id: str, job_id: str, counter: str, changes: list, positions: list) -> list[int]:
         calls.append(len(changes))
         if counter == "customers" and len(calls) == 2:
             raise RuntimeError("worker died")
-        return real(self, org_id, job_id, counter, changes)
+        return real(self, org_id, job_id, counter, changes, positions)
 
-    monkeypatch.setattr(Records, "_commit_counted", crashing)
+    monkeypatch.setattr(Table, "_commit_counted", crashing)
     aws.drain("CascadeQueue", "disconnect_cascade")
     assert calls[:3] == [99, 31, 31]  # the retried page finds only the 31 left
-    monkeypatch.setattr(Records, "_commit_counted", real)
+    monkeypatch.setattr(Table, "_commit_counted", real)
     aws.drain("CascadeQueue", "disconnect_cascade")  # duplicate delivery of the last message: a no-op
-    job_id = deps.records().get_integration(org.org_id).last_job_id
+    job_id = bootstrap.stores().integrations.get_integration(org.org_id).last_job_id
     job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json
     assert job["status"] == "completed"
     assert job["counts"]["customers"] == 130
     assert job["done"] == job["total"] == 130 + 1 + 2 + 1
-    assert deps.records().count_post_customers(org.org_id) == 0
+    assert bootstrap.stores().customers.count_post_customers(org.org_id) == 0
     assert letter_row(org, "l1")["status"] == "cancelled"
 
 
@@ -384,14 +373,18 @@ def test_connect_answer_says_what_to_configure_for_webhooks(api: Api, monkeypatc
     get_settings.cache_clear()
     msb_org, pg_org = api.new_org(), api.new_org()
     msb = api.connect(msb_org, "mysendingbox", {"api_key": "test_msb_1"}).json["webhook"]
-    key = deps.secret_store().get(str(deps.records().secret_ref(msb_org.org_id)))["webhook_signing_key"]
+    key = bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(msb_org.org_id)))[
+        "webhook_signing_key"
+    ]
     assert msb["url"] == f"https://webhook:{key}@postal.example.com/v1/webhooks/mysendingbox/{msb_org.org_id}"
     assert msb["signing_secret"] is None
     pg = api.connect(pg_org, "postgrid", {"api_key": "test_sk_1"}).json["webhook"]
     assert pg["url"] == f"https://postal.example.com/v1/webhooks/postgrid/{pg_org.org_id}"
     assert (
         pg["signing_secret"]
-        == deps.secret_store().get(str(deps.records().secret_ref(pg_org.org_id)))["webhook_signing_key"]
+        == bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(pg_org.org_id)))[
+            "webhook_signing_key"
+        ]
     )
     # Shown once: the status view never repeats it.
     view = api("integration_api", "GET", f"/v1/orgs/{pg_org.org_id}/integrations/postal", key=pg_org.key)

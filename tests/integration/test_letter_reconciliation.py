@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from local.sandbox_server import SandboxServer
-from postal import deps
+from postal import bootstrap
 from postal.settings import get_settings
 from tests.apigw import FakeLambdaContext, handler
 from tests.conftest import Api, Aws, Org
@@ -87,7 +87,7 @@ def test_one_orgs_unreachable_provider_does_not_stop_another_org(
     broken, _, _ = _submitted(api, aws)
     fine, fine_letter, fine_pid = _submitted(api, aws)
     sandbox.letters[fine_pid].status = "sent"
-    original = deps.providers
+    original = bootstrap.providers
 
     def providers_failing_for_broken() -> Any:
         factory = original()
@@ -101,7 +101,7 @@ def test_one_orgs_unreachable_provider_does_not_stop_another_org(
         factory.for_ref = for_ref  # type: ignore[method-assign]
         return factory
 
-    monkeypatch.setattr(deps, "providers", providers_failing_for_broken)
+    monkeypatch.setattr(bootstrap, "providers", providers_failing_for_broken)
     orgs = {o["org_id"]: o for o in _fire()["orgs"]}
     assert broken.org_id not in orgs
     assert orgs[fine.org_id]["changed"] == 1

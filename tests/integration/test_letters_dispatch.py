@@ -12,10 +12,12 @@ import stamina
 
 from local.redrive import redrive
 from local.sandbox_server import SandboxServer
-from postal import deps
+from postal import bootstrap
+from postal.letters import changes as letter_changes
+from postal.letters.status import Move, StatusChange
 from postal.providers.base import ProviderError, ProviderErrorCode
 from postal.providers.sandbox import SandboxProvider
-from postal.store.letters import LetterStore
+from postal.store.letters import LetterRepository
 from tests.apigw import FakeLambdaContext, handler
 from tests.conftest import Api, Aws
 from tests.integration.letters_support import connected_org, deliver, get_letter, queue_depth, send
@@ -117,16 +119,16 @@ def test_crash_after_the_provider_accepted_does_not_mail_twice(
 ) -> None:
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    original = LetterStore.record_submitted
+    original = LetterRepository.apply
     crashes = {"left": 1}
 
-    def crash_once(self: LetterStore, *args: Any, **kwargs: Any) -> bool:
-        if crashes["left"]:
+    def crash_once(self: LetterRepository, org_id: str, letter_id: str, change: StatusChange) -> bool:
+        if crashes["left"] and change.move is Move.SUBMIT:
             crashes["left"] -= 1
             raise RuntimeError("injected crash after the provider accepted")
-        return original(self, *args, **kwargs)
+        return original(self, org_id, letter_id, change)
 
-    monkeypatch.setattr(LetterStore, "record_submitted", crash_once)
+    monkeypatch.setattr(LetterRepository, "apply", crash_once)
     deliver(aws)
     assert crashes["left"] == 0
     letter = get_letter(api, org, letter_id)
@@ -141,7 +143,7 @@ def test_dispatch_after_a_committed_disconnect_submits_nothing(
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
     # The disconnect commits; its cascade has not run yet when the dispatch message is processed.
-    deps.records().disconnect(org.org_id, _job(org.org_id), at="2030-01-01T00:00:00.000Z")
+    bootstrap.stores().integrations.disconnect(org.org_id, _job(org.org_id), at="2030-01-01T00:00:00.000Z")
     deliver(aws)
     letter = get_letter(api, org, letter_id)
     assert letter["status"] == "cancelled"
@@ -154,16 +156,16 @@ def test_dispatch_racing_a_disconnect_hands_nothing_to_the_provider(
 ) -> None:
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    original = LetterStore.claim
+    original = LetterRepository.claim
     reads: list[str] = []
 
-    def disconnect_between_read_and_claim(self: LetterStore, *args: Any, **kwargs: Any) -> Any:
+    def disconnect_between_read_and_claim(self: LetterRepository, *args: Any, **kwargs: Any) -> Any:
         # Dispatch has read `connected` (consistent read) and is about to claim: the disconnect commits now.
         reads.append("claim")
-        deps.records().disconnect(org.org_id, _job(org.org_id), at="2030-01-01T00:00:00.000Z")
+        bootstrap.stores().integrations.disconnect(org.org_id, _job(org.org_id), at="2030-01-01T00:00:00.000Z")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(LetterStore, "claim", disconnect_between_read_and_claim)
+    monkeypatch.setattr(LetterRepository, "claim", disconnect_between_read_and_claim)
     deliver(aws)
     assert reads == ["claim"]
     assert submits == []
@@ -176,23 +178,23 @@ def test_a_letter_claimed_before_the_disconnect_is_left_to_dispatch_by_the_casca
 ) -> None:
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    original = LetterStore.claim
+    original = LetterRepository.claim
 
-    def disconnect_and_cascade_after_the_claim(self: LetterStore, *args: Any, **kwargs: Any) -> Any:
+    def disconnect_and_cascade_after_the_claim(self: LetterRepository, *args: Any, **kwargs: Any) -> Any:
         claimed = original(self, *args, **kwargs)  # fenced by `connected`: the hand-over happens before
         reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
         assert reply.status == 202
         aws.drain("CascadeQueue", "disconnect_cascade")  # the whole cascade runs while dispatch is submitting
         return claimed
 
-    monkeypatch.setattr(LetterStore, "claim", disconnect_and_cascade_after_the_claim)
+    monkeypatch.setattr(LetterRepository, "claim", disconnect_and_cascade_after_the_claim)
     deliver(aws)
     assert len(submits) == 1
     # The hand-over completed after the disconnect: it is withdrawn at the provider (PRODUCT §2.3).
     letter = get_letter(api, org, letter_id)
     assert (letter["status"], letter["status_reason"]) == ("cancelled", "submitted_after_disconnect")
     assert sandbox.letters[letter["provider_letter_id"]].status == "cancelled"
-    job_id = deps.records().get_integration(org.org_id).last_job_id
+    job_id = bootstrap.stores().integrations.get_integration(org.org_id).last_job_id
     job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json
     assert job["status"] == "completed"
     assert job["counts"]["letters"] == 0
@@ -204,9 +206,9 @@ def test_a_late_submission_the_provider_will_not_cancel_is_listed_on_the_job(
 ) -> None:
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    original = LetterStore.claim
+    original = LetterRepository.claim
 
-    def disconnect_after_the_claim(self: LetterStore, *args: Any, **kwargs: Any) -> Any:
+    def disconnect_after_the_claim(self: LetterRepository, *args: Any, **kwargs: Any) -> Any:
         claimed = original(self, *args, **kwargs)
         reply = api("integration_api", "POST", f"/v1/orgs/{org.org_id}/integrations/postal/disconnect", key=org.key)
         assert reply.status == 202
@@ -215,13 +217,13 @@ def test_a_late_submission_the_provider_will_not_cancel_is_listed_on_the_job(
     def too_late(self: SandboxProvider, provider_letter_id: str) -> None:
         raise ProviderError(ProviderErrorCode.REJECTED_BY_PROVIDER, "already printing", fix="nothing to undo")
 
-    monkeypatch.setattr(LetterStore, "claim", disconnect_after_the_claim)
+    monkeypatch.setattr(LetterRepository, "claim", disconnect_after_the_claim)
     monkeypatch.setattr(SandboxProvider, "cancel", too_late)
     deliver(aws)
     aws.drain("CascadeQueue", "disconnect_cascade")
     assert len(submits) == 1
     assert get_letter(api, org, letter_id)["status"] == "submitted"
-    job_id = deps.records().get_integration(org.org_id).last_job_id
+    job_id = bootstrap.stores().integrations.get_integration(org.org_id).last_job_id
     job = api("integration_api", "GET", f"/v1/orgs/{org.org_id}/jobs/{job_id}", key=org.key).json
     assert job["submitted_after_disconnect"] == [letter_id]
 
@@ -231,10 +233,10 @@ def test_ambiguous_errors_end_in_the_dlq_never_failed_while_the_provider_may_hol
 ) -> None:
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    real_http = deps.provider_http
+    real_http = bootstrap.provider_http
     # A 503 may come after the provider processed the request: the outcome is unknown.
     down = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503, json={})))
-    monkeypatch.setattr(deps, "provider_http", lambda: down)
+    monkeypatch.setattr(bootstrap, "provider_http", lambda: down)
     deliver(aws)
     letter = get_letter(api, org, letter_id)
     assert letter["status"] == "queued"
@@ -245,7 +247,7 @@ def test_ambiguous_errors_end_in_the_dlq_never_failed_while_the_provider_may_hol
     # One submit; every later receive first asks the provider for the letter by our reference (also down).
     assert len(submits) == 1
 
-    monkeypatch.setattr(deps, "provider_http", real_http)  # the provider is back
+    monkeypatch.setattr(bootstrap, "provider_http", real_http)  # the provider is back
     sqs = boto3.client("sqs")
     assert "moved 1" in redrive(sqs, aws.resources.queue_url("DispatchDLQ"), aws.resources.queue_url("DispatchQueue"))
     assert queue_depth(aws, "DispatchDLQ") == 0
@@ -261,18 +263,18 @@ def test_a_provider_never_reached_ends_failed_in_the_dlq_and_redrive_sends_once(
 ) -> None:
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    real_http = deps.provider_http
+    real_http = bootstrap.provider_http
 
     def refused(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    monkeypatch.setattr(deps, "provider_http", lambda: httpx.Client(transport=httpx.MockTransport(refused)))
+    monkeypatch.setattr(bootstrap, "provider_http", lambda: httpx.Client(transport=httpx.MockTransport(refused)))
     deliver(aws)
     letter = get_letter(api, org, letter_id)
     assert (letter["status"], letter["error"]["code"]) == ("failed", "provider_unavailable")
     assert letter["error"]["fix"]
     assert submits == [letter_id]
-    monkeypatch.setattr(deps, "provider_http", real_http)
+    monkeypatch.setattr(bootstrap, "provider_http", real_http)
     sqs = boto3.client("sqs")
     assert "moved 1" in redrive(sqs, aws.resources.queue_url("DispatchDLQ"), aws.resources.queue_url("DispatchQueue"))
     deliver(aws)
@@ -306,7 +308,10 @@ def test_cancel_before_and_after_submit(api: Api, aws: Aws, sandbox: SandboxServ
     pid = get_letter(api, org, third)["provider_letter_id"]
     with sandbox._lock:
         sandbox.letters[pid].status = "printing"
-    deps.letters().transition(org.org_id, third, _status("printing"), _event("printing"), at="2030-01-01T00:00:00Z")
+    printing = StatusChange(Move.PROVIDER_UPDATE, _status("printing"), _event("printing"), "2030-01-01T00:00:00Z")
+    before = bootstrap.letters().get(org.org_id, third)
+    assert before is not None
+    assert letter_changes.change(bootstrap.letters(), bootstrap.events(), before, printing) is not None
     refused = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{third}/cancel", key=org.key)
     assert refused.status == 409
     assert refused.json["error"]["code"] == "cancel_refused"
@@ -343,9 +348,9 @@ def _hold_claim(org_id: str, letter_id: str) -> None:
     from postal.store import keys
     from postal.store.dynamo import serialize
 
-    records = deps.records()
-    records.client.update_item(
-        TableName=records.table,
+    stores = bootstrap.stores()
+    stores.orgs.client.update_item(
+        TableName=stores.orgs.table,
         Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.letter_sk(letter_id)}),
         UpdateExpression="SET claim_message = :m, claimed_at = :at",
         ExpressionAttributeValues=serialize({":m": "another-dispatch", ":at": now_iso()}),
@@ -356,9 +361,9 @@ def _release_claim(org_id: str, letter_id: str) -> None:
     from postal.store import keys
     from postal.store.dynamo import serialize
 
-    records = deps.records()
-    records.client.update_item(
-        TableName=records.table,
+    stores = bootstrap.stores()
+    stores.orgs.client.update_item(
+        TableName=stores.orgs.table,
         Key=serialize({"PK": keys.org_pk(org_id), "SK": keys.letter_sk(letter_id)}),
         UpdateExpression="REMOVE claim_message, claimed_at",
     )
@@ -367,7 +372,7 @@ def _release_claim(org_id: str, letter_id: str) -> None:
 def test_a_cancel_during_submission_waits_and_cancels_at_the_provider(
     api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from postal import letters_service
+    from postal.letters import cancel
 
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
@@ -377,7 +382,7 @@ def test_a_cancel_during_submission_waits_and_cancels_at_the_provider(
         _release_claim(org.org_id, letter_id)
         deliver(aws)
 
-    monkeypatch.setattr(letters_service.time, "sleep", submission_finishes)
+    monkeypatch.setattr(cancel.time, "sleep", submission_finishes)
     reply = api("letters_api", "POST", f"/v1/orgs/{org.org_id}/letters/{letter_id}/cancel", key=org.key)
     assert reply.status == 200, reply.body
     assert (reply.json["status"], reply.json["cancelled_at_provider"], reply.json["cancel_queued"]) == (
@@ -392,12 +397,12 @@ def test_a_cancel_during_submission_waits_and_cancels_at_the_provider(
 def test_a_cancel_during_a_long_submission_is_queued_and_the_provider_withdraws_the_letter(
     api: Api, aws: Aws, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from postal import letters_service
+    from postal.letters import cancel
 
     org = connected_org(api)
     letter_id = send(api, org).json["letter_id"]
-    monkeypatch.setattr(letters_service, "CANCEL_WAIT_S", 0.4)
-    monkeypatch.setattr(letters_service.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(cancel, "CANCEL_WAIT_S", 0.4)
+    monkeypatch.setattr(cancel.time, "sleep", lambda seconds: None)
     replies = []
     original = SandboxProvider.submit
 

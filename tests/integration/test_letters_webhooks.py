@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from local.sandbox_server import SandboxServer, webhook_body
-from postal import deps
+from postal import bootstrap
 from postal.store.events import EventPublisher
 from tests.apigw import Reply
 from tests.conftest import Api, Aws, Org
@@ -37,7 +37,7 @@ def _post(
     letter = sandbox.letters[provider_id]
     letter.status = status
     body = webhook_body(letter, event_id or str(uuid.uuid4()))
-    secret = deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))
+    secret = bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(org.org_id)))
     signature = hmac.new((key or secret["webhook_signing_key"]).encode(), body, hashlib.sha256).hexdigest()
     return api(
         "webhooks",
@@ -197,7 +197,7 @@ def _disconnect(api: Api, aws: Aws, org: Org) -> None:
 
 def test_tracking_outlives_a_disconnect_and_a_switch_of_provider(api: Api, aws: Aws, sandbox: SandboxServer) -> None:
     org, letter_id, pid = _submitted(api, aws)
-    old_secret = deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))
+    old_secret = bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(org.org_id)))
     _disconnect(api, aws, org)
     after_disconnect = _post(api, org, sandbox, pid, "printing", key=old_secret["webhook_signing_key"])
     assert after_disconnect.status == 200 and after_disconnect.json["applied"] == 1
@@ -209,17 +209,20 @@ def test_tracking_outlives_a_disconnect_and_a_switch_of_provider(api: Api, aws: 
     letter = get_letter(api, org, letter_id)
     assert letter["status"] == "sent" and letter["provider"] == "sandbox"
     # The new connection's secret is not the old one's: each connection keeps its own.
-    assert deps.secret_store().get(str(deps.records().secret_ref(org.org_id)))["provider"] == "generic"
+    assert (
+        bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(org.org_id)))["provider"]
+        == "generic"
+    )
 
 
 def test_a_second_connection_does_not_overwrite_the_first_ones_secret(
     api: Api, aws: Aws, sandbox: SandboxServer
 ) -> None:
     org, _, _ = _submitted(api, aws)
-    first = deps.records().secret_ref(org.org_id)
+    first = bootstrap.stores().integrations.secret_ref(org.org_id)
     _disconnect(api, aws, org)
     assert api.connect(org, "sandbox").status == 200
-    second = deps.records().secret_ref(org.org_id)
+    second = bootstrap.stores().integrations.secret_ref(org.org_id)
     assert first != second
-    assert deps.records().secret_refs(org.org_id) == [second, first]
-    assert deps.secret_store().get(str(first))["provider"] == "sandbox"
+    assert bootstrap.stores().integrations.secret_refs(org.org_id) == [second, first]
+    assert bootstrap.secret_store().get(str(first))["provider"] == "sandbox"

@@ -7,10 +7,10 @@ import os
 import boto3
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from postal.store import keys
 from postal.store.admin_key import ADMIN_KEY_MAX_AGE_S, AdminKey
-from postal.store.records import Records
+from postal.store.orgs import OrgRepository
 from tests.apigw import authorize
 from tests.conftest import Api, Aws
 
@@ -45,15 +45,15 @@ def test_a_replayed_create_never_makes_a_second_org(api: Api, aws: Aws) -> None:
 def test_a_replay_finishes_a_create_that_crashed_after_reserving_the_key(
     api: Api, aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = Records.create_org
+    real = OrgRepository.create_org
 
-    def crashing(self: Records, org, key_hash: str, **kwargs: object) -> None:
+    def crashing(self: OrgRepository, org, key_hash: str, **kwargs: object) -> None:
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(Records, "create_org", crashing)
+    monkeypatch.setattr(OrgRepository, "create_org", crashing)
     with pytest.raises(RuntimeError):
         _create(api, aws, "Acme GmbH", "create-acme")
-    monkeypatch.setattr(Records, "create_org", real)
+    monkeypatch.setattr(OrgRepository, "create_org", real)
 
     status, created = _create(api, aws, "Acme GmbH", "create-acme")
     assert status == 201
@@ -95,24 +95,24 @@ def test_an_org_cannot_rotate_another_orgs_key_and_unknown_orgs_are_404(api: Api
 
 def test_two_rotations_racing_cannot_both_win(api: Api, aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     org = api.new_org()
-    records = deps.records()
-    real_get = Records._get
+    stores = bootstrap.stores()
+    real_get = OrgRepository._get
     rotated = {"done": False}
 
-    def rotate_in_between(self: Records, pk: str, sk: str, *, consistent: bool = False):
+    def rotate_in_between(self: OrgRepository, pk: str, sk: str, *, consistent: bool = False):
         item = real_get(self, pk, sk, consistent=consistent)
         if (pk, sk) == (keys.org_pk(org.org_id), keys.ORG_API_KEY_SK) and not rotated[
             "done"
         ]:  # another rotation commits after this one read the pointer
             rotated["done"] = True
-            monkeypatch.setattr(Records, "_get", real_get)
-            records.rotate_api_key(org.org_id, "f" * 64, "2026-11-23T00:00:00Z")
+            monkeypatch.setattr(OrgRepository, "_get", real_get)
+            stores.orgs.rotate_api_key(org.org_id, "f" * 64, "2026-11-23T00:00:00Z")
         return item
 
-    monkeypatch.setattr(Records, "_get", rotate_in_between)
+    monkeypatch.setattr(OrgRepository, "_get", rotate_in_between)
     reply = api("orgs_api", "POST", f"/v1/orgs/{org.org_id}/api-key", key=aws.admin_key)
     assert (reply.status, reply.json["error"]["code"]) == (409, "concurrent_modification")
-    assert records.org_for_key("f" * 64) == org.org_id  # the rotation that won is intact
+    assert stores.orgs.org_for_key("f" * 64) == org.org_id  # the rotation that won is intact
     assert api("orgs_api", "GET", f"/v1/orgs/{org.org_id}", key=org.key).status == 401
 
 

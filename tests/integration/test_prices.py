@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from local.sandbox_server import SandboxServer
-from postal import deps
+from postal import bootstrap
 from postal.models import Postage
 from postal.providers.base import PriceRequest
 from postal.providers.prices import price_table
@@ -74,7 +74,7 @@ def test_a_provider_down_during_a_quote_answers_503_with_what_to_do_now(
     org = api.new_org()
     assert api.connect(org).status == 200
     down = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503, json={})))
-    monkeypatch.setattr(deps, "provider_http", lambda: down)
+    monkeypatch.setattr(bootstrap, "provider_http", lambda: down)
     reply = prices(api, org)
     assert (reply.status, reply.json["error"]["code"]) == (503, "provider_unavailable")
     fix = reply.json["error"]["fix"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from postal import deps
+from postal import bootstrap
 from postal.models import Task, TaskKind
 from tests.apigw import Reply
 from tests.conftest import Api, Org
@@ -25,13 +25,15 @@ def ids(reply: Reply) -> list[str]:
 @pytest.fixture
 def org(api: Api) -> Org:
     org = api.new_org()
-    records = deps.records()
+    stores = bootstrap.stores()
     for task_id, kind, customer, created in [
         ("t1", TaskKind.MANUAL_INTERVENTION, "c1", "2026-11-01T08:00:00.000Z"),
         ("t2", TaskKind.LETTER_TASK, "c2", "2026-11-02T08:00:00.000Z"),
         ("t3", TaskKind.FIX_ADDRESS, "c1", "2026-11-03T08:00:00.000Z"),
     ]:
-        records.put_task(Task(task_id=task_id, org_id=org.org_id, kind=kind, customer_id=customer, created_at=created))
+        stores.tasks.open_task(
+            Task(task_id=task_id, org_id=org.org_id, kind=kind, customer_id=customer, created_at=created)
+        )
     return org
 
 
@@ -76,3 +78,16 @@ def test_bad_task_filters_are_422(api: Api, org: Org) -> None:
         assert tasks(api, org, **query).status == 422, query
     reply = tasks(api, org, created_from="2026-11-03", created_to="2026-11-01")
     assert (reply.status, reply.json["error"]["code"]) == (422, "invalid_date_range")
+
+
+def test_a_task_is_opened_once_and_a_completion_is_never_undone(api: Api, org: Org) -> None:
+    stores = bootstrap.stores()
+    again = Task(task_id="t2", org_id=org.org_id, kind=TaskKind.LETTER_TASK, created_at="2026-11-05T08:00:00.000Z")
+    assert stores.tasks.open_task(again) is False  # t2 exists: nothing is overwritten
+    done = api("settings_api", "POST", f"/v1/orgs/{org.org_id}/tasks/t2/complete", key=org.key)
+    assert done.status == 200
+    assert stores.tasks.open_task(again) is False  # a repeated webhook or run cannot reopen it
+    twice = api("settings_api", "POST", f"/v1/orgs/{org.org_id}/tasks/t2/complete", key=org.key)
+    assert (twice.status, twice.json["completed_at"]) == (200, done.json["completed_at"])
+    assert ids(tasks(api, org, status="done")) == ["t2"]
+    assert ids(tasks(api, org)) == ["t1", "t3"]

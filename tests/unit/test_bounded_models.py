@@ -60,7 +60,7 @@ dates = st.one_of(st.dates(), st.sampled_from([date(1, 1, 1), date(9999, 12, 31)
 
 
 def store(model: BaseModel) -> None:
-    """What Records writes for a model (postal.store.records._dump, then the DynamoDB serializer)."""
+    """What a repository writes for a model (postal.store.table.dump, then the DynamoDB serializer)."""
     serialize(model.model_dump(mode="json", exclude_none=True))
 
 

@@ -12,8 +12,8 @@ from postal import idempotency
 from postal.errors import Conflict
 from postal.letters import Letter
 from postal.models import Address, Org, OrgIn
-from postal.store.letters import LetterStore
-from postal.store.records import Records
+from postal.store.letters import LetterRepository
+from postal.store.orgs import OrgRepository
 
 ORG = OrgIn(name="Acme GmbH")
 
@@ -52,13 +52,17 @@ def test_the_token_is_the_same_for_a_retry_and_differs_for_another_request() -> 
 
 def test_org_creation_and_letter_creation_send_the_token() -> None:
     dynamo = RecordingDynamo()
-    Records(dynamo, "t").create_org(Org(org_id="org_1", name="A", created_at="now"), "h" * 64, request_token="tok-1")
-    LetterStore(dynamo, "t").create(letter(), [], request_token="tok-2")
+    OrgRepository(dynamo, "t").create_org(
+        Org(org_id="org_1", name="A", created_at="now"), "h" * 64, request_token="tok-1"
+    )
+    LetterRepository(dynamo, "t").create(letter(), [], request_token="tok-2")
     assert [call["ClientRequestToken"] for call in dynamo.calls] == ["tok-1", "tok-2"]
 
 
 def test_a_token_mismatch_means_a_concurrent_attempt_of_the_same_request_won() -> None:
     mismatch = RecordingDynamo(error="IdempotentParameterMismatchException")
-    assert LetterStore(mismatch, "t").create(letter(), [], request_token="tok") is False
+    assert LetterRepository(mismatch, "t").create(letter(), [], request_token="tok") is False
     with pytest.raises(Conflict):
-        Records(mismatch, "t").create_org(Org(org_id="org_1", name="A", created_at="now"), "h" * 64, request_token="t")
+        OrgRepository(mismatch, "t").create_org(
+            Org(org_id="org_1", name="A", created_at="now"), "h" * 64, request_token="t"
+        )

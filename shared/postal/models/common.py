@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Annotated
 
-import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
@@ -62,9 +62,18 @@ class LetterStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+@cache
+def _iso_codes() -> tuple[frozenset[str], frozenset[str]]:
+    """(ISO 3166-1 alpha-2 countries, ISO 4217 currencies), read from pycountry on first use: importing it and
+    loading its database costs ~50 ms, which a handler that validates no address or amount never pays."""
+    import pycountry
+
+    return frozenset(c.alpha_2 for c in pycountry.countries), frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
 def is_country(code: str) -> bool:
     """True for an ISO 3166-1 alpha-2 country code (`ZZ`, `XK`, `EU` are not)."""
-    return len(code) == 2 and pycountry.countries.get(alpha_2=code.upper()) is not None
+    return len(code) == 2 and code.upper() in _iso_codes()[0]
 
 
 def _country(code: str) -> str:
@@ -74,7 +83,7 @@ def _country(code: str) -> str:
 
 
 def _currency(code: str) -> str:
-    if pycountry.currencies.get(alpha_3=code) is None:
+    if code.upper() not in _iso_codes()[1]:
         raise ValueError(f"'{code}' is not an ISO 4217 currency code")
     return code
 

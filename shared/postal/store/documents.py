@@ -10,23 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from postal.errors import NotFound
+from postal.ports import StoredObject
 
 SSE = "AES256"
 # S3 caps user metadata at 2 KB (keys and values together); stay well below it whatever the caller passes.
 MAX_METADATA_BYTES = 1800
-
-
-class StoredObject(BaseModel):
-    """What `head` tells about an object: its size, content type, SSE algorithm and user metadata."""
-
-    key: str
-    size: int
-    content_type: str | None
-    sse: str | None
-    metadata: dict[str, str]
 
 
 def _ascii(value: str) -> str:

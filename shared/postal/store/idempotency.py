@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from postal.ports import IdempotencyHit
 from postal.store.dynamo import deserialize, is_conditional_failure, serialize, translate
-
-
-class IdempotencyHit(StrEnum):
-    NEW = "new"
-    SAME = "same"
-    DIFFERENT_BODY = "different_body"
 
 
 class IdempotencyKeys:

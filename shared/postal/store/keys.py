@@ -12,6 +12,7 @@ INTEGRATION_SK = "INTEGRATION#postal"
 API_KEY_SK = "APIKEY"  # under `api_key_pk`: the key's org
 ORG_API_KEY_SK = "APIKEY"  # in the org's partition: the hash of its current key (to revoke it on rotation)
 STEPS_SK = "STEPS"
+TTL_ATTRIBUTE = "expires_at"  # the table's TimeToLiveSpecification (template.yaml)
 
 
 def api_key_pk(key_hash: str) -> str:

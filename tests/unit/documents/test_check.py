@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from postal.documents.check import run as check_run
 from postal.documents.check import CheckResult, PdfLimits, check_pdf, read_window_address
+from postal.documents.check import run as check_run
 from postal.documents.zones import get_zone
 from postal.errors import DomainError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from tests.unit.documents import pdf_corpus as corpus

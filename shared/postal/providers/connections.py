@@ -67,15 +67,15 @@ def provider_config(settings: Settings, provider: str, org_id: str, signing_key:
 class ProviderFactory:
     """Adapters per org. `http` is the container's shared httpx client (tests pass a MockTransport client)."""
 
-    def __init__(self, records: IntegrationReader, secrets: SecretReader, settings: Settings, http: httpx.Client):
-        self.records = records
+    def __init__(self, integrations: IntegrationReader, secrets: SecretReader, settings: Settings, http: httpx.Client):
+        self.integrations = integrations
         self.secrets = secrets
         self.settings = settings
         self.http = http
 
     def secret(self, org_id: str) -> dict[str, Any]:
         """The org's provider secret; `NotFound` when the org never connected."""
-        ref = self.records.secret_ref(org_id)
+        ref = self.integrations.secret_ref(org_id)
         if not ref:
             raise NotFound(f"organisation '{org_id}' has no provider connection")
         return self.secrets.get(ref)
@@ -105,7 +105,7 @@ class ProviderFactory:
         """Adapters of every connection of the org to `provider`, the current one first, read lazily (the caller
         stops at the first that verifies): a callback for a letter sent before a disconnect or a switch of provider
         still verifies with the credentials it was sent with."""
-        for ref in self.records.secret_refs(org_id):
+        for ref in self.integrations.secret_refs(org_id):
             secret = self.secrets.get(ref)
             if secret.get("provider") == provider:
                 yield self.from_secret(org_id, secret)

@@ -1,4 +1,5 @@
-"""The real adapters, built once per container from validated settings; tests call `reset()` between moto runs.
+"""The composition root: the real adapters, built once per container from validated settings (tests call `reset()`
+between moto runs). Services never import this: handlers build their ports here and pass them in.
 
 Every adapter's module is imported inside the function that builds it, so a handler pays at cold start only for
 the adapters its routes use (the provider adapters and httpx cost ~160 ms to import; most functions need none).
@@ -7,31 +8,41 @@ the adapters its routes use (the provider adapters and httpx cost ~160 ms to imp
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from postal.aws import client, reset_clients
 from postal.settings import get_settings
 
 if TYPE_CHECKING:
     import httpx
 
-    from postal.connections import ProviderFactory
+    from postal.ports import Letters, Stores
+    from postal.providers.connections import ProviderFactory
     from postal.store.admin_key import AdminKey
     from postal.store.api_keys import ApiKeys
     from postal.store.documents import DocumentStore
     from postal.store.events import EventPublisher
     from postal.store.idempotency import IdempotencyKeys
-    from postal.store.letters import LetterStore
     from postal.store.queues import Queue
-    from postal.store.records import Records
     from postal.store.secrets import SecretStore
 
 
 @cache
-def records() -> Records:
-    from postal.store.records import Records
+def client(service: str) -> Any:
+    """A boto3 client for `service`, one per container; honours AWS_ENDPOINT_URL (moto locally and in tests)."""
+    import boto3
+    from botocore.config import Config
 
-    return Records(client("dynamodb"), get_settings().table_name)
+    return boto3.client(
+        service, config=Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+    )
+
+
+@cache
+def stores() -> Stores:
+    """Every storage port of the table (`postal.ports.Stores`)."""
+    from postal.store.repositories import dynamo_stores
+
+    return dynamo_stores(client("dynamodb"), get_settings().table_name)
 
 
 @cache
@@ -103,7 +114,7 @@ def documents() -> DocumentStore:
 def reset() -> None:
     """Forget every cached client, adapter and setting (tests only)."""
     for fn in (
-        records,
+        stores,
         api_keys,
         secret_store,
         admin_key,
@@ -112,19 +123,13 @@ def reset() -> None:
         events,
         documents,
         get_settings,
+        client,
     ):
         fn.cache_clear()
-    reset_clients()
 
 
-# ---------------------------------------------------------------------------------------------------- letters
-# Not cached: they are cheap wrappers around the cached boto3 client, so `reset()` needs no knowledge of them.
-
-
-def letters() -> LetterStore:
-    from postal.store.letters import LetterStore
-
-    return LetterStore(client("dynamodb"), get_settings().table_name)
+def letters() -> Letters:
+    return stores().letters
 
 
 def idempotency_keys() -> IdempotencyKeys:
@@ -143,6 +148,6 @@ def provider_http() -> httpx.Client:
 
 
 def providers() -> ProviderFactory:
-    from postal.connections import ProviderFactory
+    from postal.providers.connections import ProviderFactory
 
-    return ProviderFactory(records(), secret_store(), get_settings(), provider_http())
+    return ProviderFactory(stores().integrations, secret_store(), get_settings(), provider_http())
