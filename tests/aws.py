@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 
 from local.cfn import REGION, Template
-from local.gateway import LambdaContext
+from local.lambda_runtime import LambdaContext
 from local.provision import Resources, _queue, _table, provision
 
 # Variables that could send boto3 to a real account or to a running `make run` instead of mock_aws.
