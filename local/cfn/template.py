@@ -154,6 +154,20 @@ class CfnTemplate:
             case "Split":
                 separator, text = self.resolve(arg)
                 return str(text).split(separator)
+            case "If" | "Equals" | "Not" | "And" | "Or":
+                return self._logic(fn, arg)
+            case "FindInMap":
+                mapping, first, second = self.resolve(arg)
+                return self.doc["Mappings"][mapping][first][second]
+            case "GetAZs":
+                return [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
+            case "Base64":
+                return base64.b64encode(str(self.resolve(arg)).encode()).decode()
+        raise NotImplementedError(f"Fn::{fn} is not supported by the local stack")
+
+    def _logic(self, fn: str, arg: Any) -> Any:
+        """The condition functions: Fn::If, Fn::Equals, Fn::Not, Fn::And, Fn::Or."""
+        match fn:
             case "If":
                 name, if_true, if_false = arg
                 return self.resolve(if_true if self.condition(name) else if_false)
@@ -164,16 +178,7 @@ class CfnTemplate:
                 return not self.resolve(arg)[0]
             case "And":
                 return all(self.resolve(arg))
-            case "Or":
-                return any(self.resolve(arg))
-            case "FindInMap":
-                mapping, first, second = self.resolve(arg)
-                return self.doc["Mappings"][mapping][first][second]
-            case "GetAZs":
-                return [f"{REGION}a", f"{REGION}b", f"{REGION}c"]
-            case "Base64":
-                return base64.b64encode(str(self.resolve(arg)).encode()).decode()
-        raise NotImplementedError(f"Fn::{fn} is not supported by the local stack")
+        return any(self.resolve(arg))  # Or
 
     _SUB_VAR = re.compile(r"\$\{([^}]+)\}")
 
