@@ -15,7 +15,7 @@ from postal.config import get_config
 if TYPE_CHECKING:
     import httpx
 
-    from postal.ports import Letters, Stores
+    from postal.ports import LetterPorts, Letters, Stores
     from postal.providers.connections import ProviderFactory
     from postal.store.admin_key import AdminKey
     from postal.store.api_keys import ApiKeys
@@ -126,6 +126,15 @@ def reset() -> None:
         client,
     ):
         fn.cache_clear()
+
+
+def letter_ports() -> LetterPorts:
+    """What sending a letter needs (the letters API, the nightly run)."""
+    from postal.ports import LetterPorts
+
+    return LetterPorts(
+        stores=stores(), documents=documents(), keys=idempotency_keys(), dispatch=dispatch_queue(), events=events()
+    )
 
 
 def letters() -> Letters:

@@ -56,7 +56,9 @@ def factory(world: MemoryWorld) -> ProviderFactory:
 
 
 def dispatcher(world: MemoryWorld) -> Dispatcher:
-    return Dispatcher(world.stores, world.letters, factory(world), world.documents, world.events, world.clock)
+    return Dispatcher(
+        stores=world.stores, providers=factory(world), documents=world.documents, events=world.events, clock=world.clock
+    )
 
 
 def template(world: MemoryWorld, template_id: str, channel: str = "email", kind: str = "reminder") -> None:

@@ -14,6 +14,7 @@ from postal.letters.create import create_letter
 from postal.letters.requests import LetterIn
 from postal.letters.uploads import letter_uploaded
 from postal.models import LetterStatus
+from postal.ports import LetterPorts
 from tests.fakes.memory import MemoryProvider, MemoryWorld
 from tests.unit.documents import pdf_corpus
 from tests.unit.services.conftest import ORG, factory
@@ -34,13 +35,9 @@ def body(**fields: Any) -> LetterIn:
 
 
 def send(world: MemoryWorld, request: LetterIn, key: str = "k1") -> str:
+    ports = LetterPorts(world.stores, world.documents, world.idempotency, world.dispatch, world.events)
     view = create_letter(
-        world.stores,
-        world.letters,
-        world.documents,
-        world.idempotency,
-        world.dispatch,
-        world.events,
+        ports,
         ORG,
         request,
         key,
