@@ -71,15 +71,18 @@ corpus: $(VENV)/.installed
 			ghostscript libreoffice-writer-nogui chromium fonts-dejavu-core)
 	$(BIN)/python -m tests.unit.documents.heavy_corpus tests/corpus
 
-## bench: speed and memory benchmarks (tables on stdout)
+## bench: speed and memory benchmarks (tables on stdout; each step's wall and CPU seconds after it)
+# Sized to finish in under 15 minutes on 2 shared cores (docs/benchmarks.md): the source mode of the cold start
+# takes the median of 3 (the build mode, which the goals judge, of 7), the cascade 5,000 customers (and 500);
+# docs/benchmarks.md has the 100,000 run. A missed goal is a figure in a table, not a failure.
+BENCH_TIMED := TIMEFORMAT='bench step: %0R s wall, %0U s user + %0S s sys'; time
 bench: $(VENV)/.installed sam-build
-	$(BIN)/python -m bench.bench_cold_start
-	$(BIN)/python -m bench.bench_render
-	$(BIN)/python -m bench.bench_check
-	@# 10,000 customers (and 1,000) keep `make bench` under 15 minutes; docs/benchmarks.md has the 100,000 run.
-	$(BIN)/python -m bench.bench_cascade --customers 10000
-	$(BIN)/python -m bench.bench_nightly
-	$(BIN)/python -m bench.bench_cost
+	$(BENCH_TIMED) $(BIN)/python -m bench.bench_cold_start --source-runs 3
+	$(BENCH_TIMED) $(BIN)/python -m bench.bench_render
+	$(BENCH_TIMED) $(BIN)/python -m bench.bench_check
+	$(BENCH_TIMED) $(BIN)/python -m bench.bench_cascade --customers 5000
+	$(BENCH_TIMED) $(BIN)/python -m bench.bench_nightly
+	$(BENCH_TIMED) $(BIN)/python -m bench.bench_cost
 
 ## cost: AWS cost per 1,000 letters from requests counted under moto, next to the postage (docs/cost.md)
 cost: $(VENV)/.installed

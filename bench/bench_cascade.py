@@ -346,7 +346,7 @@ def sampled_pages(expected_pages: int, samples: int) -> set[int]:
     return {1, *range(step, expected_pages + 1, step), expected_pages - 1, expected_pages}
 
 
-def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, profile: bool) -> Row:
+def run_size(customers: int, page_size: int, *, other: int, trace_samples: int, profile: bool) -> Row:  # noqa: PLR0915 (one measured run, read top to bottom)
     with moto_stack(page_size) as resources:
         stores = bootstrap.stores()
         now = now_iso()

@@ -1,6 +1,6 @@
 """Cold start: each function's handler import in a fresh interpreter, next to `import boto3` in the same paths.
 
-    PYTHONPATH=shared:functions:. .venv/bin/python -m bench.bench_cold_start [--runs 7] [--modes source,build]
+    PYTHONPATH=shared:functions:. .venv/bin/python -m bench.bench_cold_start [--runs 7] [--source-runs N] [--modes ...]
 
 Modes (each import runs in its own `python -S` process, timed around the import itself):
 - `source`: the work tree and the venv, with the bytecode Python writes on first import (a warmed dev machine).
@@ -11,7 +11,8 @@ Modes (each import runs in its own `python -S` process, timed around the import 
 - `nobytecode`: the same build with every `.pyc` removed and writing bytecode disabled, as a layer without
   bytecode behaves on Lambda's read-only /opt.
 
-For every function the boto3 import and the handler import alternate, `--runs` times; the ratio is of the medians.
+For every function the boto3 import and the handler import alternate, `--runs` times (`--source-runs` in the
+source mode, `--nobytecode-runs` without bytecode); the ratio is of the medians.
 Both the wall time and the process's CPU time are printed; the goals are judged on CPU time, which waiting for a
 core on a shared, loaded machine does not inflate (on Lambda, an import runs on its own vCPU share).
 """
@@ -27,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local.cfn import ROOT, Template, load_template
+from local.cfn import ROOT, FunctionSpec, Template, load_template
 
 BUILD = ROOT / ".aws-sam" / "build"
 OUT = ROOT / "bench" / "out"
@@ -140,42 +141,47 @@ def prepare(modes: list[str]) -> Path:
     return deps_layer
 
 
-def run(modes: list[str], runs: int, nobytecode_runs: int) -> None:
+def run(modes: list[str], runs: dict[str, int]) -> None:
+    """Each mode's table (`runs[mode]` alternations per function), then the build's sizes."""
     functions = Template(load_template()).functions()
     deps_layer = prepare(modes)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load}")
     for mode in modes:
-        bytecode = mode != "nobytecode"
-        n = runs if bytecode else nobytecode_runs
         if mode == "source":  # write the bytecode once, as a dev machine has it
             for f in functions:
                 timed_import(f.handler.rsplit(".", 1)[0], paths_for(mode, f.logical_id, deps_layer)[0], bytecode=True)
-        print(f"\nmode: {mode} (median of {n})")
-        print(f"{'':28} {'wall ms':>17} {'':>6} {'CPU ms':>17}")
-        print(f"{'function':28} {'boto3':>8} {'handler':>8} {'ratio':>6} {'boto3':>8} {'handler':>8} {'ratio':>6} "
-              f"{'goal':>5}  result (CPU)")  # fmt: skip
-        print("-" * 102)
-        met = 0
-        for f in functions:
-            module = f.handler.rsplit(".", 1)[0]
-            handler_paths, boto3_paths = paths_for(mode, f.logical_id, deps_layer)
-            base, handler = [], []
-            for _ in range(n):
-                base.append(timed_import("boto3", boto3_paths, bytecode=True))
-                handler.append(timed_import(module, handler_paths, bytecode=bytecode))
-            bw, hw = statistics.median(b[0] for b in base), statistics.median(h[0] for h in handler)
-            bc, hc = statistics.median(b[1] for b in base), statistics.median(h[1] for h in handler)
-            ratio, target = hc / bc, goal(f.logical_id)
-            met += ratio <= target
-            result = "met" if ratio <= target else "missed"
-            print(
-                f"{f.logical_id:28} {bw:8.1f} {hw:8.1f} {hw / bw:5.2f}x {bc:8.1f} {hc:8.1f} {ratio:5.2f}x "
-                f"{target:4.1f}x  {result}"
-            )
-        print(f"goals met: {met}/{len(functions)}")
+        print_mode(mode, functions, deps_layer, runs.get(mode, runs["build"]))
     if BUILD.is_dir():
         print_sizes()
+
+
+def print_mode(mode: str, functions: list[FunctionSpec], deps_layer: Path, n: int) -> None:
+    """One mode's table: per function the medians of n boto3 and n handler imports, alternating."""
+    bytecode = mode != "nobytecode"
+    print(f"\nmode: {mode} (median of {n})")
+    print(f"{'':28} {'wall ms':>17} {'':>6} {'CPU ms':>17}")
+    print(f"{'function':28} {'boto3':>8} {'handler':>8} {'ratio':>6} {'boto3':>8} {'handler':>8} {'ratio':>6} "
+          f"{'goal':>5}  result (CPU)")  # fmt: skip
+    print("-" * 102)
+    met = 0
+    for f in functions:
+        module = f.handler.rsplit(".", 1)[0]
+        handler_paths, boto3_paths = paths_for(mode, f.logical_id, deps_layer)
+        base, handler = [], []
+        for _ in range(n):
+            base.append(timed_import("boto3", boto3_paths, bytecode=True))
+            handler.append(timed_import(module, handler_paths, bytecode=bytecode))
+        bw, hw = statistics.median(b[0] for b in base), statistics.median(h[0] for h in handler)
+        bc, hc = statistics.median(b[1] for b in base), statistics.median(h[1] for h in handler)
+        ratio, target = hc / bc, goal(f.logical_id)
+        met += ratio <= target
+        result = "met" if ratio <= target else "missed"
+        print(
+            f"{f.logical_id:28} {bw:8.1f} {hw:8.1f} {hw / bw:5.2f}x {bc:8.1f} {hc:8.1f} {ratio:5.2f}x "
+            f"{target:4.1f}x  {result}"
+        )
+    print(f"goals met: {met}/{len(functions)}")
 
 
 def print_sizes() -> None:
@@ -191,7 +197,8 @@ def print_sizes() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=7, help="alternations per function in the build mode")
+    parser.add_argument("--source-runs", type=int, default=None, help="in the source mode (default: --runs)")
     parser.add_argument("--modes", default="source,build,nobytecode")
     parser.add_argument("--nobytecode-runs", type=int, default=3, help="each import compiles everything: slow")
     parser.add_argument("--sizes-only", action="store_true", help="print the sam build sizes and stop")
@@ -199,7 +206,8 @@ def main() -> None:
     if args.sizes_only:
         print_sizes()
         return
-    run([m for m in args.modes.split(",") if m], args.runs, args.nobytecode_runs)
+    runs = {"build": args.runs, "source": args.source_runs or args.runs, "nobytecode": args.nobytecode_runs}
+    run([m for m in args.modes.split(",") if m], runs)
 
 
 if __name__ == "__main__":

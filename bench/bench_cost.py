@@ -43,13 +43,14 @@ import pytest
 from local.cfn import Template
 from local.sandbox_server import SandboxServer, webhook_body
 from postal import bootstrap
+from postal.config import get_config
 from postal.models import Postage
 from postal.providers.base import PriceRequest, ProviderError
 from postal.providers.prices import price_table
-from postal.settings import get_settings
 from tests.apigw import FakeLambdaContext, call, handler
 from tests.aws import provisioned
 from tests.conftest import Api, Aws, Org
+from tests.integration.letters_support import ADDRESS as WINDOW_ADDRESS
 from tests.integration.letters_support import deliver, letter_body, pdf_b64
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,7 +238,9 @@ def nightly_path(aws: Aws, api: Api, sandbox: SandboxServer, meter: Meter, orgs:
 
 def api_path(aws: Aws, api: Api, sandbox: SandboxServer, meter: Meter, letters: int) -> int:
     org = org_with_due_invoices(api, 1, "DE")
-    body = letter_body(recipient={"customer_id": "c0"}, pdf_base64=pdf_b64())
+    # The uploaded PDF prints WINDOW_ADDRESS in its window: the letter must go to that customer (recipient check).
+    put(org, "/customers/c-window", {"name": WINDOW_ADDRESS["name"], "billing_address": WINDOW_ADDRESS})
+    body = letter_body(recipient={"customer_id": "c-window"}, pdf_base64=pdf_b64())
     with measuring(meter):
         for i in range(letters):
             reply = call(
@@ -374,7 +377,7 @@ def main() -> None:
             assert boto3.DEFAULT_SESSION is not None
             # Registered on the session before any client exists: every client the handlers create inherits it.
             boto3.DEFAULT_SESSION.events.register("provide-client-params", meter.before_call)
-            get_settings.cache_clear()
+            get_config.cache_clear()
             bootstrap.reset()
             aws, api = Aws(resources), Api(Aws(resources))
 

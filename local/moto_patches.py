@@ -32,6 +32,50 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
 
+class _NoTableCopy:
+    """Stands in for the `copy` module inside moto's DynamoDB models while a transaction runs: tables are handed
+    back as they are (so moto's own table "restore" changes nothing), anything else is deep-copied as before."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+_Saved = list[tuple[Table, Any, Any, Any]]  # (table, hash key, range key, the item before or None) per named item
+
+
+def _snapshot(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> _Saved:
+    """A copy of every item the transaction names, as it is before the transaction runs."""
+    saved: _Saved = []
+    for entry in transact_items:
+        op = next(iter(entry.values()))
+        table = backend.tables[op["TableName"]]
+        source = op["Key"] if "Key" in op else op["Item"]
+        key = {table.hash_key_attr: source[table.hash_key_attr]}
+        if table.range_key_attr:
+            key[table.range_key_attr] = source[table.range_key_attr]
+        before = backend.get_item(table.name, key)
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        saved.append((table, hash_key, range_key, copy.deepcopy(before)))
+    return saved
+
+
+def _restore(saved: _Saved) -> None:
+    """Put every saved item back (and remove the ones that did not exist), last first."""
+    for table, hash_key, range_key, before in reversed(saved):
+        if table.range_key_attr:
+            partition = table.items[hash_key]
+            if before is None:
+                partition.pop(range_key, None)
+            else:
+                partition[range_key] = before
+        elif before is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = before
+
+
 @contextmanager
 def item_level_rollback() -> Iterator[None]:
     """Make moto's `transact_write_items` back up only the items it touches instead of deep-copying every table.
@@ -44,46 +88,16 @@ def item_level_rollback() -> Iterator[None]:
     original = DynamoDBBackend.transact_write_items
     real_copy = moto_dynamodb.copy
 
-    class _NoTableCopy:
-        @staticmethod
-        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    def snapshot(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Table, Any, Any, Any]]:
-        saved: list[tuple[Table, Any, Any, Any]] = []
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.tables[op["TableName"]]
-            source = op["Key"] if "Key" in op else op["Item"]
-            key = {table.hash_key_attr: source[table.hash_key_attr]}
-            if table.range_key_attr:
-                key[table.range_key_attr] = source[table.range_key_attr]
-            before = self.get_item(table.name, key)
-            hash_key = DynamoType(key[table.hash_key_attr])
-            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            saved.append((table, hash_key, range_key, copy.deepcopy(before)))
-        return saved
-
     def transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         try:
-            saved = snapshot(self, transact_items)
+            saved = _snapshot(self, transact_items)
         except Exception:  # an unusual request: moto's own full-table backup, and its own error
             return original(self, transact_items)
         moto_dynamodb.copy = _NoTableCopy  # type: ignore[assignment]
         try:
             original(self, transact_items)
         except Exception:
-            for table, hash_key, range_key, before in reversed(saved):
-                if table.range_key_attr:
-                    partition = table.items[hash_key]
-                    if before is None:
-                        partition.pop(range_key, None)
-                    else:
-                        partition[range_key] = before
-                elif before is None:
-                    table.items.pop(hash_key, None)
-                else:
-                    table.items[hash_key] = before
+            _restore(saved)
             raise
         finally:
             moto_dynamodb.copy = real_copy

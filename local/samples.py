@@ -56,18 +56,46 @@ class Sample:
     vat_rate: Decimal  # the sender country's standard rate
 
 
+def _sender(
+    address: Address,
+    logo_tile: tuple[str, tuple[int, int, int]],
+    bank: tuple[str, str, str],
+    contact: tuple[str, str, str],
+    footer: str,
+    name: str | None = None,
+) -> Branding:
+    """An org's branding: its address (`name` when its full name is longer than the address's), its logo tile
+    (initials, colour), bank (IBAN, BIC, VAT number) and contact (name, phone, e-mail)."""
+    iban, bic, vat_number = bank
+    contact_name, contact_phone, contact_email = contact
+    return Branding(
+        name=name or address.name,
+        sender_address=address,
+        logo_png_base64=logo(*logo_tile),
+        iban=iban,
+        bic=bic,
+        vat_number=vat_number,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        contact_email=contact_email,
+        footer=footer,
+    )
+
+
+def _ijsselmonde(footer: str) -> Branding:
+    """The Dutch sender of the EN and NL samples (one org; the footer in the letter's language)."""
+    return _sender(
+        Address(name="Ĳsselmonde Diensten B.V.", lines=["Havenstraat 1"], postal_code="3011 AB", city="Rotterdam",
+                country="NL"),
+        ("IJ", (0, 94, 134)), ("NL91ABNA0417164300", "ABNANL2A", "NL001234567B01"),
+        ("Sanne de Vries", "+31 10 123 45 67", "debiteuren@ijsselmonde.nl"), footer,
+    )  # fmt: skip
+
+
 SAMPLES: dict[Language, Sample] = {
     Language.EN: Sample(
         zone_id="pingen-left",
-        branding=Branding(
-            name="Ĳsselmonde Diensten B.V.",
-            sender_address=Address(name="Ĳsselmonde Diensten B.V.", lines=["Havenstraat 1"], postal_code="3011 AB",
-                                   city="Rotterdam", country="NL"),
-            logo_png_base64=logo("IJ", (0, 94, 134)),
-            iban="NL91ABNA0417164300", bic="ABNANL2A", vat_number="NL001234567B01",
-            contact_name="Sanne de Vries", contact_phone="+31 10 123 45 67", contact_email="debiteuren@ijsselmonde.nl",
-            footer="Chamber of Commerce 12345678 · Registered office Rotterdam",
-        ),
+        branding=_ijsselmonde("Chamber of Commerce 12345678 · Registered office Rotterdam"),
         recipient=Address(name="Accounts Payable", company="Harrington & Blythe Ltd", lines=["14 Clerkenwell Road"],
                           postal_code="EC1M 5PA", city="London", country="GB"),
         descriptions=("Port logistics consultancy, February 2026", "Container handling (TEU)",
@@ -77,15 +105,7 @@ SAMPLES: dict[Language, Sample] = {
     ),
     Language.NL: Sample(
         zone_id="pingen-left",
-        branding=Branding(
-            name="Ĳsselmonde Diensten B.V.",
-            sender_address=Address(name="Ĳsselmonde Diensten B.V.", lines=["Havenstraat 1"], postal_code="3011 AB",
-                                   city="Rotterdam", country="NL"),
-            logo_png_base64=logo("IJ", (0, 94, 134)),
-            iban="NL91ABNA0417164300", bic="ABNANL2A", vat_number="NL001234567B01",
-            contact_name="Sanne de Vries", contact_phone="+31 10 123 45 67", contact_email="debiteuren@ijsselmonde.nl",
-            footer="KvK 12345678 · Statutair gevestigd te Rotterdam",
-        ),
+        branding=_ijsselmonde("KvK 12345678 · Statutair gevestigd te Rotterdam"),
         recipient=Address(name="T.a.v. de crediteurenadministratie", company="Bakkerij Van den Heuvel B.V.",
                           lines=["Oudegracht 112"], postal_code="3511 AX", city="Utrecht", country="NL"),
         descriptions=("Advies havenlogistiek, februari 2026", "Containeroverslag (TEU)",
@@ -94,15 +114,14 @@ SAMPLES: dict[Language, Sample] = {
     ),
     Language.FR: Sample(
         zone_id="nf-z11-001",
-        branding=Branding(
-            name="Zéphyr Logistique & Services Internationaux SARL",
-            sender_address=Address(name="Zéphyr Logistique", lines=["12 rue de la Convention", "Bâtiment C"],
-                                   postal_code="69007", city="Lyon", country="FR"),
-            logo_png_base64=logo("ZL", (176, 48, 42)),
-            iban="FR7630006000011234567890189", bic="AGRIFRPPXXX", vat_number="FR40303265045",
-            contact_name="Élodie Marchand", contact_phone="+33 4 72 00 00 00", contact_email="compta@zephyr-log.fr",
-            footer="SARL au capital de 50 000 € · RCS Lyon 303 265 045 · Pénalités de retard : 3 fois le taux "
+        branding=_sender(
+            Address(name="Zéphyr Logistique", lines=["12 rue de la Convention", "Bâtiment C"], postal_code="69007",
+                    city="Lyon", country="FR"),
+            ("ZL", (176, 48, 42)), ("FR7630006000011234567890189", "AGRIFRPPXXX", "FR40303265045"),
+            ("Élodie Marchand", "+33 4 72 00 00 00", "compta@zephyr-log.fr"),
+            "SARL au capital de 50 000 € · RCS Lyon 303 265 045 · Pénalités de retard : 3 fois le taux "
             "d'intérêt légal ; indemnité forfaitaire pour frais de recouvrement : 40 €",
+            name="Zéphyr Logistique & Services Internationaux SARL",
         ),
         recipient=Address(name="Service comptabilité", company="Boulangerie Dupont SAS",
                           lines=["8 avenue Jean Jaurès"], postal_code="75019", city="Paris", country="FR"),
@@ -112,14 +131,13 @@ SAMPLES: dict[Language, Sample] = {
     ),
     Language.DE: Sample(
         zone_id="din5008-b",
-        branding=Branding(
+        branding=_sender(
+            Address(name="Müller & Söhne", lines=["Königsallee 27"], postal_code="40212", city="Düsseldorf",
+                    country="DE"),
+            ("MS", (40, 90, 50)), ("DE89370400440532013000", "COBADEFFXXX", "DE123456789"),
+            ("Jürgen Weiß", "+49 211 123456", "buchhaltung@mueller-soehne.de"),
+            "Amtsgericht Düsseldorf HRB 12345 · Geschäftsführer: Jürgen Weiß, Anna Müller",
             name="Müller & Söhne Spedition GmbH",
-            sender_address=Address(name="Müller & Söhne", lines=["Königsallee 27"], postal_code="40212",
-                                   city="Düsseldorf", country="DE"),
-            logo_png_base64=logo("MS", (40, 90, 50)),
-            iban="DE89370400440532013000", bic="COBADEFFXXX", vat_number="DE123456789",
-            contact_name="Jürgen Weiß", contact_phone="+49 211 123456", contact_email="buchhaltung@mueller-soehne.de",
-            footer="Amtsgericht Düsseldorf HRB 12345 · Geschäftsführer: Jürgen Weiß, Anna Müller",
         ),
         recipient=Address(name="Buchhaltung", company="Alpenblick Handels GmbH", lines=["Mariahilfer Straße 45"],
                           postal_code="1060", city="Wien", country="AT"),

@@ -37,12 +37,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from local.sandbox_letters import DURATIONS, FINAL, MINUTE, POSTAGES, SandboxLetter, now_iso, webhook_body
 
 try:
     from postal.providers.base import PriceRequest, ProviderError
@@ -54,97 +54,8 @@ except ModuleNotFoundError:  # `python -m local.sandbox_server` from the repo ro
 
 logger = logging.getLogger("sandbox")
 
-MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
-# Simulated seconds a letter spends in a status before it moves on.
-DURATIONS = {"submitted": 1 * MINUTE, "accepted": 30 * MINUTE, "printing": 2 * HOUR, "sent": 2 * DAY}
-REGISTERED = {"registered", "registered_with_receipt"}
-POSTAGES = {"priority", "economy", *REGISTERED}
-FINAL = {"delivered", "undeliverable", "failed", "cancelled"}
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_RETRY_SIM_S = 1 * MINUTE  # Pingen retries after 1 min first (providers.md §1.6)
-
-
-@dataclass
-class SandboxLetter:
-    id: str
-    letter_id: str
-    recipient: dict[str, Any]
-    postage: str
-    color: bool
-    duplex: bool
-    page_count: int
-    webhook_url: str | None
-    signing_key: str | None
-    fail: bool
-    status: str = "submitted"
-    reason: str | None = None
-    error_code: str | None = None
-    next_at: float = 0.0
-    history: list[dict[str, str]] = field(default_factory=list)
-
-    def view(self) -> dict[str, Any]:
-        """The letter as the API returns it (no recipient: it is not needed back and keeps logs clean)."""
-        return {
-            "id": self.id,
-            "letter_id": self.letter_id,
-            "status": self.status,
-            "postage": self.postage,
-            "reason": self.reason,
-            "error_code": self.error_code,
-            "history": self.history,
-        }
-
-    def next_status(self) -> str | None:
-        """Where the letter goes when its time in the current status is up (None: it stays)."""
-        name = str(self.recipient.get("name", "")).upper()
-        if self.status == "submitted":
-            return "failed" if self.fail or "REJECT" in name else "accepted"
-        if self.status == "sent":
-            if "UNDELIVERABLE" in name:
-                return "undeliverable"
-            return "delivered" if self.postage in REGISTERED else None
-        return {"accepted": "printing", "printing": "sent"}.get(self.status)
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def webhook_body(letter: SandboxLetter, event_id: str) -> bytes:
-    """A Pingen-shaped JSON:API webhook; `data.type` is `webhook_<canonical status>`."""
-    return json.dumps(
-        {
-            "data": {
-                "id": str(uuid.uuid4()),
-                "type": f"webhook_{letter.status}",
-                "attributes": {"reason": letter.reason, "url": letter.webhook_url, "created_at": _now_iso()},
-                "relationships": {
-                    "letter": {"data": {"id": letter.id, "type": "letters"}},
-                    "event": {"data": {"id": event_id, "type": "letters_events"}},
-                },
-            },
-            "included": [
-                {
-                    "id": letter.id,
-                    "type": "letters",
-                    "attributes": {
-                        "status": letter.status,
-                        "letter_id": letter.letter_id,
-                        "error_code": letter.error_code,
-                    },
-                },
-                {
-                    "id": event_id,
-                    "type": "letters_events",
-                    "attributes": {
-                        "code": letter.status,
-                        "name": letter.reason or letter.status,
-                        "emitted_at": _now_iso(),
-                    },
-                },
-            ],
-        }
-    ).encode()
 
 
 class SandboxServer:
@@ -204,7 +115,7 @@ class SandboxServer:
             letter.error_code, letter.reason = "undeliverable", reason or "addressee unknown (sandbox)"
         letter.next_at = time.monotonic() + self._delay(status)
         event_id = str(uuid.uuid4())
-        letter.history.append({"status": status, "at": _now_iso(), "event_id": event_id})
+        letter.history.append({"status": status, "at": now_iso(), "event_id": event_id})
         if letter.webhook_url and letter.signing_key:
             self._outbox.put((letter.webhook_url, letter.signing_key, webhook_body(letter, event_id), 1))
 
@@ -250,31 +161,14 @@ class SandboxServer:
     # --- API ------------------------------------------------------------------------------------------------------
     def create(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST /letters; idempotent on letter_id."""
-        letter_id = body.get("letter_id")
-        recipient = body.get("recipient")
-        postage = body.get("postage", "priority")
-        problems = []
-        if not isinstance(letter_id, str) or not letter_id:
-            problems.append("letter_id is required")
-        if not isinstance(recipient, dict) or not recipient.get("name") or not recipient.get("country"):
-            problems.append("recipient needs name and country")
-        if postage not in POSTAGES:
-            problems.append(f"postage must be one of {sorted(POSTAGES)}")
-        if body.get("webhook_url") and not body.get("signing_key"):
-            problems.append("signing_key is required with webhook_url")
-        if not body.get("pdf_url"):
-            try:
-                pdf = base64.b64decode(str(body.get("pdf_base64") or ""), validate=True)
-            except binascii.Error:
-                pdf = b""
-            if not pdf.startswith(b"%PDF"):
-                problems.append("pdf_url or pdf_base64 (a PDF) is required")
+        problems = _create_problems(body)
         if problems:
             error = {
                 "code": "missing_address_fields" if "recipient" in problems[0] else "format_error",
                 "message": "; ".join(problems),
             }
             return 422, {"error": error}
+        letter_id, recipient, postage = body["letter_id"], body["recipient"], body.get("postage", "priority")
         assert isinstance(letter_id, str)
         assert isinstance(recipient, dict)
         with self._lock:
@@ -327,69 +221,109 @@ class SandboxServer:
         return 200, {"amount": str(quote.amount), "currency": quote.currency, "total": str(quote.total)}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
+        class Handler(_SandboxHandler):
+            pass
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug(format, *args)
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.send_header("X-Request-ID", str(uuid.uuid4()))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _json(self) -> dict[str, Any] | None:
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
-                    return None
-                return body if isinstance(body, dict) else None
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                parts = [p for p in url.path.split("/") if p]
-                if parts == ["health"]:
-                    self._reply(200, {"status": "ok", "speed": server.speed})
-                elif parts == ["letters"]:
-                    reference = (parse_qs(url.query).get("letter_id") or [""])[0]
-                    with server._lock:
-                        known = server._by_reference.get(reference)
-                        found = server.letters[known].view() if known else None
-                    if found:
-                        self._reply(200, found)
-                    else:
-                        self._reply(404, {"error": {"code": "not_found", "message": "no letter for that letter_id"}})
-                elif len(parts) == 2 and parts[0] == "letters":
-                    with server._lock:
-                        letter = server.letters.get(parts[1])
-                        found = letter.view() if letter else None
-                    if found:
-                        self._reply(200, found)
-                    else:
-                        self._reply(404, {"error": {"code": "not_found", "message": "no such letter"}})
-                else:
-                    self._reply(404, {"error": {"code": "not_found", "message": "no such route"}})
-
-            def do_POST(self) -> None:
-                parts = [p for p in urlsplit(self.path).path.split("/") if p]
-                body = self._json()
-                if body is None:
-                    self._reply(400, {"error": {"code": "bad_request", "message": "body must be a JSON object"}})
-                elif parts == ["letters"]:
-                    self._reply(*server.create(body))
-                elif len(parts) == 3 and parts[0] == "letters" and parts[2] == "cancel":
-                    self._reply(*server.cancel(parts[1]))
-                elif parts == ["prices"]:
-                    self._reply(*server.price(body))
-                else:
-                    self._reply(404, {"error": {"code": "not_found", "message": "no such route"}})
-
+        Handler.sandbox = self
         return Handler
+
+    def view_by_reference(self, reference: str) -> dict[str, Any] | None:
+        """The letter sent with our `letter_id` (GET /letters?letter_id=), or None."""
+        with self._lock:
+            known = self._by_reference.get(reference)
+            return self.letters[known].view() if known else None
+
+    def view(self, letter_id: str) -> dict[str, Any] | None:
+        """The letter by its sandbox id (GET /letters/{id}), or None."""
+        with self._lock:
+            letter = self.letters.get(letter_id)
+            return letter.view() if letter else None
+
+
+def _create_problems(body: dict[str, Any]) -> list[str]:
+    """What is wrong with a POST /letters body (empty when it can be accepted)."""
+    letter_id = body.get("letter_id")
+    recipient = body.get("recipient")
+    problems = []
+    if not isinstance(letter_id, str) or not letter_id:
+        problems.append("letter_id is required")
+    if not isinstance(recipient, dict) or not recipient.get("name") or not recipient.get("country"):
+        problems.append("recipient needs name and country")
+    if body.get("postage", "priority") not in POSTAGES:
+        problems.append(f"postage must be one of {sorted(POSTAGES)}")
+    if body.get("webhook_url") and not body.get("signing_key"):
+        problems.append("signing_key is required with webhook_url")
+    if not body.get("pdf_url"):
+        try:
+            pdf = base64.b64decode(str(body.get("pdf_base64") or ""), validate=True)
+        except binascii.Error:
+            pdf = b""
+        if not pdf.startswith(b"%PDF"):
+            problems.append("pdf_url or pdf_base64 (a PDF) is required")
+    return problems
+
+
+NOT_FOUND = {"error": {"code": "not_found", "message": "no such route"}}
+
+
+class _SandboxHandler(BaseHTTPRequestHandler):
+    """The sandbox's HTTP API over `sandbox` (set on a subclass per server)."""
+
+    sandbox: SandboxServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug(format, *args)
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.send_header("X-Request-ID", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _json(self) -> dict[str, Any] | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        if parts == ["health"]:
+            self._reply(200, {"status": "ok", "speed": self.sandbox.speed})
+        elif parts == ["letters"]:
+            found = self.sandbox.view_by_reference((parse_qs(url.query).get("letter_id") or [""])[0])
+            if found:
+                self._reply(200, found)
+            else:
+                self._reply(404, {"error": {"code": "not_found", "message": "no letter for that letter_id"}})
+        elif len(parts) == 2 and parts[0] == "letters":
+            found = self.sandbox.view(parts[1])
+            if found:
+                self._reply(200, found)
+            else:
+                self._reply(404, {"error": {"code": "not_found", "message": "no such letter"}})
+        else:
+            self._reply(404, NOT_FOUND)
+
+    def do_POST(self) -> None:
+        parts = [p for p in urlsplit(self.path).path.split("/") if p]
+        body = self._json()
+        if body is None:
+            self._reply(400, {"error": {"code": "bad_request", "message": "body must be a JSON object"}})
+        elif parts == ["letters"]:
+            self._reply(*self.sandbox.create(body))
+        elif len(parts) == 3 and parts[0] == "letters" and parts[2] == "cancel":
+            self._reply(*self.sandbox.cancel(parts[1]))
+        elif parts == ["prices"]:
+            self._reply(*self.sandbox.price(body))
+        else:
+            self._reply(404, NOT_FOUND)
 
 
 def main() -> None:

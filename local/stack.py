@@ -24,9 +24,11 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from local.cfn import REGION, Template
-from local.gateway import Gateway, LambdaRuntime, SqsPoller
+from local.gateway import Gateway
+from local.lambda_runtime import LambdaRuntime
 from local.moto_patches import SerializedDynamoDB, forget_moto_instances, item_level_rollback
 from local.provision import DEFAULT_ADMIN_KEY, Resources, provision
+from local.sqs_poller import SqsPoller
 
 log = logging.getLogger("local")
 
@@ -113,6 +115,66 @@ def _banner(gateway: Gateway, resources: Resources, queues: dict[str, str], star
     return "\n".join(lines)
 
 
+def _start_moto(stack: ExitStack) -> str:
+    """moto in server mode on 127.0.0.1 (MOTO_PORT or a free port), with the SDK of this process pointed at it."""
+    moto = SafeMotoServer(ip_address="127.0.0.1", port=int(os.environ.get("MOTO_PORT", "0")), verbose=False)
+    moto.start()
+    stack.callback(moto.stop)
+    host, moto_port = moto.get_host_and_port()
+    moto_url = f"http://{host}:{moto_port}"
+    _point_sdk_at(moto_url)
+    return moto_url
+
+
+def _start_pollers(stack: ExitStack, runtime: LambdaRuntime, resources: Resources, moto_url: str) -> list[SqsPoller]:
+    """One poller per SQS event source of the template's functions; stopped (and joined) with the stack."""
+    pollers_stop = threading.Event()
+    pollers = [
+        SqsPoller(
+            runtime,
+            spec.logical_id,
+            source,
+            resources.queue_url(source.queue),
+            resources.queue_arn(source.queue),
+            moto_url,
+            pollers_stop,
+        )
+        for spec in runtime.functions.values()
+        for source in spec.sqs
+    ]
+    for poller in pollers:
+        poller.start()
+
+    def stop_pollers() -> None:
+        pollers_stop.set()
+        for poller in pollers:
+            poller.join(timeout=5)
+
+    stack.callback(stop_pollers)
+    return pollers
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM (e.g. from a test runner or a process manager): both stop cleanly."""
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def _serve_until(stop: threading.Event) -> None:
+    """Block until `stop`, emptying moto's instance registry every FORGET_EVERY_S meanwhile."""
+    last_forget = time.monotonic()
+    while not stop.wait(0.5):
+        if time.monotonic() - last_forget >= FORGET_EVERY_S:
+            forget_moto_instances()
+            last_forget = time.monotonic()
+
+
 def run() -> int:
     """Start everything, block until Ctrl-C/SIGTERM, then stop everything in reverse order."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
@@ -121,58 +183,21 @@ def run() -> int:
     logging.getLogger("botocore").setLevel(logging.WARNING)
     started = time.monotonic()
     port = int(os.environ.get("PORT", "3000"))
-    stop = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    # Ctrl-C and SIGTERM (e.g. from a test runner or a process manager) both stop cleanly, with exit code 0.
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals()  # exit code 0 on either
 
     with ExitStack() as stack:
         # Transactions back up the items they name, not whole tables (memory and time flat as the tables grow).
         stack.enter_context(item_level_rollback())
-        moto = SafeMotoServer(ip_address="127.0.0.1", port=int(os.environ.get("MOTO_PORT", "0")), verbose=False)
-        moto.start()
-        stack.callback(moto.stop)
-        host, moto_port = moto.get_host_and_port()
-        moto_url = f"http://{host}:{moto_port}"
-        _point_sdk_at(moto_url)
-
+        moto_url = _start_moto(stack)
         template = Template()
         visibility = int(os.environ.get("LOCAL_VISIBILITY_TIMEOUT", "5"))
         resources = provision(template, endpoint_url=moto_url, visibility_timeout=visibility)
         sandbox_url = _start_sandbox(stack)
         os.environ.update(_function_environment(resources, f"http://127.0.0.1:{port}", sandbox_url))
 
-        functions = template.functions()
-        runtime = LambdaRuntime(functions)
+        runtime = LambdaRuntime(template.functions())
         queues = {logical: resources.queue_url(logical) for logical in template.of_type("AWS::SQS::Queue")}
-        pollers_stop = threading.Event()
-        pollers = [
-            SqsPoller(
-                runtime,
-                spec.logical_id,
-                source,
-                resources.queue_url(source.queue),
-                resources.queue_arn(source.queue),
-                moto_url,
-                pollers_stop,
-            )
-            for spec in functions
-            for source in spec.sqs
-        ]
-        for poller in pollers:
-            poller.start()
-
-        def stop_pollers() -> None:
-            pollers_stop.set()
-            for poller in pollers:
-                poller.join(timeout=5)
-
-        stack.callback(stop_pollers)
-
+        pollers = _start_pollers(stack, runtime, resources, moto_url)
         gateway = Gateway(
             template,
             runtime,
@@ -193,12 +218,7 @@ def run() -> int:
             return 1
         stack.callback(gateway.stop)
         print(_banner(gateway, resources, queues, time.monotonic() - started), flush=True)
-
-        last_forget = time.monotonic()
-        while not stop.wait(0.5):
-            if time.monotonic() - last_forget >= FORGET_EVERY_S:
-                forget_moto_instances()
-                last_forget = time.monotonic()
+        _serve_until(stop)
         log.info("stopping")
     log.info("stopped")
     return 0

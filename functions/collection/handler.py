@@ -25,12 +25,7 @@ def send_letter(org_id: str, template_id: str, customer_id: str, invoice_id: str
         document=DocumentRef(template_id=template_id, customer_id=customer_id, invoice_ids=[invoice_id]), send=True
     )
     letter = create.create_letter(
-        bootstrap.stores(),
-        bootstrap.letters(),
-        bootstrap.documents(),
-        bootstrap.idempotency_keys(),
-        bootstrap.dispatch_queue(),
-        bootstrap.events(),
+        bootstrap.letter_ports(),
         org_id,
         body,
         idempotency_key,

@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import bootstrap, cascade
 from postal.clock import now_iso
+from postal.config import get_config
 from postal.integration import CascadeMessage
-from postal.settings import get_settings
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -23,7 +23,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     message = CascadeMessage.model_validate_json(record.body)
-    settings = get_settings()
+    settings = get_config()
     result = cascade.run_page(
         bootstrap.stores(),
         bootstrap.events(),

@@ -23,11 +23,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> None:
     message = DispatchMessage.model_validate_json(record.body)
     dispatcher = Dispatcher(
-        bootstrap.stores(),
-        bootstrap.letters(),
-        bootstrap.providers(),
-        bootstrap.documents(),
-        bootstrap.events(),
+        stores=bootstrap.stores(),
+        providers=bootstrap.providers(),
+        documents=bootstrap.documents(),
+        events=bootstrap.events(),
         clock=now_iso,
     )
     outcome = dispatcher.dispatch(

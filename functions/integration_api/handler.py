@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from postal import bootstrap, integration
 from postal.api.app import build_app, require_org
 from postal.clock import now_iso
+from postal.config import get_config
 from postal.models import Job
 from postal.providers.connections import webhook_url
-from postal.settings import get_settings
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -32,7 +32,7 @@ def connect(org_id: str, body: integration.ConnectIn) -> integration.ConnectPrev
     # Only connecting needs the provider adapters (and httpx): imported here, not at cold start.
     from postal.providers.registry import validate_credentials
 
-    settings = get_settings()
+    settings = get_config()
     org_id = require_org(app, org_id)
     return integration.connect(
         bootstrap.stores(),

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import bootstrap, reconcile
 from postal.clock import now_iso
-from postal.settings import get_settings
+from postal.config import get_config
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -23,7 +23,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
     request = reconcile.ReconcileInput.model_validate(event)
-    settings = get_settings()
+    settings = get_config()
     orgs = reconcile.run(
         bootstrap.stores(),
         bootstrap.letters(),

@@ -30,12 +30,7 @@ DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?$"
 @app.post("/v1/orgs/<org_id>/letters")
 def create_letter(org_id: str, body: LetterIn) -> Response[LetterView]:
     letter = create.create_letter(
-        bootstrap.stores(),
-        bootstrap.letters(),
-        bootstrap.documents(),
-        bootstrap.idempotency_keys(),
-        bootstrap.dispatch_queue(),
-        bootstrap.events(),
+        bootstrap.letter_ports(),
         require_org(app, org_id),
         body,
         header(app, "Idempotency-Key"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -11,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from postal import bootstrap, collection
 from postal.clock import now_iso
+from postal.config import get_config
 from postal.letters import DocumentRef, LetterIn, create
 from postal.ports import Stores
-from postal.settings import get_settings
 from postal.tracing import get_tracer
 
 logger = Logger()
@@ -29,18 +30,9 @@ def letter_sender(stores: Stores) -> collection.LetterSender:
             document=DocumentRef(template_id=template_id, customer_id=customer_id, invoice_ids=[invoice_id]),
             send=True,
         )
-        letter = create.create_letter(
-            stores,
-            stores.letters,  # the page's: a letter created here is not read back from the table
-            bootstrap.documents(),
-            bootstrap.idempotency_keys(),
-            bootstrap.dispatch_queue(),
-            bootstrap.events(),
-            org_id,
-            body,
-            idempotency_key,
-            now_iso(),
-        )
+        # The page's stores: a letter created here is read back from what it wrote, not from the table.
+        ports = dataclasses.replace(bootstrap.letter_ports(), stores=stores)
+        letter = create.create_letter(ports, org_id, body, idempotency_key, now_iso())
         return letter.letter_id
 
     return send_letter
@@ -54,7 +46,7 @@ def record_handler(record: SQSRecord) -> None:
         bootstrap.events(),
         letter_sender,
         message,
-        get_settings().collection_page_size,
+        get_config().collection_page_size,
         now_iso(),
     )
     logger.info(

@@ -10,12 +10,12 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from postal.settings import get_settings
+from postal.config import get_config
 
 if TYPE_CHECKING:
     import httpx
 
-    from postal.ports import Letters, Stores
+    from postal.ports import LetterPorts, Letters, Stores
     from postal.providers.connections import ProviderFactory
     from postal.store.admin_key import AdminKey
     from postal.store.api_keys import ApiKeys
@@ -42,7 +42,7 @@ def stores() -> Stores:
     """Every storage port of the table (`postal.ports.Stores`)."""
     from postal.store.repositories import dynamo_stores
 
-    return dynamo_stores(client("dynamodb"), get_settings().table_name)
+    return dynamo_stores(client("dynamodb"), get_config().table_name)
 
 
 @cache
@@ -50,14 +50,14 @@ def api_keys() -> ApiKeys:
     """The authorizer's lookup: no domain models (and so no pydantic) behind it."""
     from postal.store.api_keys import ApiKeys
 
-    return ApiKeys(client("dynamodb"), get_settings().table_name)
+    return ApiKeys(client("dynamodb"), get_config().table_name)
 
 
 @cache
 def secret_store() -> SecretStore:
     from postal.store.secrets import SecretStore
 
-    return SecretStore(client("secretsmanager"), get_settings().secrets_prefix)
+    return SecretStore(client("secretsmanager"), get_config().secrets_prefix)
 
 
 @cache
@@ -65,35 +65,35 @@ def admin_key() -> AdminKey:
     """The admin key, held per container for a short time (rotating it in Secrets Manager needs no cold start)."""
     from postal.store.admin_key import AdminKey
 
-    return AdminKey(client("secretsmanager"), get_settings().admin_key_secret_id)
+    return AdminKey(client("secretsmanager"), get_config().admin_key_secret_id)
 
 
 @cache
 def cascade_queue() -> Queue:
     from postal.store.queues import Queue
 
-    return Queue(client("sqs"), get_settings().cascade_queue_url)
+    return Queue(client("sqs"), get_config().cascade_queue_url)
 
 
 @cache
 def collection_queue() -> Queue:
     from postal.store.queues import Queue
 
-    return Queue(client("sqs"), get_settings().collection_queue_url)
+    return Queue(client("sqs"), get_config().collection_queue_url)
 
 
 @cache
 def dispatch_queue() -> Queue:
     from postal.store.queues import Queue
 
-    return Queue(client("sqs"), get_settings().dispatch_queue_url)
+    return Queue(client("sqs"), get_config().dispatch_queue_url)
 
 
 @cache
 def events() -> EventPublisher:
     from postal.store.events import EventPublisher
 
-    return EventPublisher(client("events"), get_settings().event_bus_name)
+    return EventPublisher(client("events"), get_config().event_bus_name)
 
 
 @cache
@@ -103,7 +103,7 @@ def documents() -> DocumentStore:
 
     from postal.store.documents import DocumentStore
 
-    settings = get_settings()
+    settings = get_config()
     # Its own client: presigned URLs must be SigV4 (X-Amz-Expires honoured, every region), which boto3 does not
     # use for S3 query signing by default.
     s3 = boto3.client(
@@ -130,10 +130,19 @@ def reset() -> None:
         dispatch_queue,
         events,
         documents,
-        get_settings,
+        get_config,
         client,
     ):
         fn.cache_clear()
+
+
+def letter_ports() -> LetterPorts:
+    """What sending a letter needs (the letters API, the nightly run)."""
+    from postal.ports import LetterPorts
+
+    return LetterPorts(
+        stores=stores(), documents=documents(), keys=idempotency_keys(), dispatch=dispatch_queue(), events=events()
+    )
 
 
 def letters() -> Letters:
@@ -144,7 +153,7 @@ def idempotency_keys() -> IdempotencyKeys:
     """`Idempotency-Key` records for every create (letters, documents)."""
     from postal.store.idempotency import IdempotencyKeys
 
-    return IdempotencyKeys(client("dynamodb"), get_settings().idempotency_table_name)
+    return IdempotencyKeys(client("dynamodb"), get_config().idempotency_table_name)
 
 
 @cache
@@ -158,4 +167,4 @@ def provider_http() -> httpx.Client:
 def providers() -> ProviderFactory:
     from postal.providers.connections import ProviderFactory
 
-    return ProviderFactory(stores().integrations, secret_store(), get_settings(), provider_http())
+    return ProviderFactory(stores().integrations, secret_store(), get_config(), provider_http())

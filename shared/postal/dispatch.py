@@ -82,15 +82,15 @@ class Dispatcher:
 
     def __init__(
         self,
+        *,
         stores: Stores,
-        letters: Letters,
         providers: ProviderFactory,
         documents: Documents,
         events: Publisher,
         clock: Callable[[], str],
     ):
         self.stores = stores
-        self.letters = letters
+        self.letters: Letters = stores.letters
         self.providers = providers
         self.documents = documents
         self.events = events

@@ -370,6 +370,18 @@ class Dedupe(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class LetterPorts:
+    """What sending a letter needs besides the stores: the documents bucket, the Idempotency-Key table, the dispatch
+    queue and the event bus (`postal.bootstrap.letter_ports`)."""
+
+    stores: Stores
+    documents: Documents
+    keys: IdempotencyKeys
+    dispatch: Sender
+    events: Publisher
+
+
+@dataclass(frozen=True, slots=True)
 class Stores:
     """Every storage port of the one table, built once per container (`postal.bootstrap.stores`)."""
 

@@ -112,6 +112,7 @@ def _apply(stores: Stores, letters: Letters, events: Publisher, org_id: str, eve
     assert letter is not None
     if event.provider_letter_id and not letter.provider_letter_id:
         letters.set_provider_ref(org_id, letter_id, event.provider, event.provider_letter_id)
+        letter = letter.model_copy(update={"provider_letter_id": event.provider_letter_id})
     entry = _history_entry(event)
     if event.status is None or event.status not in RULES[Move.PROVIDER_UPDATE].targets:
         # Informational, or a status only we set (created, rendered, queued): history only.

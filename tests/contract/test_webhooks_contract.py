@@ -20,7 +20,7 @@ import jwt
 import pytest
 
 from postal import bootstrap
-from postal.settings import get_settings
+from postal.config import get_config
 from tests.apigw import Reply
 from tests.conftest import Api, Aws, Org
 from tests.contract.conftest import StartFake, StrictFake
@@ -47,7 +47,7 @@ def _connect(api: Api, org: Org, provider: str, credentials: dict[str, Any]) -> 
 def _point(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    get_config.cache_clear()
 
 
 def _customer(api: Api, org: Org, address: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from postal import bootstrap
-from postal.settings import get_settings
+from postal.config import get_config
 from postal.store.dynamo import deserialize
 from tests.integration.letters_support import sandbox
 
@@ -42,7 +42,7 @@ def _table_items(kind: str) -> list[dict[str, Any]]:
     """Every item of one `item_type` (a scan: fine for a test's few hundred items under moto, never in the code)."""
     client = boto3.client("dynamodb")
     pages = client.get_paginator("scan").paginate(
-        TableName=get_settings().table_name,
+        TableName=get_config().table_name,
         FilterExpression="item_type = :t",
         ExpressionAttributeValues={":t": {"S": kind}},
     )

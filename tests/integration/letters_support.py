@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from local.sandbox_server import SandboxServer
-from postal.settings import get_settings
+from postal.config import get_config
 from postal.store.dynamo import serialize
 from tests.apigw import FakeLambdaContext, Reply, handler
 from tests.conftest import Api, Aws, Org
@@ -39,7 +39,7 @@ def sandbox(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer
     """A real sandbox provider on a free port, slow enough (x1) that letters stay `submitted` during a test."""
     server = SandboxServer(port=0, speed=1)
     monkeypatch.setenv("SANDBOX_URL", server.start())
-    get_settings.cache_clear()
+    get_config.cache_clear()
     yield server
     server.stop()
 
@@ -167,4 +167,4 @@ def stored_letter(org_id: str, letter_id: str, status: str, **extra: Any) -> Non
     )
     letters = bootstrap.stores().letters
     item = {**letters.letter_item(letter), **extra}
-    boto3.client("dynamodb").put_item(TableName=get_settings().table_name, Item=serialize(item))
+    boto3.client("dynamodb").put_item(TableName=get_config().table_name, Item=serialize(item))

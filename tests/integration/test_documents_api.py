@@ -76,9 +76,9 @@ def pdf_text(aws: Aws, key: str) -> str:
 
 
 def bucket(aws: Aws) -> str:
-    from postal.settings import get_settings
+    from postal.config import get_config
 
-    return get_settings().documents_bucket
+    return get_config().documents_bucket
 
 
 def test_invoice_and_reminder_render_to_s3_with_sse_metadata_and_a_presigned_url(api: Api, aws: Aws) -> None:

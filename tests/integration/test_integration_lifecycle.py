@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from postal import bootstrap
-from postal.settings import get_settings
+from postal.config import get_config
 from postal.store import keys
 from postal.store.dynamo import serialize
 from tests.conftest import Api, Aws, Org
@@ -358,7 +358,7 @@ def test_disconnect_when_not_connected_is_409(api: Api) -> None:
 def test_sandbox_is_refused_in_prod_naming_the_real_providers(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     org = api.new_org()
     monkeypatch.setenv("STAGE", "prod")
-    get_settings.cache_clear()
+    get_config.cache_clear()
     reply = api.connect(org, "sandbox")
     assert reply.status == 422, reply.body
     error = reply.json["error"]
@@ -370,7 +370,7 @@ def test_sandbox_is_refused_in_prod_naming_the_real_providers(api: Api, monkeypa
 
 def test_connect_answer_says_what_to_configure_for_webhooks(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://postal.example.com")
-    get_settings.cache_clear()
+    get_config.cache_clear()
     msb_org, pg_org = api.new_org(), api.new_org()
     msb = api.connect(msb_org, "mysendingbox", {"api_key": "test_msb_1"}).json["webhook"]
     key = bootstrap.secret_store().get(str(bootstrap.stores().integrations.secret_ref(msb_org.org_id)))[

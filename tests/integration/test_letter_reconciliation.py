@@ -8,7 +8,7 @@ import pytest
 
 from local.sandbox_server import SandboxServer
 from postal import bootstrap
-from postal.settings import get_settings
+from postal.config import get_config
 from tests.apigw import FakeLambdaContext, handler
 from tests.conftest import Api, Aws, Org
 from tests.integration.letters_support import connected_org, deliver, get_letter, send
@@ -26,7 +26,7 @@ def _fire(org: Org | None = None) -> dict[str, Any]:
 def at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every sandbox letter counts as stuck at once (production: RECONCILE_AFTER_HOURS per provider)."""
     monkeypatch.setenv("RECONCILE_AFTER_HOURS", "sandbox=0")
-    get_settings.cache_clear()
+    get_config.cache_clear()
 
 
 def _submitted(api: Api, aws: Aws) -> tuple[Org, str, str]:

@@ -33,9 +33,9 @@ DIETER = {
 
 def stored_pdf(aws: Aws, api: Api, org: Org, letter_id: str) -> bytes:
     letter = get_letter(api, org, letter_id)
-    from postal.settings import get_settings
+    from postal.config import get_config
 
-    bucket = get_settings().documents_bucket
+    bucket = get_config().documents_bucket
     return bytes(boto3.client("s3").get_object(Bucket=bucket, Key=letter["pdf_key"])["Body"].read())
 
 

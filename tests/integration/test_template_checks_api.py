@@ -17,9 +17,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def bucket() -> str:
-    from postal.settings import get_settings
+    from postal.config import get_config
 
-    return get_settings().documents_bucket
+    return get_config().documents_bucket
 
 
 def custom_template(api: Api, org: Org, template_id: str = "tpl", **fields: Any) -> None:

@@ -1,7 +1,8 @@
-"""The local API Gateway, Lambda runtime and SQS event source (local/gateway.py), without sockets or moto servers.
+"""The local API Gateway, Lambda runtime and SQS event source (local/gateway.py and the modules it
+uses: lambda_runtime, routes, authorizer, proxy, http_server, sqs_poller), without sockets or moto servers.
 
 The gateway is built from the real template.yaml (its routes, authorizer, stage and GatewayResponses), but every
-function's handler string points at a tiny fake module, so no real handler is imported. Time in local.gateway is a
+function's handler string points at a tiny fake module, so no real handler is imported. Time in those modules is a
 fake clock, so authorizer caching and timeouts are tested without sleeping. The HTTP adapter is driven with a fake
 socket; only the SQS poller uses moto (in-process `mock_aws`) for a real queue.
 """
@@ -25,8 +26,19 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import local.gateway as gw
+import local.authorizer
+import local.gateway
+import local.lambda_runtime
+import local.proxy
+from local.authorizer import AUTH_CACHE_ENTRIES, policy_allows
 from local.cfn import ACCOUNT_ID, REGION, ApiEvent, FunctionSpec, SqsEvent, Template, load_template
+from local.gateway import INTEGRATION_TIMEOUT_S, Gateway
+from local.http_server import MAX_REQUEST_BYTES, HttpHandler
+from local.lambda_runtime import LAMBDA_PAYLOAD_BYTES, LambdaRuntime
+from local.messages import Request, Response
+from local.proxy import decode_proxy_response
+from local.routes import Route, find_route
+from local.sqs_poller import SqsPoller
 
 FAKE_MODULE = "_gateway_test_handlers"
 API_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:api/dev"  # Api logical id `Api`, stage `dev`
@@ -40,7 +52,7 @@ Behaviour = Callable[[Event], Any]
 
 
 class FakeClock:
-    """Stands in for the `time` module inside local.gateway: monotonic and wall clock move only on advance()."""
+    """Stands in for the `time` module inside the gateway modules: monotonic and wall clock move only on advance()."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -114,11 +126,11 @@ class Fakes:
 
 @dataclass
 class Stack:
-    gateway: gw.Gateway
+    gateway: Gateway
     fakes: Fakes
     clock: FakeClock
 
-    def handle(self, method: str, path: str, **kwargs: Any) -> gw.Response:
+    def handle(self, method: str, path: str, **kwargs: Any) -> Response:
         return self.gateway.handle(req(method, path, **kwargs))
 
     def event(self, logical_id: str) -> Event:
@@ -136,18 +148,18 @@ def req(
     headers: list[tuple[str, str]] | None = None,
     body: bytes = b"",
     source_ip: str = "127.0.0.1",
-) -> gw.Request:
+) -> Request:
     all_headers = [("Host", "127.0.0.1:3000"), *(headers or [])]
     if key is not None:
         all_headers.append(("Authorization", f"Bearer {key}"))
-    return gw.Request(method, path, query, all_headers, body, source_ip)
+    return Request(method, path, query, all_headers, body, source_ip)
 
 
-def body_json(response: gw.Response) -> Any:
+def body_json(response: Response) -> Any:
     return json.loads(response.body)
 
 
-def header(response: gw.Response, name: str) -> str | None:
+def header(response: Response, name: str) -> str | None:
     values = [v for k, v in response.headers if k.lower() == name.lower()]
     return values[-1] if values else None
 
@@ -170,7 +182,8 @@ def template() -> Template:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(gw, "time", fake)
+    for module in (local.gateway, local.authorizer, local.lambda_runtime, local.proxy):
+        monkeypatch.setattr(module, "time", fake)
     return fake
 
 
@@ -180,7 +193,7 @@ def build_stack(
     fakes = Fakes()
     specs = [replace(s, handler=f"{FAKE_MODULE}.{s.logical_id}") for s in functions or template.functions()]
     monkeypatch.setitem(sys.modules, FAKE_MODULE, fakes.module([s.logical_id for s in specs]))
-    return Stack(gw.Gateway(template, gw.LambdaRuntime(specs), port=3000), fakes, clock)
+    return Stack(Gateway(template, LambdaRuntime(specs), port=3000), fakes, clock)
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +211,8 @@ def stack(
 # ------------------------------------------------------------------------------------------------- routes
 
 
-def route(path: str, method: str, function: str) -> gw.Route:
-    return gw.Route.of(ApiEvent(name=function, path=path, method=method, authorizer=None), function)
+def route(path: str, method: str, function: str) -> Route:
+    return Route.of(ApiEvent(name=function, path=path, method=method, authorizer=None), function)
 
 
 OVERLAPPING = [
@@ -223,9 +236,9 @@ OVERLAPPING = [
     ],
 )
 def test_most_specific_route_wins_whatever_the_declaration_order(
-    routes: list[gw.Route], method: str, path: str, function: str, params: dict[str, str]
+    routes: list[Route], method: str, path: str, function: str, params: dict[str, str]
 ) -> None:
-    found, path_parameters, known = gw.find_route(routes, method, path)
+    found, path_parameters, known = find_route(routes, method, path)
     assert found is not None
     assert (found.function, path_parameters, known) == (function, params, True)
 
@@ -240,15 +253,15 @@ def test_most_specific_route_wins_whatever_the_declaration_order(
     ],
 )
 def test_unmatched_method_or_path(method: str, path: str, known: bool) -> None:
-    assert gw.find_route(OVERLAPPING, method, path) == (None, {}, known)
+    assert find_route(OVERLAPPING, method, path) == (None, {}, known)
 
 
 def test_a_path_parameter_is_one_segment_and_percent_decoded() -> None:
     single = [route("/v1/orgs/{org_id}/templates/{template_id}", "GET", "ById")]
-    found, params, _ = gw.find_route(single, "GET", "/v1/orgs/acme%20gmbh/templates/a%2Fb")
+    found, params, _ = find_route(single, "GET", "/v1/orgs/acme%20gmbh/templates/a%2Fb")
     assert found is not None
     assert params == {"org_id": "acme gmbh", "template_id": "a/b"}
-    assert gw.find_route(single, "GET", "/v1/orgs/acme/templates/a/b") == (None, {}, False)
+    assert find_route(single, "GET", "/v1/orgs/acme/templates/a/b") == (None, {}, False)
 
 
 TEMPLATE = "/v1/orgs/{org_id}/templates/{template_id}"
@@ -590,14 +603,14 @@ ARN = f"{API_ARN}/GET/v1/orgs/o1"
     ],
 )
 def test_policy_evaluation(statements: list[dict[str, Any]], allowed: bool) -> None:
-    assert gw.policy_allows(tuple(statements), ARN) is allowed
+    assert policy_allows(tuple(statements), ARN) is allowed
 
 
 # ------------------------------------------------------------------------------------------------- responses
 
 
 def test_proxy_result_decoding_headers_and_defaults() -> None:
-    response = gw._decode_proxy_response(
+    response = decode_proxy_response(
         {
             "statusCode": 201,
             "headers": {"Location": "/v1/orgs/o1", "X-Count": 3, "Set-Cookie": "dropped=1", "Content-Length": "999"},
@@ -621,12 +634,12 @@ def test_proxy_result_decoding_headers_and_defaults() -> None:
 
 def test_proxy_result_with_base64_body_and_no_body() -> None:
     encoded = base64.b64encode(PNG).decode()
-    binary = gw._decode_proxy_response(
+    binary = decode_proxy_response(
         {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "body": encoded, "isBase64Encoded": True},
         binary_ok=True,
     )
     assert (binary.body, binary.headers) == (PNG, [("Content-Type", "image/png")])
-    empty = gw._decode_proxy_response({"statusCode": 204})
+    empty = decode_proxy_response({"statusCode": 204})
     assert (empty.status, empty.body) == (204, b"")
 
 
@@ -722,7 +735,7 @@ def test_function_running_past_29_seconds_is_a_504(stack: Stack) -> None:
     runtime.functions["OrgsApiFunction"] = replace(runtime.functions["OrgsApiFunction"], timeout=60)
 
     def slow(event: Event) -> Any:
-        stack.clock.advance(gw.INTEGRATION_TIMEOUT_S + 1)
+        stack.clock.advance(INTEGRATION_TIMEOUT_S + 1)
         return ok(event)
 
     stack.fakes.behaviour["OrgsApiFunction"] = slow
@@ -767,10 +780,10 @@ class RawReply:
     trailing: bytes  # anything written after the first response
 
 
-def serve_http(gateway: gw.Gateway, raw: bytes) -> RawReply:
+def serve_http(gateway: Gateway, raw: bytes) -> RawReply:
     """Run the gateway's HTTP handler on one connection carrying `raw`, then parse the first response."""
 
-    class Handler(gw._HttpHandler):
+    class Handler(HttpHandler):
         pass
 
     Handler.gateway = gateway
@@ -810,7 +823,7 @@ def test_http_adapter_serves_one_request(stack: Stack) -> None:
 
 def test_http_adapter_refuses_bodies_over_10_mb_with_a_413(stack: Stack) -> None:
     raw = http_request(
-        "POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(gw.MAX_REQUEST_BYTES + 1)}, b"GET / HTTP/1.1\r\n\r\n"
+        "POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(MAX_REQUEST_BYTES + 1)}, b"GET / HTTP/1.1\r\n\r\n"
     )
     reply = serve_http(stack.gateway, raw)
     assert reply.status == 413
@@ -821,7 +834,7 @@ def test_http_adapter_refuses_bodies_over_10_mb_with_a_413(stack: Stack) -> None
 
 
 def test_http_adapter_accepts_a_body_of_exactly_10_mb_and_lambda_refuses_its_event(stack: Stack) -> None:
-    body = b"a" * gw.MAX_REQUEST_BYTES
+    body = b"a" * MAX_REQUEST_BYTES
     reply = serve_http(
         stack.gateway, http_request("POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(len(body))}, body)
     )
@@ -834,7 +847,7 @@ def test_http_adapter_accepts_a_body_of_exactly_10_mb_and_lambda_refuses_its_eve
 
 
 def test_an_event_just_under_six_mb_reaches_the_function(stack: Stack) -> None:
-    body = b"a" * (gw.LAMBDA_PAYLOAD_BYTES - 64 * 1024)
+    body = b"a" * (LAMBDA_PAYLOAD_BYTES - 64 * 1024)
     reply = serve_http(
         stack.gateway, http_request("POST", "/v1/webhooks/sandbox/o1", {"Content-Length": str(len(body))}, body)
     )
@@ -843,7 +856,7 @@ def test_an_event_just_under_six_mb_reaches_the_function(stack: Stack) -> None:
 
 
 def test_http_adapter_turns_a_gateway_crash_into_a_500(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    def crash(request: gw.Request) -> gw.Response:
+    def crash(request: Request) -> Response:
         raise RuntimeError("bug in the gateway")
 
     monkeypatch.setattr(stack.gateway, "handle", crash)
@@ -876,7 +889,7 @@ def test_http_adapter_invalid_content_length_is_a_400(stack: Stack, length: str)
 
 def sqs_function(
     source: SqsEvent, handler: Callable[[Event, Any], Any], monkeypatch: pytest.MonkeyPatch
-) -> gw.LambdaRuntime:
+) -> LambdaRuntime:
     module = ModuleType(FAKE_MODULE)
     module.Consumer = handler  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, FAKE_MODULE, module)
@@ -892,7 +905,7 @@ def sqs_function(
         sqs=(source,),
         schedules=(),
     )
-    return gw.LambdaRuntime([spec])
+    return LambdaRuntime([spec])
 
 
 @dataclass
@@ -916,9 +929,9 @@ class Queue:
         messages = self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
         return sorted(m["Body"] for m in messages.get("Messages", []))
 
-    def poller(self, runtime: gw.LambdaRuntime, source: SqsEvent) -> gw.SqsPoller:
+    def poller(self, runtime: LambdaRuntime, source: SqsEvent) -> SqsPoller:
         endpoint = f"https://sqs.{REGION}.amazonaws.com"  # intercepted by mock_aws
-        return gw.SqsPoller(runtime, "Consumer", source, self.url, self.arn, endpoint, threading.Event())
+        return SqsPoller(runtime, "Consumer", source, self.url, self.arn, endpoint, threading.Event())
 
 
 @pytest.fixture
@@ -1034,11 +1047,11 @@ def test_a_malformed_request_line_gets_a_json_400(stack: Stack) -> None:
 
 
 def test_the_authorizer_cache_stays_bounded_under_a_flood_of_distinct_keys(stack: Stack) -> None:
-    for i in range(gw.AUTH_CACHE_ENTRIES + 500):
+    for i in range(AUTH_CACHE_ENTRIES + 500):
         assert stack.handle("GET", "/v1/orgs/o1", key=f"key-{i}").status == 200
-    assert len(stack.gateway._auth_cache) == gw.AUTH_CACHE_ENTRIES
+    assert len(stack.gateway.auth_cache.entries) == AUTH_CACHE_ENTRIES
     calls = len(stack.fakes.events("AuthorizerFunction"))
-    stack.handle("GET", "/v1/orgs/o1", key=f"key-{gw.AUTH_CACHE_ENTRIES + 499}")  # the newest is still cached
+    stack.handle("GET", "/v1/orgs/o1", key=f"key-{AUTH_CACHE_ENTRIES + 499}")  # the newest is still cached
     assert len(stack.fakes.events("AuthorizerFunction")) == calls
 
 

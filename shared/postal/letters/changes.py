@@ -27,11 +27,12 @@ def publish_change(events: Publisher, letter: Letter, previous: LetterStatus | N
 
 
 def change(letters: Letters, events: Publisher, letter: Letter, status_change: StatusChange) -> Letter | None:
-    """Apply one change to `letter` (as read by the caller); the letter as stored after it, or None when its
-    conditions did not hold (nothing written, nothing published)."""
+    """Apply one change to `letter` (as read by the caller); the letter as the change leaves it, or None when its
+    conditions did not hold (nothing written, nothing published). No read after the write: the change says what
+    it set."""
     if not letters.apply(letter.org_id, letter.letter_id, status_change):
         return None
-    updated = letters.get(letter.org_id, letter.letter_id) or after(letter, status_change)
+    updated = after(letter, status_change)
     publish_change(events, updated, letter.status)
     return updated
 

@@ -26,7 +26,7 @@ from postal.letters.requests import LetterIn, require_postage_available, require
 from postal.letters.uploads import await_upload, pdf_key, upload_key
 from postal.letters.views import get_letter
 from postal.models import Address, AddressState, LetterStatus, Money, ProviderName
-from postal.ports import Stores
+from postal.ports import LetterPorts, Stores
 from postal.providers.base import ProviderErrorCode
 from postal.providers.capabilities import require_capable
 
@@ -47,19 +47,10 @@ class _StoredPdf:
     fee: Money | None
 
 
-def create_letter(
-    stores: Stores,
-    letters: Letters,
-    documents: Documents,
-    keys: idempotency.KeyStore,
-    queue: Sender,
-    events: Publisher,
-    org_id: str,
-    body: LetterIn,
-    idempotency_key: str | None,
-    now: str,
-) -> LetterView:
+def create_letter(ports: LetterPorts, org_id: str, body: LetterIn, idempotency_key: str | None, now: str) -> LetterView:
     """Check, store and queue one letter (202). A replayed `Idempotency-Key` returns the letter it created."""
+    stores, documents, keys, queue, events = ports.stores, ports.documents, ports.keys, ports.dispatch, ports.events
+    letters = stores.letters
     require_send(body)
     idem_key = idempotency.validate_key(idempotency_key, required=True, what="sending a letter")
     assert idem_key is not None

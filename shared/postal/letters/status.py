@@ -195,17 +195,17 @@ def cancel_on_disconnect(event: LetterEvent, at: str, reason: str, *, unclaimed:
 
 
 def after(letter: Letter, change: StatusChange) -> Letter:
-    """The letter as `change` leaves it (what its event reports)."""
-    data = letter.model_dump(mode="json", exclude_none=True)
-    for name in change.remove:
-        data.pop(name, None)
-    data.update(change.fields)
-    data.update(status=change.target.value, updated_at=change.at)
+    """The letter as `change` leaves it (what its event reports), from the letter as read before the change: the
+    change's own fields over the rest, internal attributes (the claim) aside."""
+    fields = Letter.model_fields
+    updates: dict[str, Any] = {k: v for k, v in change.fields.items() if k in fields}
+    updates |= {name: fields[name].get_default() for name in change.remove if name in fields}
+    updates |= {"status": change.target, "updated_at": change.at}
     if change.reason is not None:
-        data["status_reason"] = change.reason
+        updates["status_reason"] = change.reason
     if change.error is not None:
-        data["error"] = change.error.model_dump(mode="json", exclude_none=True)
-    return Letter.model_validate(data)
+        updates["error"] = change.error
+    return letter.model_copy(update=updates)
 
 
 __all__ = [

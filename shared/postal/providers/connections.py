@@ -16,9 +16,9 @@ from postal.models import ProviderName
 if TYPE_CHECKING:
     import httpx
 
+    from postal.config import Config
     from postal.providers.base import PostalProvider
     from postal.providers.registry import ProviderConfig
-    from postal.settings import Settings
 
 
 class SecretReader(Protocol):
@@ -31,7 +31,7 @@ class IntegrationReader(Protocol):
     def secret_refs(self, org_id: str) -> list[str]: ...
 
 
-def webhook_url(settings: Settings, provider: str, org_id: str) -> str | None:
+def webhook_url(settings: Config, provider: str, org_id: str) -> str | None:
     """`{PUBLIC_BASE_URL}/v1/webhooks/{provider}/{org_id}`; None when the service has no public URL."""
     base = settings.public_base_url.rstrip("/")
     return f"{base}/v1/webhooks/{provider}/{org_id}" if base else None
@@ -41,7 +41,7 @@ def _not_live(url: str, live: str, staging: str) -> str:
     return staging if url.rstrip("/") == live else url
 
 
-def provider_config(settings: Settings, provider: str, org_id: str, signing_key: str | None) -> ProviderConfig:
+def provider_config(settings: Config, provider: str, org_id: str, signing_key: str | None) -> ProviderConfig:
     """Deployment URLs for every adapter plus this org's webhook URL and signing key."""
     # Imported here, not at module level: every provider adapter and httpx load only when a provider is built.
     from postal.providers import pingen, sandbox
@@ -67,7 +67,7 @@ def provider_config(settings: Settings, provider: str, org_id: str, signing_key:
 class ProviderFactory:
     """Adapters per org. `http` is the container's shared httpx client (tests pass a MockTransport client)."""
 
-    def __init__(self, integrations: IntegrationReader, secrets: SecretReader, settings: Settings, http: httpx.Client):
+    def __init__(self, integrations: IntegrationReader, secrets: SecretReader, settings: Config, http: httpx.Client):
         self.integrations = integrations
         self.secrets = secrets
         self.settings = settings

@@ -1,4 +1,4 @@
-"""Service settings: environment variables validated once at cold start. Logic never reads `os.environ`.
+"""The deployment's configuration: environment variables validated once at cold start. Logic never reads `os.environ`.
 
 A frozen dataclass, not a pydantic model: the authorizer imports nothing else that needs pydantic, and pydantic's
 import with a first model costs it ~0.5x `import boto3` at cold start (issue 15).
@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 
-class SettingsError(ValueError):
+class ConfigError(ValueError):
     """A variable is missing or out of range; the message names every one."""
 
 
@@ -32,7 +32,7 @@ def _var(
 
 
 @dataclass(frozen=True)
-class Settings:
+class Config:
     """Everything a function needs from its environment (template.yaml `Globals.Function.Environment`)."""
 
     table_name: str = _var("TABLE_NAME", min_length=1)
@@ -71,8 +71,8 @@ class Settings:
         return {f.metadata["alias"] for f in dataclasses.fields(cls)}
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Validated settings from `env` (other variables ignored); `SettingsError` names every bad variable."""
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        """Validated settings from `env` (other variables ignored); `ConfigError` names every bad variable."""
         values: dict[str, Any] = {}
         errors: list[str] = []
         for f in dataclasses.fields(cls):
@@ -86,7 +86,7 @@ class Settings:
             except ValueError as exc:
                 errors.append(f"{alias}: {exc}")
         if errors:
-            raise SettingsError("invalid settings: " + "; ".join(errors))
+            raise ConfigError("invalid settings: " + "; ".join(errors))
         return cls(**values)
 
 
@@ -106,6 +106,6 @@ def _checked(raw: str, kind: type, rules: Mapping[str, Any]) -> str | int:
 
 
 @cache
-def get_settings() -> Settings:
+def get_config() -> Config:
     """The settings of this container, validated on first use (cold start)."""
-    return Settings.from_env(os.environ)
+    return Config.from_env(os.environ)

@@ -1,10 +1,10 @@
-"""Settings are the functions' environment, validated once; a missing or bad variable fails at cold start."""
+"""The configuration is the functions' environment, validated once; a missing or bad variable fails at cold start."""
 
 from __future__ import annotations
 
 import pytest
 
-from postal.settings import Settings, SettingsError
+from postal.config import Config, ConfigError
 
 ENV = {
     "TABLE_NAME": "t",
@@ -19,7 +19,7 @@ ENV = {
 
 
 def test_settings_read_the_template_environment() -> None:
-    settings = Settings.from_env({**ENV, "CASCADE_PAGE_SIZE": "200", "UNRELATED": "x"})
+    settings = Config.from_env({**ENV, "CASCADE_PAGE_SIZE": "200", "UNRELATED": "x"})
     assert settings.table_name == "t"
     assert settings.cascade_page_size == 200
     assert settings.pingen_api_url == "https://api-staging.pingen.com"  # staging unless configured
@@ -28,23 +28,23 @@ def test_settings_read_the_template_environment() -> None:
 @pytest.mark.parametrize("missing", sorted(ENV))
 def test_a_missing_variable_fails_naming_it(missing: str) -> None:
     env = {k: v for k, v in ENV.items() if k != missing}
-    with pytest.raises(SettingsError, match=missing):
-        Settings.from_env(env)
+    with pytest.raises(ConfigError, match=missing):
+        Config.from_env(env)
 
 
 @pytest.mark.parametrize(("name", "value"), [("CASCADE_PAGE_SIZE", "0"), ("PRESIGN_SECONDS", "99999")])
 def test_out_of_range_values_are_refused(name: str, value: str) -> None:
-    with pytest.raises(SettingsError, match=name):
-        Settings.from_env({**ENV, name: value})
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({**ENV, name: value})
 
 
 def test_a_value_that_is_not_a_number_is_refused() -> None:
-    with pytest.raises(SettingsError, match="RECONCILE_BATCH"):
-        Settings.from_env({**ENV, "RECONCILE_BATCH": "many"})
+    with pytest.raises(ConfigError, match="RECONCILE_BATCH"):
+        Config.from_env({**ENV, "RECONCILE_BATCH": "many"})
 
 
 def test_settings_are_frozen() -> None:
-    settings = Settings.from_env(ENV)
+    settings = Config.from_env(ENV)
     with pytest.raises(AttributeError):
         settings.table_name = "other"  # type: ignore[misc]
 
@@ -53,6 +53,6 @@ def test_every_variable_the_template_sets_is_known_to_settings() -> None:
     from local.cfn import Template, load_template
 
     template_vars = set(Template(load_template()).globals_environment())
-    known = Settings.aliases()
+    known = Config.aliases()
     powertools = {v for v in template_vars if v.startswith("POWERTOOLS_")}
     assert template_vars - powertools - {"STAGE"} <= known, template_vars - known
