@@ -39,7 +39,13 @@ RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 
 # Goals (issue 15): import time as a multiple of `import boto3`.
 LIGHT = {"AuthorizerFunction", "DisconnectCascadeFunction", "DispatchFunction", "WebhooksFunction"}
-RENDERS = {"DocumentsApiFunction", "TemplateChecksFunction", "LettersApiFunction", "CollectionFunction"}
+RENDERS = {
+    "DocumentsApiFunction",
+    "TemplateChecksFunction",
+    "LettersApiFunction",
+    "CollectionFunction",
+    "NightlyPagesFunction",
+}
 DEPS_LAYER_GOAL_MB = 60
 
 ENV = {
