@@ -103,6 +103,10 @@ class MemoryCustomers:
     def _postal(self, org_id: str) -> list[Item]:
         return self.table.query(index="GSI1", pk=keys.post_customers_gsi1(org_id))
 
+    def get_customers(self, org_id: str, customer_ids: list[str]) -> dict[str, Customer]:
+        items = (self.table.get(keys.org_pk(org_id), keys.customer_sk(cid)) for cid in dict.fromkeys(customer_ids))
+        return {c.customer_id: c for c in (Customer.model_validate(i) for i in items if i is not None)}
+
     def postal_customers(self, org_id: str, limit: int) -> list[tuple[str, bool]]:
         return [(str(i["GSI1SK"]), i.get("preference") == "post") for i in self._postal(org_id)[:limit]]
 

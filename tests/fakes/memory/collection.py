@@ -9,8 +9,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from postal.errors import Conflict, NotFound
-from postal.models import CollectionStep, InvoiceRecord, StepAction
+from postal.models import CollectionStep, InvoiceRecord, StepAction, Task
 from postal.store import keys
+from tests.fakes.memory.jobs import task_item
 from tests.fakes.memory.table import ConditionFailed, Item, MemoryTable, dump
 
 DUE_FIELDS = ("next_step_id", "next_due", "GSI2PK", "GSI2SK")
@@ -94,7 +95,15 @@ class MemoryCollection:
             return False
         return True
 
-    def claim_step(self, org_id: str, invoice: InvoiceRecord, advanced: InvoiceRecord, run: dict[str, Any]) -> bool:
+    def claim_step(
+        self,
+        org_id: str,
+        invoice: InvoiceRecord,
+        advanced: InvoiceRecord,
+        run: dict[str, Any],
+        *,
+        run_key: str | None = None,
+    ) -> bool:
         pk, step_id = keys.org_pk(org_id), str(run["step_id"])
         run_item = {
             "PK": pk,
@@ -104,20 +113,51 @@ class MemoryCollection:
             **run,
         }
 
-        def advance(item: Item) -> Item | None:
-            if item.get("status") != "open":
-                return None
-            item.update(steps_run=[*item.get("steps_run", []), step_id], updated_at=advanced.updated_at)
-            return place_in_due_index(org_id, invoice.invoice_id, item, advanced)
-
         try:
             with self.table.transaction():
                 if not self.table.put_once(run_item):
                     raise ConditionFailed(0)
-                self.table.update(pk, keys.invoice_sk(invoice.invoice_id), advance, create=False, position=1)
+                self._advance(org_id, invoice.invoice_id, advanced, step_id, run_key)
         except ConditionFailed:
             return False
         return True
+
+    def claim_task_step(
+        self,
+        org_id: str,
+        invoice: InvoiceRecord,
+        advanced: InvoiceRecord,
+        run: dict[str, Any],
+        task: Task,
+        *,
+        run_key: str | None = None,
+    ) -> bool | None:
+        """As `CollectionRepository.claim_task_step`: True committed, False claimed already, None task exists."""
+        step_id = str(run["step_id"])
+        run_item = {"PK": keys.org_pk(org_id), "SK": keys.step_run_sk(invoice.invoice_id, step_id), **run}
+        try:
+            with self.table.transaction():
+                if not self.table.put_once(run_item):
+                    raise ConditionFailed(0)
+                self._advance(org_id, invoice.invoice_id, advanced, step_id, run_key)
+                if not self.table.put_once(task_item(task)):
+                    raise ConditionFailed(2)
+        except ConditionFailed as failed:
+            return None if failed.position == 2 else False
+        return True
+
+    def _advance(
+        self, org_id: str, invoice_id: str, advanced: InvoiceRecord, step_id: str, run_key: str | None
+    ) -> None:
+        def advance(item: Item) -> Item | None:
+            if item.get("status") != "open" or (run_key is not None and item.get("claimed_run") == run_key):
+                return None
+            item.update(steps_run=[*item.get("steps_run", []), step_id], updated_at=advanced.updated_at)
+            if run_key is not None:
+                item["claimed_run"] = run_key
+            return place_in_due_index(org_id, invoice_id, item, advanced)
+
+        self.table.update(keys.org_pk(org_id), keys.invoice_sk(invoice_id), advance, create=False, position=1)
 
     def _run(self, org_id: str, invoice_id: str, step_id: str, change: Any) -> Item:
         return self.table.update(keys.org_pk(org_id), keys.step_run_sk(invoice_id, step_id), change)
@@ -164,6 +204,21 @@ class MemoryInvoices:
             item["GSI2PK"] = keys.invoices_due_gsi2(org_id)
             item["GSI2SK"] = f"{invoice.next_due.isoformat()}#{invoice.invoice_id}"
         self.table.put(item)
+
+    def get_invoices(
+        self, org_id: str, invoice_ids: list[str], *, consistent: bool = False
+    ) -> tuple[dict[str, InvoiceRecord], dict[str, ValidationError]]:
+        found: dict[str, InvoiceRecord] = {}
+        unreadable: dict[str, ValidationError] = {}
+        for invoice_id in dict.fromkeys(invoice_ids):
+            item = self.table.get(keys.org_pk(org_id), keys.invoice_sk(invoice_id))
+            if item is None:
+                continue
+            try:
+                found[invoice_id] = InvoiceRecord.model_validate(item)
+            except ValidationError as exc:
+                unreadable[invoice_id] = exc
+        return found, unreadable
 
     def get_invoice(self, org_id: str, invoice_id: str, *, consistent: bool = False) -> InvoiceRecord:
         item = self.table.get(keys.org_pk(org_id), keys.invoice_sk(invoice_id))

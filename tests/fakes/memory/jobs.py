@@ -15,6 +15,14 @@ def webhook_sk(provider: str, event_id: str) -> str:
     return f"WEBHOOK#{provider}#{event_id}"
 
 
+def task_item(task: Task) -> Item:
+    """A task as `postal.store.tasks.task_item` stores it (its status partition in GSI2)."""
+    item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **dump(task)}
+    item["GSI2PK"] = keys.tasks_gsi2(task.org_id, task.status)
+    item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
+    return item
+
+
 class MemoryJobs:
     def __init__(self, table: MemoryTable):
         self.table = table
@@ -28,6 +36,21 @@ class MemoryJobs:
         except ConditionFailed:
             return False
         return True
+
+    def add_job_counts(
+        self, org_id: str, job_id: str, counts: dict[str, int], at: str, *, done: int = 0, total: int = 0
+    ) -> tuple[int, int | None]:
+        def add(item: Item) -> Item | None:
+            if "PK" not in item:
+                return None  # attribute_exists(PK)
+            merged = dict(item.get("counts") or {})
+            for name, n in counts.items():
+                merged[name] = int(merged.get(name, 0)) + n
+            return {**item, "updated_at": at, "done": int(item.get("done", 0)) + done,
+                    "total": int(item.get("total", 0)) + total, "counts": merged}  # fmt: skip
+
+        item = self._update(org_id, job_id, add)
+        return int(item.get("done", 0)), int(item["total"]) if "total" in item else None
 
     def ensure_job(self, job: Job) -> Job:
         if self.table.put_once({"PK": keys.org_pk(job.org_id), "SK": keys.job_sk(job.job_id), **dump(job)}):
@@ -119,10 +142,7 @@ class MemoryTasks:
         self.table = table
 
     def open_task(self, task: Task) -> bool:
-        item: Item = {"PK": keys.org_pk(task.org_id), "SK": keys.task_sk(task.task_id), **dump(task)}
-        item["GSI2PK"] = keys.tasks_gsi2(task.org_id, task.status)
-        item["GSI2SK"] = f"{task.created_at}#{task.task_id}"
-        return self.table.put_once(item)
+        return self.table.put_once(task_item(task))
 
     def complete_task(self, org_id: str, task_id: str, at: str) -> Task:
         task = self.get_task(org_id, task_id)
