@@ -11,23 +11,17 @@ import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
 
 from pydantic import BaseModel
 
 from postal.errors import BadRequest, DomainError, ServiceUnavailable, ValidationFailed
-from postal.ports import IdempotencyHit
+from postal.ports import IdempotencyHit, IdempotencyKeys
 
 MAX_KEY = 255
 TTL_S = 24 * 3600
 
 
-class KeyStore(Protocol):
-    def reserve(
-        self, scope: str, org_id: str, key: str, request_hash: str, resource_id: str, *, expires_at: int
-    ) -> tuple[IdempotencyHit, str]: ...
-
-    def release(self, scope: str, org_id: str, key: str, request_hash: str) -> None: ...
+KeyStore = IdempotencyKeys  # the port of the Idempotency-Key table (postal.ports)
 
 
 def request_hash(body: BaseModel) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -24,7 +24,7 @@ from postal.models import (
     Strict,
     Template,
 )
-from postal.ports import Stores
+from postal.ports import SecretWriter, Sender, Stores
 
 
 class BannerEntry(BaseModel):
@@ -85,14 +85,6 @@ class Impact(BaseModel):
     templates_with_post: list[str]
     steps_with_post: list[int]
     letters_in_flight: int
-
-
-class SecretWriter(Protocol):
-    def put_integration_secret(self, org_id: str, value: dict[str, Any], *, connection: int = 0) -> str: ...
-
-
-class Sender(Protocol):
-    def send(self, message: BaseModel, delay_seconds: int = 0) -> None: ...
 
 
 class CascadeMessage(BaseModel):

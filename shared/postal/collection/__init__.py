@@ -15,7 +15,7 @@ message, on `page_cache`'s one read per record), `reconcile` (the retries) and `
 """
 
 from postal.collection.fanout import CollectionPage, PageResult, run_page, start_run
-from postal.collection.model import LetterSender, NightlyInput, NightlySummary, OrgRun, Publisher, failure_reason
+from postal.collection.model import LetterSender, NightlyInput, NightlySummary, OrgRun, failure_reason
 from postal.collection.quote import MAX_QUOTED_INVOICES, NotQuoted, PriceGroup, QuotedLetter, RunQuote, quote_run
 from postal.collection.reconcile import MAX_ATTEMPTS, reconcile_org
 from postal.collection.run import run_nightly, run_org
@@ -29,6 +29,7 @@ from postal.collection.steps import (
     run_id,
     step_due,
 )
+from postal.ports import Publisher
 
 __all__ = [
     "MAX_ATTEMPTS",

@@ -20,13 +20,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from postal.catalog import with_next_step
-from postal.collection.model import LetterSender, Publisher, failure_reason
+from postal.collection.model import LetterSender, failure_reason
 from postal.collection.page_cache import page_stores
 from postal.collection.steps import current_steps, execute_step, reindex, step_due, step_task
 from postal.errors import DomainError
 from postal.models import CollectionStep, InvoiceRecord, Job, JobFailure, JobStatus, StepAction
 from postal.models.jobs import RUN_SCOPE, JobKind
-from postal.ports import Sender, Stores
+from postal.ports import Publisher, Sender, Stores
 
 
 class CollectionPage(BaseModel):

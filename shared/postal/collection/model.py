@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,10 +43,6 @@ class NightlySummary(BaseModel):
     job: str
     run_date: date
     orgs: list[OrgRun] = Field(default_factory=list)
-
-
-class Publisher(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
 
 
 # send_letter(org_id, template_id, customer_id, invoice_id, idempotency_key) -> letter id

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from postal.collection.model import LetterSender, OrgRun, Publisher, failure_reason
+from postal.collection.model import LetterSender, OrgRun, failure_reason
 from postal.collection.steps import execute_step, put_task_once, run_id
 from postal.models import CollectionStep, Job, JobFailure, JobStatus, Task, TaskKind
-from postal.ports import Stores
+from postal.ports import Publisher, Stores
 
 MAX_ATTEMPTS = 3  # a step run that failed this often is handed to a person (a task) and no longer retried
 
@@ -60,11 +60,16 @@ def reconcile_org(
             outcome = _retry(stores, events, send_letter, org_id, job_id, run, result, now)
             stores.jobs.tick_job(org_id, job_id, outcome, now)
     except Exception as exc:  # one org's failure is recorded on its job; the other orgs run on
-        result.error = failure_reason(exc)
-        stores.jobs.add_job_failure(org_id, job_id, JobFailure(reason=result.error, at=now))
-        stores.jobs.finish_firing(org_id, job_id, now, failed=True)
-        return result
-    stores.jobs.finish_firing(org_id, job_id, now)
+        return end_firing(stores, result, now, exc)
+    return end_firing(stores, result, now)
+
+
+def end_firing(stores: Stores, result: OrgRun, now: str, failure: Exception | None = None) -> OrgRun:
+    """An org's firing ends: its failure, if any, is recorded on its job (the run goes on with the other orgs)."""
+    if failure is not None:
+        result.error = failure_reason(failure)
+        stores.jobs.add_job_failure(result.org_id, result.job_id, JobFailure(reason=result.error, at=now))
+    stores.jobs.finish_firing(result.org_id, result.job_id, now, failed=failure is not None)
     return result
 
 

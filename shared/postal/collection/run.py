@@ -8,11 +8,11 @@ from datetime import date
 from pydantic import ValidationError
 
 from postal.catalog import with_next_step
-from postal.collection.model import LetterSender, NightlyInput, NightlySummary, OrgRun, Publisher, failure_reason
-from postal.collection.reconcile import reconcile_org
+from postal.collection.model import LetterSender, NightlyInput, NightlySummary, OrgRun, failure_reason
+from postal.collection.reconcile import end_firing, reconcile_org
 from postal.collection.steps import current_steps, due_invoice_ids, execute_step, reindex, step_due
 from postal.models import CollectionStep, Job, JobFailure, JobStatus
-from postal.ports import Stores
+from postal.ports import Publisher, Stores
 
 
 def _run_invoice(
@@ -101,12 +101,8 @@ def run_org(
             setattr(result, outcome, getattr(result, outcome) + 1)
             stores.jobs.tick_job(org_id, job_id, outcome, now)
     except Exception as exc:  # one org's failure is recorded on its job; the other orgs run on
-        result.error = failure_reason(exc)
-        stores.jobs.add_job_failure(org_id, job_id, JobFailure(reason=result.error, at=now))
-        stores.jobs.finish_firing(org_id, job_id, now, failed=True)
-        return result
-    stores.jobs.finish_firing(org_id, job_id, now)
-    return result
+        return end_firing(stores, result, now, exc)
+    return end_firing(stores, result, now)
 
 
 def run_nightly(

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 
 from postal.catalog import next_due, with_next_step, with_step_ids
 from postal.channels import resolve_channel
-from postal.collection.model import LetterSender, Publisher
+from postal.collection.model import LetterSender
 from postal.errors import DomainError
 from postal.models import (
     Channel,
@@ -21,7 +21,7 @@ from postal.models import (
     TaskKind,
     TemplateKind,
 )
-from postal.ports import Stores
+from postal.ports import Publisher, Stores
 
 logger = Logger(child=True)
 

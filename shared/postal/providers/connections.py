@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from postal.errors import Conflict, NotFound
 from postal.models import ProviderName
+from postal.ports import SecretReader
 
 if TYPE_CHECKING:
     import httpx
@@ -19,10 +20,6 @@ if TYPE_CHECKING:
     from postal.config import Config
     from postal.providers.base import PostalProvider
     from postal.providers.registry import ProviderConfig
-
-
-class SecretReader(Protocol):
-    def get(self, ref: str) -> dict[str, Any]: ...
 
 
 class IntegrationReader(Protocol):
