@@ -47,7 +47,10 @@ def change_many(
 ) -> int:
     """Apply many changes in as few transactions as the limits allow, each counted once on the job; publish one
     event per change that applied. The number applied."""
-    batch = list({letter.letter_id: (letter, c) for letter, c in reversed(batch)}.values())[::-1]  # once each
+    unique: dict[str, tuple[Letter, StatusChange]] = {}
+    for letter, c in batch:
+        unique.setdefault(letter.letter_id, (letter, c))  # one change per letter (the first), one event
+    batch = list(unique.values())
     if not batch:
         return 0
     org_id = batch[0][0].org_id

@@ -124,11 +124,9 @@ class StatusChange:
 def holds(change: StatusChange, item: Mapping[str, Any]) -> bool:
     """Whether `change` may apply to a stored letter `item` (the repository's condition, evaluated in memory)."""
     status = item.get("status")
-    if status in {s.value for s in change.sources}:
-        pass
-    elif not (change.from_estimated_delivery and status == S.DELIVERED.value and item.get("delivery_estimated")):
-        return False
-    return guard_holds(change.guard, change.guard_value, item)
+    from_source = status in {s.value for s in change.sources}
+    estimated_exit = change.from_estimated_delivery and status == S.DELIVERED.value and item.get("delivery_estimated")
+    return bool(from_source or estimated_exit) and guard_holds(change.guard, change.guard_value, item)
 
 
 def guard_holds(guard: Guard | None, value: str | None, item: Mapping[str, Any]) -> bool:

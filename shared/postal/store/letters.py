@@ -261,7 +261,10 @@ class LetterRepository(LetterReads):
     ) -> list[str]:
         """Apply many changes (one per letter), each with its history entry and counted on the job, in as few
         transactions as the limit allows; the ids of the letters that changed."""
-        unique = list(dict(changes).items())  # one operation per item in a transaction
+        first: dict[str, StatusChange] = {}
+        for letter_id, change in changes:
+            first.setdefault(letter_id, change)  # one operation per item in a transaction: the first change
+        unique = list(first.items())
         groups = [
             [self._change_update(org_id, letter_id, change), self._event_put(org_id, letter_id, change.event)]
             for letter_id, change in unique

@@ -224,6 +224,9 @@ class MemoryLetters(MemoryLetterReads):
     def apply_counted(
         self, org_id: str, changes: builtins.list[tuple[str, StatusChange]], job_id: str, counter: str
     ) -> builtins.list[str]:
-        unique = list(dict(changes).items())
+        first: dict[str, StatusChange] = {}
+        for letter_id, change in changes:
+            first.setdefault(letter_id, change)  # as the repository: one change per letter, the first
+        unique = list(first.items())
         applies = [partial(self._apply, org_id, lid, c) for lid, c in unique]
         return [unique[i][0] for i in self.table.counted(org_id, job_id, counter, applies)]
